@@ -1,0 +1,258 @@
+/*
+ * hmm4j.h - the C API of the hmm4j fault engine.
+ *
+ * This header is the one contract between the Java runtime (bindings in
+ * io.hmm4j.internal.ffm.hmm4j_h) and the native engine. Java is the policy,
+ * C is the mechanism: every state transition of a block (lock, copy, mprotect)
+ * happens inside one call into this library, so no Java code ever holds a lock
+ * that the SIGSEGV handler could wait on.
+ *
+ * Conventions: functions return 0 (or a count) on success and -errno on
+ * failure. Backend error codes fold into -ENOMEM (device full), -EIO (copy
+ * failed or device lost), -EINVAL (misuse) and -EBUSY (contended); the raw
+ * backend code is kept in the device's last-error field.
+ */
+#ifndef HMM4J_H
+#define HMM4J_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HMM4J_ABI_VERSION 1
+
+/* Block states, MSI-like. */
+enum hmm4j_block_state {
+    HMM4J_BLOCK_HOST = 0,   /* host valid and writable; device copy absent or stale */
+    HMM4J_BLOCK_SHARED = 1, /* both valid; host pages read-only */
+    HMM4J_BLOCK_DEVICE = 2, /* only the device copy is valid; host pages PROT_NONE */
+};
+
+enum hmm4j_direction {
+    HMM4J_TO_DEVICE = 0,
+    HMM4J_TO_HOST = 1,
+};
+
+/* What the destination will do with the blocks (bits). */
+enum hmm4j_intent {
+    HMM4J_INTENT_READ = 1,  /* destination reads: stale blocks are copied */
+    HMM4J_INTENT_WRITE = 2, /* destination writes: the other copy becomes invalid */
+};
+
+/* Why bytes moved; indexes the by-cause counters. */
+enum hmm4j_cause {
+    HMM4J_CAUSE_FAULT = 0,
+    HMM4J_CAUSE_LAUNCH = 1,
+    HMM4J_CAUSE_PREFETCH = 2,
+    HMM4J_CAUSE_EVICTION = 3,
+    HMM4J_CAUSE_COUNT = 4,
+};
+
+/* Per-block outcome bits written into hmm4j_migrate.state. */
+#define HMM4J_MIGRATE_COPIED  0x1u /* bytes were copied */
+#define HMM4J_MIGRATE_CHANGED 0x2u /* state changed without a copy (already valid, or write-only) */
+#define HMM4J_MIGRATE_FAILED  0x4u /* the copy failed; the block kept its previous state */
+
+/* Fault-injection points of a device (one-shot). */
+enum hmm4j_inject {
+    HMM4J_INJECT_NONE = 0,
+    HMM4J_INJECT_COPY_TO_DEVICE = 1, /* the next copy to the device fails after `after_bytes` */
+    HMM4J_INJECT_COPY_TO_HOST = 2,   /* the next copy to the host fails after `after_bytes` */
+    HMM4J_INJECT_DEVICE_LOST = 3,    /* every later copy to the device fails (sticky) */
+};
+
+/*
+ * Counters. Updated with relaxed atomic adds by the engine (the fault handler
+ * included); read by Java as plain 64-bit loads. A heap owns one; the engine
+ * also keeps a process-wide one (hmm4j_stats_global).
+ */
+struct hmm4j_stats {
+    uint64_t read_faults;        /* host reads of DEVICE blocks */
+    uint64_t write_faults;       /* host writes of SHARED or DEVICE blocks */
+    uint64_t spurious_faults;    /* faults already served by another thread */
+    uint64_t fault_ns;           /* total time spent serving faults */
+    uint64_t blocks_to_device;
+    uint64_t blocks_to_host;
+    uint64_t bytes_to_device[HMM4J_CAUSE_COUNT];
+    uint64_t bytes_to_host[HMM4J_CAUSE_COUNT];
+    uint64_t prefetched_blocks;  /* blocks pulled back ahead of a sequential fault walk */
+    uint64_t copy_errors;
+    uint64_t migrate_ns;         /* total time spent in explicit migrations (launch, prefetch, eviction) */
+    uint64_t migrations;         /* number of hmm4j_migrate calls that moved something */
+};
+
+/* One three-phase migration request: collect, copy, finalize. */
+struct hmm4j_migrate {
+    struct hmm4j_region *region; /* in */
+    uint64_t first_block;        /* in */
+    uint64_t nblocks;            /* in */
+    int32_t direction;           /* in: enum hmm4j_direction */
+    int32_t intent;              /* in: enum hmm4j_intent bits */
+    int32_t cause;               /* in: enum hmm4j_cause */
+    int32_t reserved;
+    uint8_t *state;              /* out, optional: HMM4J_MIGRATE_* bits, one per block */
+    uint64_t moved_blocks;       /* out: blocks copied */
+    uint64_t moved_bytes;        /* out: bytes copied */
+};
+
+struct hmm4j_region;
+struct hmm4j_device;
+
+/* Layout ids for hmm4j_layout_describe. */
+enum hmm4j_layout_id {
+    HMM4J_LAYOUT_STATS = 0,
+    HMM4J_LAYOUT_MIGRATE = 1,
+};
+
+/* ---- engine ---- */
+
+/* Returns HMM4J_ABI_VERSION of the loaded library. Async-signal-safe. */
+int hmm4j_abi_version(void);
+
+/*
+ * Installs the SIGSEGV handler with sigaction (once; later calls return 0).
+ * Faults outside hmm4j regions are forwarded to the handler that was installed
+ * before, with its flags. Call before creating regions.
+ */
+int hmm4j_engine_init(void);
+
+/* Page size the engine works with. */
+int64_t hmm4j_engine_page_size(void);
+
+/*
+ * Writes the size of the struct `layout_id` followed by the offset of each of
+ * its fields, in declaration order (arrays count as one field), into out[0..max).
+ * Returns the number of values written, or -EINVAL. Lets the bindings check
+ * that they agree with this header.
+ */
+int hmm4j_layout_describe(int layout_id, uint64_t *out, int max);
+
+/* The process-wide counters (all heaps). */
+struct hmm4j_stats *hmm4j_stats_global(void);
+
+/* ---- regions ---- */
+
+/*
+ * Creates a region of `size` bytes (rounded up to whole blocks) backed by a
+ * memfd, mapped twice: the user view, whose protection the engine flips, and
+ * the engine view, always read-write. All blocks start HOST and zeroed.
+ * `block_size` must be a power-of-two multiple of the page size. `stats` (may
+ * be NULL) must outlive the region. On success *out is set and 0 returned.
+ */
+int hmm4j_region_create(uint64_t size, uint64_t block_size, struct hmm4j_stats *stats,
+                        struct hmm4j_region **out);
+
+/*
+ * Unregisters the region, waits until no fault handler uses it, unmaps both
+ * views and frees it. The caller guarantees that no thread accesses the user
+ * view any more (the Java side closes the view's arena first).
+ */
+void hmm4j_region_destroy(struct hmm4j_region *region);
+
+void *hmm4j_region_user_base(const struct hmm4j_region *region);
+void *hmm4j_region_engine_base(const struct hmm4j_region *region);
+uint64_t hmm4j_region_size(const struct hmm4j_region *region);
+uint64_t hmm4j_region_block_size(const struct hmm4j_region *region);
+uint64_t hmm4j_region_block_count(const struct hmm4j_region *region);
+
+/*
+ * Gives the region a home on `device` at `device_base` (block i lives at
+ * device_base + i * block_size). The region must be unbound. Returns 0,
+ * -EBUSY if it is bound already, -EINVAL on bad arguments.
+ */
+int hmm4j_region_bind(struct hmm4j_region *region, struct hmm4j_device *device, uint64_t device_base);
+
+/*
+ * Makes every block host-valid (copying DEVICE blocks back) and detaches the
+ * region from its device. On a copy error nothing is detached, the blocks
+ * keep their state and -EIO is returned. 0 if the region was unbound.
+ */
+int hmm4j_region_unbind(struct hmm4j_region *region, int32_t cause);
+
+/* The device base of a bound region, or UINT64_MAX when unbound. */
+uint64_t hmm4j_region_device_base(const struct hmm4j_region *region);
+
+/*
+ * Writes one enum hmm4j_block_state byte per block into states[0..n).
+ * Returns the number of blocks written.
+ */
+int64_t hmm4j_region_snapshot(struct hmm4j_region *region, uint8_t *states, uint64_t n);
+
+/*
+ * Marks a kernel that writes this region as in flight (begin) or finished (end).
+ * While one is in flight, a host fault on the region first waits for the
+ * device (the backend's synchronize).
+ */
+void hmm4j_region_launch_begin(struct hmm4j_region *region);
+void hmm4j_region_launch_end(struct hmm4j_region *region);
+
+/*
+ * Sets the adaptive sequential prefetch of host faults: when faults walk the
+ * region in order, up to `max_blocks` following DEVICE blocks are pulled back
+ * with the faulting one, the window doubling each step. 0 disables it.
+ */
+void hmm4j_region_set_prefetch(struct hmm4j_region *region, uint64_t max_blocks);
+
+/*
+ * Moves blocks [first_block, first_block + nblocks) of a bound region.
+ * Collect: lock the region, pick the blocks whose state must change.
+ * Copy: through the device's copy table; WRITE-only intent to the device copies
+ * nothing. Finalize: commit the blocks that were copied, set protections, punch
+ * the host RAM of DEVICE blocks, and leave any block whose copy failed as it was.
+ * Returns 0 when every block reached the requested state, -EIO if a copy
+ * failed (state[] tells which), -EINVAL on misuse (unbound region, range).
+ */
+int hmm4j_migrate(struct hmm4j_migrate *request);
+
+/* ---- devices (copy tables) ---- */
+
+/*
+ * An emulated device: device addresses are host pointers of a separate
+ * allocation that the caller owns. Copies cost `latency_ns` plus bytes at
+ * `bytes_per_second` (0 = memcpy speed), to imitate PCIe.
+ */
+int hmm4j_device_create_emulated(uint64_t latency_ns, uint64_t bytes_per_second,
+                                 struct hmm4j_device **out);
+
+/*
+ * A CUDA device: libcuda (`libcuda_path`, dlopen'd) in the primary context
+ * `context` (a CUcontext) on `stream` (a CUstream, 0 = default stream).
+ * Device addresses are CUdeviceptr values.
+ */
+int hmm4j_device_create_cuda(const char *libcuda_path, uint64_t context, uint64_t stream,
+                             struct hmm4j_device **out);
+
+/*
+ * An OpenCL device: libOpenCL (`libopencl_path`, dlopen'd) on the command
+ * queue `queue` (a cl_command_queue created by JOCL). Device addresses encode
+ * a buffer slot in their top 16 bits and a byte offset in the low 48 bits;
+ * slots are filled with hmm4j_device_opencl_set_buffer.
+ */
+int hmm4j_device_create_opencl(const char *libopencl_path, uint64_t queue,
+                               struct hmm4j_device **out);
+int hmm4j_device_opencl_set_buffer(struct hmm4j_device *device, uint32_t slot, uint64_t mem);
+
+/* Frees the copy table instance. Regions bound to it must be unbound first. */
+void hmm4j_device_destroy(struct hmm4j_device *device);
+
+/* Direct copies for backends and tests; same error convention as migrations. */
+int hmm4j_device_copy_to_device(struct hmm4j_device *device, uint64_t device_addr,
+                                const void *host, uint64_t bytes);
+int hmm4j_device_copy_to_host(struct hmm4j_device *device, void *host, uint64_t device_addr,
+                              uint64_t bytes);
+int hmm4j_device_zero(struct hmm4j_device *device, uint64_t device_addr, uint64_t bytes);
+int hmm4j_device_synchronize(struct hmm4j_device *device);
+
+/* The raw backend error code of the last failure (CUresult, cl_int, errno). */
+int64_t hmm4j_device_last_error(const struct hmm4j_device *device);
+
+/* Arms a one-shot fault injection (enum hmm4j_inject). Any backend. */
+void hmm4j_device_inject(struct hmm4j_device *device, int32_t what, uint64_t after_bytes);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HMM4J_H */

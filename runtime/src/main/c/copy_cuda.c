@@ -1,0 +1,260 @@
+/*
+ * The CUDA copy table: libcuda is loaded with dlopen and driven in the primary
+ * context that JCuda retained, so a host fault is served without leaving C.
+ */
+#define _GNU_SOURCE
+#include "engine_internal.h"
+#include "cuda_min.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Large copies go through two pinned buffers so the DMA and the memcpy overlap. */
+#define STAGING_CHUNK (4u << 20)
+#define STAGING_THRESHOLD (8u << 20)
+
+struct cuda_api {
+    CUresult (*ctx_push)(CUcontext);
+    CUresult (*ctx_pop)(CUcontext *);
+    CUresult (*ctx_synchronize)(void);
+    CUresult (*memcpy_htod)(CUdeviceptr, const void *, size_t);
+    CUresult (*memcpy_dtoh)(void *, CUdeviceptr, size_t);
+    CUresult (*memcpy_htod_async)(CUdeviceptr, const void *, size_t, CUstream);
+    CUresult (*memcpy_dtoh_async)(void *, CUdeviceptr, size_t, CUstream);
+    CUresult (*memset_d8)(CUdeviceptr, unsigned char, size_t);
+    CUresult (*stream_synchronize)(CUstream);
+    CUresult (*mem_host_alloc)(void **, size_t, unsigned int);
+    CUresult (*mem_free_host)(void *);
+    CUresult (*event_create)(CUevent *, unsigned int);
+    CUresult (*event_record)(CUevent, CUstream);
+    CUresult (*event_synchronize)(CUevent);
+    CUresult (*event_destroy)(CUevent);
+};
+
+struct cuda_device {
+    struct hmm4j_device base;
+    void *library;
+    struct cuda_api api;
+    CUcontext context;
+    CUstream stream;
+    atomic_flag staging_busy;
+    void *staging[2];
+    CUevent staged[2];
+};
+
+static int fold(struct hmm4j_device *dev, CUresult result)
+{
+    if (result == CUDA_SUCCESS)
+        return 0;
+    atomic_store(&dev->last_error, result);
+    return result == CUDA_ERROR_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+}
+
+static bool take_staging(struct cuda_device *cu)
+{
+    return cu->staging[0] && !atomic_flag_test_and_set_explicit(&cu->staging_busy, memory_order_acquire);
+}
+
+static void give_staging(struct cuda_device *cu) { atomic_flag_clear_explicit(&cu->staging_busy, memory_order_release); }
+
+static CUresult staged_to_device(struct cuda_device *cu, CUdeviceptr dst, const uint8_t *src, size_t bytes)
+{
+    CUresult rc = CUDA_SUCCESS;
+    size_t done = 0;
+    for (unsigned i = 0; done < bytes && rc == CUDA_SUCCESS; i++) {
+        unsigned k = i & 1;
+        size_t n = bytes - done < STAGING_CHUNK ? bytes - done : STAGING_CHUNK;
+        if (i >= 2 && (rc = cu->api.event_synchronize(cu->staged[k])) != CUDA_SUCCESS)
+            break;
+        memcpy(cu->staging[k], src + done, n);
+        if ((rc = cu->api.memcpy_htod_async(dst + done, cu->staging[k], n, cu->stream)) == CUDA_SUCCESS)
+            rc = cu->api.event_record(cu->staged[k], cu->stream);
+        done += n;
+    }
+    CUresult sync = cu->api.stream_synchronize(cu->stream);
+    return rc != CUDA_SUCCESS ? rc : sync;
+}
+
+static CUresult staged_to_host(struct cuda_device *cu, uint8_t *dst, CUdeviceptr src, size_t bytes)
+{
+    size_t chunks = (bytes + STAGING_CHUNK - 1) / STAGING_CHUNK;
+    CUresult rc = CUDA_SUCCESS;
+    /* Chunk i+1 is in flight on the copy engine while chunk i is memcpy'd out. */
+    for (size_t i = 0; i <= chunks && rc == CUDA_SUCCESS; i++) {
+        if (i < chunks) {
+            size_t off = i * STAGING_CHUNK;
+            size_t n = bytes - off < STAGING_CHUNK ? bytes - off : STAGING_CHUNK;
+            rc = cu->api.memcpy_dtoh_async(cu->staging[i & 1], src + off, n, cu->stream);
+            if (rc == CUDA_SUCCESS)
+                rc = cu->api.event_record(cu->staged[i & 1], cu->stream);
+        }
+        if (i > 0 && rc == CUDA_SUCCESS) {
+            size_t prev = i - 1;
+            size_t off = prev * STAGING_CHUNK;
+            size_t n = bytes - off < STAGING_CHUNK ? bytes - off : STAGING_CHUNK;
+            rc = cu->api.event_synchronize(cu->staged[prev & 1]);
+            if (rc == CUDA_SUCCESS)
+                memcpy(dst + off, cu->staging[prev & 1], n);
+        }
+    }
+    CUresult sync = cu->api.stream_synchronize(cu->stream);
+    return rc != CUDA_SUCCESS ? rc : sync;
+}
+
+static int cuda_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes)
+{
+    struct cuda_device *cu = (struct cuda_device *)dev;
+    CUcontext previous;
+    CUresult rc = cu->api.ctx_push(cu->context);
+    if (rc != CUDA_SUCCESS)
+        return fold(dev, rc);
+    if (bytes >= STAGING_THRESHOLD && take_staging(cu)) {
+        rc = staged_to_device(cu, addr, host, bytes);
+        give_staging(cu);
+    } else {
+        rc = cu->api.memcpy_htod(addr, host, bytes);
+    }
+    cu->api.ctx_pop(&previous);
+    return fold(dev, rc);
+}
+
+static int cuda_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes)
+{
+    struct cuda_device *cu = (struct cuda_device *)dev;
+    CUcontext previous;
+    CUresult rc = cu->api.ctx_push(cu->context);
+    if (rc != CUDA_SUCCESS)
+        return fold(dev, rc);
+    if (bytes >= STAGING_THRESHOLD && take_staging(cu)) {
+        rc = staged_to_host(cu, host, addr, bytes);
+        give_staging(cu);
+    } else {
+        rc = cu->api.memcpy_dtoh(host, addr, bytes);
+    }
+    cu->api.ctx_pop(&previous);
+    return fold(dev, rc);
+}
+
+static int cuda_zero(struct hmm4j_device *dev, uint64_t addr, size_t bytes)
+{
+    struct cuda_device *cu = (struct cuda_device *)dev;
+    CUcontext previous;
+    CUresult rc = cu->api.ctx_push(cu->context);
+    if (rc != CUDA_SUCCESS)
+        return fold(dev, rc);
+    rc = cu->api.memset_d8(addr, 0, bytes);
+    if (rc == CUDA_SUCCESS)
+        rc = cu->api.ctx_synchronize();
+    cu->api.ctx_pop(&previous);
+    return fold(dev, rc);
+}
+
+static int cuda_synchronize(struct hmm4j_device *dev)
+{
+    struct cuda_device *cu = (struct cuda_device *)dev;
+    CUcontext previous;
+    CUresult rc = cu->api.ctx_push(cu->context);
+    if (rc != CUDA_SUCCESS)
+        return fold(dev, rc);
+    rc = cu->api.ctx_synchronize();
+    cu->api.ctx_pop(&previous);
+    return fold(dev, rc);
+}
+
+static void cuda_destroy(struct hmm4j_device *dev)
+{
+    struct cuda_device *cu = (struct cuda_device *)dev;
+    CUcontext previous;
+    if (cu->staging[0] && cu->api.ctx_push(cu->context) == CUDA_SUCCESS) {
+        for (int i = 0; i < 2; i++) {
+            cu->api.mem_free_host(cu->staging[i]);
+            cu->api.event_destroy(cu->staged[i]);
+        }
+        cu->api.ctx_pop(&previous);
+    }
+    dlclose(cu->library);
+    free(cu);
+}
+
+static const struct hmm4j_device_ops cuda_ops = {
+    .name = "cuda",
+    .to_device = cuda_to_device,
+    .to_host = cuda_to_host,
+    .zero = cuda_zero,
+    .synchronize = cuda_synchronize,
+    .destroy = cuda_destroy,
+};
+
+#define RESOLVE(field, symbol)                                   \
+    do {                                                         \
+        *(void **)(&cu->api.field) = dlsym(cu->library, symbol); \
+        if (!cu->api.field)                                      \
+            goto out_close_library;                              \
+    } while (0)
+
+/* Staging is an optimisation: without pinned memory every copy goes direct. */
+static void create_staging(struct cuda_device *cu)
+{
+    CUcontext previous;
+    if (cu->api.ctx_push(cu->context) != CUDA_SUCCESS)
+        return;
+    for (int i = 0; i < 2; i++) {
+        if (cu->api.mem_host_alloc(&cu->staging[i], STAGING_CHUNK, CU_MEMHOSTALLOC_PORTABLE) != CUDA_SUCCESS ||
+            cu->api.event_create(&cu->staged[i], CU_EVENT_DISABLE_TIMING) != CUDA_SUCCESS) {
+            for (int j = 0; j <= i; j++) {
+                if (cu->staging[j])
+                    cu->api.mem_free_host(cu->staging[j]);
+                if (cu->staged[j])
+                    cu->api.event_destroy(cu->staged[j]);
+                cu->staging[j] = NULL;
+                cu->staged[j] = NULL;
+            }
+            break;
+        }
+    }
+    cu->api.ctx_pop(&previous);
+}
+
+HMM4J_EXPORT int hmm4j_device_create_cuda(const char *libcuda_path, uint64_t context, uint64_t stream,
+                                          struct hmm4j_device **out)
+{
+    if (!out || !context)
+        return -EINVAL;
+    struct cuda_device *cu = calloc(1, sizeof *cu);
+    if (!cu)
+        return -ENOMEM;
+    cu->library = dlopen(libcuda_path ? libcuda_path : "libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!cu->library) {
+        free(cu);
+        return -ENOENT;
+    }
+    RESOLVE(ctx_push, "cuCtxPushCurrent_v2");
+    RESOLVE(ctx_pop, "cuCtxPopCurrent_v2");
+    RESOLVE(ctx_synchronize, "cuCtxSynchronize");
+    RESOLVE(memcpy_htod, "cuMemcpyHtoD_v2");
+    RESOLVE(memcpy_dtoh, "cuMemcpyDtoH_v2");
+    RESOLVE(memcpy_htod_async, "cuMemcpyHtoDAsync_v2");
+    RESOLVE(memcpy_dtoh_async, "cuMemcpyDtoHAsync_v2");
+    RESOLVE(memset_d8, "cuMemsetD8_v2");
+    RESOLVE(stream_synchronize, "cuStreamSynchronize");
+    RESOLVE(mem_host_alloc, "cuMemHostAlloc");
+    RESOLVE(mem_free_host, "cuMemFreeHost");
+    RESOLVE(event_create, "cuEventCreate");
+    RESOLVE(event_record, "cuEventRecord");
+    RESOLVE(event_synchronize, "cuEventSynchronize");
+    RESOLVE(event_destroy, "cuEventDestroy_v2");
+    cu->context = (CUcontext)(uintptr_t)context;
+    cu->stream = (CUstream)(uintptr_t)stream;
+    atomic_flag_clear(&cu->staging_busy);
+    hmm4j_device_init(&cu->base, &cuda_ops, cu);
+    create_staging(cu);
+    *out = &cu->base;
+    return 0;
+
+out_close_library:
+    dlclose(cu->library);
+    free(cu);
+    return -ENOSYS;
+}

@@ -1,0 +1,145 @@
+/*
+ * The OpenCL copy table: libOpenCL is loaded with dlopen and driven on the
+ * queue and buffers that JOCL created, so a host fault is served in C.
+ */
+#define _GNU_SOURCE
+#include "engine_internal.h"
+#include "opencl_min.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+
+#define BUFFER_SLOTS 4096
+#define OFFSET_BITS 48
+#define OFFSET_MASK ((UINT64_C(1) << OFFSET_BITS) - 1)
+
+struct opencl_api {
+    cl_int (*write_buffer)(cl_command_queue, cl_mem, cl_bool, size_t, size_t, const void *, cl_uint,
+                           const cl_event *, cl_event *);
+    cl_int (*read_buffer)(cl_command_queue, cl_mem, cl_bool, size_t, size_t, void *, cl_uint, const cl_event *,
+                          cl_event *);
+    cl_int (*fill_buffer)(cl_command_queue, cl_mem, const void *, size_t, size_t, size_t, cl_uint,
+                          const cl_event *, cl_event *);
+    cl_int (*finish)(cl_command_queue);
+};
+
+struct opencl_device {
+    struct hmm4j_device base;
+    void *library;
+    struct opencl_api api;
+    cl_command_queue queue;
+    _Atomic(cl_mem) buffers[BUFFER_SLOTS];
+};
+
+static int fold(struct hmm4j_device *dev, cl_int result)
+{
+    if (result == CL_SUCCESS)
+        return 0;
+    atomic_store(&dev->last_error, result);
+    return result == CL_MEM_OBJECT_ALLOCATION_FAILURE || result == CL_OUT_OF_RESOURCES ||
+                   result == CL_OUT_OF_HOST_MEMORY
+               ? -ENOMEM
+               : -EIO;
+}
+
+static cl_mem buffer_of(struct opencl_device *cl, uint64_t addr)
+{
+    return atomic_load(&cl->buffers[(addr >> OFFSET_BITS) % BUFFER_SLOTS]);
+}
+
+static int opencl_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes)
+{
+    struct opencl_device *cl = (struct opencl_device *)dev;
+    cl_mem mem = buffer_of(cl, addr);
+    if (!mem)
+        return -EINVAL;
+    return fold(dev, cl->api.write_buffer(cl->queue, mem, CL_TRUE, addr & OFFSET_MASK, bytes, host, 0, NULL, NULL));
+}
+
+static int opencl_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes)
+{
+    struct opencl_device *cl = (struct opencl_device *)dev;
+    cl_mem mem = buffer_of(cl, addr);
+    if (!mem)
+        return -EINVAL;
+    return fold(dev, cl->api.read_buffer(cl->queue, mem, CL_TRUE, addr & OFFSET_MASK, bytes, host, 0, NULL, NULL));
+}
+
+static int opencl_zero(struct hmm4j_device *dev, uint64_t addr, size_t bytes)
+{
+    struct opencl_device *cl = (struct opencl_device *)dev;
+    cl_mem mem = buffer_of(cl, addr);
+    if (!mem)
+        return -EINVAL;
+    static const uint8_t zero = 0;
+    cl_int rc = cl->api.fill_buffer(cl->queue, mem, &zero, 1, addr & OFFSET_MASK, bytes, 0, NULL, NULL);
+    if (rc == CL_SUCCESS)
+        rc = cl->api.finish(cl->queue);
+    return fold(dev, rc);
+}
+
+static int opencl_synchronize(struct hmm4j_device *dev)
+{
+    struct opencl_device *cl = (struct opencl_device *)dev;
+    return fold(dev, cl->api.finish(cl->queue));
+}
+
+static void opencl_destroy(struct hmm4j_device *dev)
+{
+    struct opencl_device *cl = (struct opencl_device *)dev;
+    dlclose(cl->library);
+    free(cl);
+}
+
+static const struct hmm4j_device_ops opencl_ops = {
+    .name = "opencl",
+    .to_device = opencl_to_device,
+    .to_host = opencl_to_host,
+    .zero = opencl_zero,
+    .synchronize = opencl_synchronize,
+    .destroy = opencl_destroy,
+};
+
+#define RESOLVE(field, symbol)                                   \
+    do {                                                         \
+        *(void **)(&cl->api.field) = dlsym(cl->library, symbol); \
+        if (!cl->api.field)                                      \
+            goto out_close_library;                              \
+    } while (0)
+
+HMM4J_EXPORT int hmm4j_device_create_opencl(const char *libopencl_path, uint64_t queue, struct hmm4j_device **out)
+{
+    if (!out || !queue)
+        return -EINVAL;
+    struct opencl_device *cl = calloc(1, sizeof *cl);
+    if (!cl)
+        return -ENOMEM;
+    cl->library = dlopen(libopencl_path ? libopencl_path : "libOpenCL.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!cl->library) {
+        free(cl);
+        return -ENOENT;
+    }
+    RESOLVE(write_buffer, "clEnqueueWriteBuffer");
+    RESOLVE(read_buffer, "clEnqueueReadBuffer");
+    RESOLVE(fill_buffer, "clEnqueueFillBuffer");
+    RESOLVE(finish, "clFinish");
+    cl->queue = (cl_command_queue)(uintptr_t)queue;
+    hmm4j_device_init(&cl->base, &opencl_ops, cl);
+    *out = &cl->base;
+    return 0;
+
+out_close_library:
+    dlclose(cl->library);
+    free(cl);
+    return -ENOSYS;
+}
+
+HMM4J_EXPORT int hmm4j_device_opencl_set_buffer(struct hmm4j_device *dev, uint32_t slot, uint64_t mem)
+{
+    if (!dev || dev->ops != &opencl_ops || slot >= BUFFER_SLOTS)
+        return -EINVAL;
+    struct opencl_device *cl = (struct opencl_device *)dev;
+    atomic_store(&cl->buffers[slot], (cl_mem)(uintptr_t)mem);
+    return 0;
+}

@@ -1,0 +1,109 @@
+/* Device-independent part of the copy tables: creation, fault injection, direct copies. */
+#define _GNU_SOURCE
+#include "engine_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+int hmm4j_device_init(struct hmm4j_device *dev, const struct hmm4j_device_ops *ops, void *backend)
+{
+    dev->ops = ops;
+    dev->backend = backend;
+    atomic_store(&dev->last_error, 0);
+    atomic_store(&dev->inject_what, HMM4J_INJECT_NONE);
+    atomic_store(&dev->inject_after, 0);
+    atomic_store(&dev->lost, false);
+    return 0;
+}
+
+/* Consumes an armed one-shot injection for `what`; returns the bytes to copy before failing, or -1. */
+static int64_t take_injection(struct hmm4j_device *dev, int32_t what, size_t bytes)
+{
+    int32_t expected = what;
+    if (!atomic_compare_exchange_strong(&dev->inject_what, &expected, HMM4J_INJECT_NONE))
+        return -1;
+    uint64_t after = atomic_load(&dev->inject_after);
+    return (int64_t)(after < bytes ? after : bytes);
+}
+
+int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes)
+{
+    if (atomic_load(&dev->lost)) {
+        atomic_store(&dev->last_error, ENODEV);
+        return -EIO;
+    }
+    int64_t partial = take_injection(dev, HMM4J_INJECT_COPY_TO_DEVICE, bytes);
+    if (partial >= 0) {
+        if (partial > 0)
+            dev->ops->to_device(dev, addr, host, (size_t)partial);
+        atomic_store(&dev->last_error, EIO);
+        return -EIO;
+    }
+    return dev->ops->to_device(dev, addr, host, bytes);
+}
+
+int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes)
+{
+    int64_t partial = take_injection(dev, HMM4J_INJECT_COPY_TO_HOST, bytes);
+    if (partial >= 0) {
+        if (partial > 0)
+            dev->ops->to_host(dev, host, addr, (size_t)partial);
+        atomic_store(&dev->last_error, EIO);
+        return -EIO;
+    }
+    return dev->ops->to_host(dev, host, addr, bytes);
+}
+
+HMM4J_EXPORT void hmm4j_device_destroy(struct hmm4j_device *dev)
+{
+    if (!dev)
+        return;
+    dev->ops->destroy(dev);
+}
+
+HMM4J_EXPORT int hmm4j_device_copy_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, uint64_t bytes)
+{
+    if (!dev || !host)
+        return -EINVAL;
+    return hmm4j_device_do_to_device(dev, addr, host, bytes);
+}
+
+HMM4J_EXPORT int hmm4j_device_copy_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, uint64_t bytes)
+{
+    if (!dev || !host)
+        return -EINVAL;
+    return hmm4j_device_do_to_host(dev, host, addr, bytes);
+}
+
+HMM4J_EXPORT int hmm4j_device_zero(struct hmm4j_device *dev, uint64_t addr, uint64_t bytes)
+{
+    if (!dev)
+        return -EINVAL;
+    if (atomic_load(&dev->lost))
+        return -EIO;
+    return dev->ops->zero(dev, addr, bytes);
+}
+
+HMM4J_EXPORT int hmm4j_device_synchronize(struct hmm4j_device *dev)
+{
+    if (!dev)
+        return -EINVAL;
+    return dev->ops->synchronize(dev);
+}
+
+HMM4J_EXPORT int64_t hmm4j_device_last_error(const struct hmm4j_device *dev)
+{
+    return dev ? atomic_load(&dev->last_error) : 0;
+}
+
+HMM4J_EXPORT void hmm4j_device_inject(struct hmm4j_device *dev, int32_t what, uint64_t after_bytes)
+{
+    if (!dev)
+        return;
+    if (what == HMM4J_INJECT_DEVICE_LOST) {
+        atomic_store(&dev->lost, true);
+        return;
+    }
+    atomic_store(&dev->inject_after, after_bytes);
+    atomic_store(&dev->inject_what, what);
+}

@@ -1,0 +1,147 @@
+/* Engine entry points: handler installation, counters, layout self-description. */
+#define _GNU_SOURCE
+#include "engine_internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <string.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+static struct sigaction previous_segv;
+static atomic_int handler_installed;
+static struct hmm4j_stats global_stats;
+
+HMM4J_EXPORT int hmm4j_abi_version(void) { return HMM4J_ABI_VERSION; }
+
+HMM4J_EXPORT int64_t hmm4j_engine_page_size(void) { return sysconf(_SC_PAGESIZE); }
+
+HMM4J_EXPORT struct hmm4j_stats *hmm4j_stats_global(void) { return &global_stats; }
+
+uint64_t hmm4j_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* async-signal-safe */
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void hmm4j_stats_add(struct hmm4j_stats *stats, size_t field_offset, uint64_t value)
+{
+    /* Counters are plain uint64_t in the shared layout so Java can read them
+     * directly; writers add atomically through the builtin. */
+    __atomic_fetch_add((uint64_t *)((char *)&global_stats + field_offset), value, __ATOMIC_RELAXED);
+    if (stats)
+        __atomic_fetch_add((uint64_t *)((char *)stats + field_offset), value, __ATOMIC_RELAXED);
+}
+
+static bool fault_is_write(const void *context)
+{
+#if defined(__x86_64__)
+    const ucontext_t *uc = context;
+    return (uc->uc_mcontext.gregs[REG_ERR] & 0x2) != 0;
+#else
+#error "hmm4j: read/write fault decoding is only implemented for x86-64"
+#endif
+}
+
+static void forward_to_previous(int signo, siginfo_t *info, void *context)
+{
+    if (previous_segv.sa_flags & SA_SIGINFO) {
+        previous_segv.sa_sigaction(signo, info, context);
+    } else if (previous_segv.sa_handler == SIG_DFL) {
+        /* Re-executing the access with the default action gives the usual crash and core. */
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigaction(signo, &dfl, NULL);
+    } else if (previous_segv.sa_handler != SIG_IGN) {
+        previous_segv.sa_handler(signo);
+    }
+}
+
+static void on_segv(int signo, siginfo_t *info, void *context)
+{
+    int saved_errno = errno;
+    uintptr_t address = (uintptr_t)info->si_addr;
+    int slot;
+    struct hmm4j_region *region = hmm4j_registry_enter(address, &slot);
+    if (region) {
+        int rc = hmm4j_region_serve_fault(region, address, fault_is_write(context));
+        hmm4j_registry_leave(slot);
+        if (rc == 0) {
+            errno = saved_errno;
+            return;
+        }
+        /* Unservable (the device could not give the block back): let the JVM report the crash. */
+    }
+    errno = saved_errno;
+    forward_to_previous(signo, info, context);
+}
+
+HMM4J_EXPORT int hmm4j_engine_init(void)
+{
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&handler_installed, &expected, 1))
+        return 0;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    if (sigaction(SIGSEGV, NULL, &previous_segv) != 0)
+        goto out_reset;
+    action.sa_sigaction = on_segv;
+    /* Keep the JVM's flags (SA_ONSTACK, SA_RESTART, ...) so its stack-overflow handling still works. */
+    action.sa_flags = (previous_segv.sa_flags | SA_SIGINFO | SA_ONSTACK) & ~SA_RESETHAND;
+    action.sa_mask = previous_segv.sa_mask;
+    if (sigaction(SIGSEGV, &action, NULL) != 0)
+        goto out_reset;
+    return 0;
+
+out_reset:
+    atomic_store(&handler_installed, 0);
+    return -errno;
+}
+
+#define DESCRIBE(value)              \
+    do {                             \
+        if (count >= max)            \
+            return -EINVAL;          \
+        out[count++] = (value);      \
+    } while (0)
+
+HMM4J_EXPORT int hmm4j_layout_describe(int layout_id, uint64_t *out, int max)
+{
+    int count = 0;
+    switch (layout_id) {
+    case HMM4J_LAYOUT_STATS:
+        DESCRIBE(sizeof(struct hmm4j_stats));
+        DESCRIBE(offsetof(struct hmm4j_stats, read_faults));
+        DESCRIBE(offsetof(struct hmm4j_stats, write_faults));
+        DESCRIBE(offsetof(struct hmm4j_stats, spurious_faults));
+        DESCRIBE(offsetof(struct hmm4j_stats, fault_ns));
+        DESCRIBE(offsetof(struct hmm4j_stats, blocks_to_device));
+        DESCRIBE(offsetof(struct hmm4j_stats, blocks_to_host));
+        DESCRIBE(offsetof(struct hmm4j_stats, bytes_to_device));
+        DESCRIBE(offsetof(struct hmm4j_stats, bytes_to_host));
+        DESCRIBE(offsetof(struct hmm4j_stats, prefetched_blocks));
+        DESCRIBE(offsetof(struct hmm4j_stats, copy_errors));
+        DESCRIBE(offsetof(struct hmm4j_stats, migrate_ns));
+        DESCRIBE(offsetof(struct hmm4j_stats, migrations));
+        return count;
+    case HMM4J_LAYOUT_MIGRATE:
+        DESCRIBE(sizeof(struct hmm4j_migrate));
+        DESCRIBE(offsetof(struct hmm4j_migrate, region));
+        DESCRIBE(offsetof(struct hmm4j_migrate, first_block));
+        DESCRIBE(offsetof(struct hmm4j_migrate, nblocks));
+        DESCRIBE(offsetof(struct hmm4j_migrate, direction));
+        DESCRIBE(offsetof(struct hmm4j_migrate, intent));
+        DESCRIBE(offsetof(struct hmm4j_migrate, cause));
+        DESCRIBE(offsetof(struct hmm4j_migrate, reserved));
+        DESCRIBE(offsetof(struct hmm4j_migrate, state));
+        DESCRIBE(offsetof(struct hmm4j_migrate, moved_blocks));
+        DESCRIBE(offsetof(struct hmm4j_migrate, moved_bytes));
+        return count;
+    default:
+        return -EINVAL;
+    }
+}

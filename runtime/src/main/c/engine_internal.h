@@ -1,0 +1,80 @@
+/* Private to the engine: the region and device structs and the copy-table shape. */
+#ifndef HMM4J_ENGINE_INTERNAL_H
+#define HMM4J_ENGINE_INTERNAL_H
+
+#include "hmm4j.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#define HMM4J_EXPORT __attribute__((visibility("default")))
+
+/*
+ * A backend's copy functions. Each returns 0 or a negative errno and keeps
+ * the backend's raw code in device->last_error. Called from the fault
+ * handler, so they must not call into the JVM.
+ */
+struct hmm4j_device_ops {
+    const char *name;
+    int (*to_device)(struct hmm4j_device *dev, uint64_t device_addr, const void *host, size_t bytes);
+    int (*to_host)(struct hmm4j_device *dev, void *host, uint64_t device_addr, size_t bytes);
+    int (*zero)(struct hmm4j_device *dev, uint64_t device_addr, size_t bytes);
+    int (*synchronize)(struct hmm4j_device *dev);
+    void (*destroy)(struct hmm4j_device *dev);
+};
+
+struct hmm4j_device {
+    const struct hmm4j_device_ops *ops;
+    _Atomic int64_t last_error;
+    _Atomic int32_t inject_what;
+    _Atomic uint64_t inject_after;
+    atomic_bool lost;
+    void *backend; /* the backend's private state */
+};
+
+struct hmm4j_region {
+    atomic_int lock;
+    int memfd;
+    uint8_t *user;
+    uint8_t *engine;
+    uint64_t size;
+    uint64_t block_size;
+    uint64_t nblocks;
+    int block_shift;
+    _Atomic uint8_t *state;       /* enum hmm4j_block_state per block */
+    struct hmm4j_device *device;  /* NULL when unbound */
+    uint64_t device_base;
+    struct hmm4j_stats *stats;    /* may be NULL */
+    _Atomic int32_t launches_in_flight;
+    /* adaptive sequential prefetch of host faults */
+    uint64_t prefetch_max;
+    uint64_t last_fault_block;
+    uint64_t prefetch_window;
+    int slot;                     /* index in the fault registry */
+};
+
+/* registry.c: regions the fault handler may serve, looked up without locks. */
+int hmm4j_registry_add(struct hmm4j_region *region);
+void hmm4j_registry_remove(struct hmm4j_region *region);
+struct hmm4j_region *hmm4j_registry_enter(uintptr_t address, int *slot);
+void hmm4j_registry_leave(int slot);
+
+/* region.c */
+void hmm4j_region_lock(struct hmm4j_region *region);
+void hmm4j_region_unlock(struct hmm4j_region *region);
+/* Serves a host fault at `address` (lock held by callee). Returns 0 if served, -errno otherwise. */
+int hmm4j_region_serve_fault(struct hmm4j_region *region, uintptr_t address, bool write);
+
+/* engine.c */
+void hmm4j_stats_add(struct hmm4j_stats *stats, size_t field_offset, uint64_t value);
+uint64_t hmm4j_now_ns(void);
+
+/* device.c: copies with fault injection applied; what the engine calls. */
+int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes);
+int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes);
+int hmm4j_device_init(struct hmm4j_device *dev, const struct hmm4j_device_ops *ops, void *backend);
+
+#define HMM4J_STAT_ADD(stats, field, value) \
+    hmm4j_stats_add((stats), offsetof(struct hmm4j_stats, field), (uint64_t)(value))
+
+#endif

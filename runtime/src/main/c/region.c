@@ -1,0 +1,412 @@
+/*
+ * Regions and the three-phase migration (collect, copy, finalize). The fault
+ * handler, launches, prefetches and evictions all go through migrate_locked.
+ */
+#define _GNU_SOURCE
+#include "engine_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* A failed device->host copy in the fault path is retried: there is no caller to report to. */
+#define FAULT_COPY_ATTEMPTS 3
+
+void hmm4j_region_lock(struct hmm4j_region *region)
+{
+    int expected = 0;
+    while (!atomic_compare_exchange_weak_explicit(&region->lock, &expected, 1, memory_order_acquire,
+                                                  memory_order_relaxed)) {
+        expected = 0;
+        sched_yield();
+    }
+}
+
+void hmm4j_region_unlock(struct hmm4j_region *region)
+{
+    atomic_store_explicit(&region->lock, 0, memory_order_release);
+}
+
+static int protection_of(uint8_t state)
+{
+    switch (state) {
+    case HMM4J_BLOCK_HOST:
+        return PROT_READ | PROT_WRITE;
+    case HMM4J_BLOCK_SHARED:
+        return PROT_READ;
+    default:
+        return PROT_NONE;
+    }
+}
+
+static int protect_blocks(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state)
+{
+    if (mprotect(r->user + (first << r->block_shift), count << r->block_shift, protection_of(state)) != 0)
+        return -errno;
+    return 0;
+}
+
+/* DEVICE blocks give their host RAM back; it is reserved again before a copy home. */
+static void release_host_backing(struct hmm4j_region *r, uint64_t first, uint64_t count)
+{
+    fallocate(r->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(first << r->block_shift),
+              (off_t)(count << r->block_shift));
+}
+
+static int reserve_host_backing(struct hmm4j_region *r, uint64_t first, uint64_t count)
+{
+    if (fallocate(r->memfd, FALLOC_FL_KEEP_SIZE, (off_t)(first << r->block_shift),
+                  (off_t)(count << r->block_shift)) != 0)
+        return -errno;
+    return 0;
+}
+
+static uint8_t state_of(struct hmm4j_region *r, uint64_t block)
+{
+    return atomic_load_explicit(&r->state[block], memory_order_relaxed);
+}
+
+static void set_state(struct hmm4j_region *r, uint64_t block, uint8_t state)
+{
+    atomic_store_explicit(&r->state[block], state, memory_order_relaxed);
+}
+
+HMM4J_EXPORT int hmm4j_region_create(uint64_t size, uint64_t block_size, struct hmm4j_stats *stats,
+                                     struct hmm4j_region **out)
+{
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    if (out == NULL || size == 0 || block_size < page || (block_size & (block_size - 1)) != 0)
+        return -EINVAL;
+    if (size > (UINT64_MAX >> 2))
+        return -EINVAL;
+    int rc;
+    struct hmm4j_region *r = calloc(1, sizeof *r);
+    if (!r)
+        return -ENOMEM;
+    r->block_size = block_size;
+    r->block_shift = __builtin_ctzll(block_size);
+    r->nblocks = (size + block_size - 1) >> r->block_shift;
+    r->size = r->nblocks << r->block_shift;
+    r->stats = stats;
+    r->last_fault_block = UINT64_MAX;
+    r->device_base = UINT64_MAX;
+    r->state = calloc(r->nblocks, 1);
+    if (!r->state) {
+        rc = -ENOMEM;
+        goto out_free_region;
+    }
+    r->memfd = memfd_create("hmm4j-region", MFD_CLOEXEC);
+    if (r->memfd < 0) {
+        rc = -errno;
+        goto out_free_state;
+    }
+    if (ftruncate(r->memfd, (off_t)r->size) != 0) {
+        rc = -errno;
+        goto out_close_memfd;
+    }
+    r->user = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, r->memfd, 0);
+    if (r->user == MAP_FAILED) {
+        rc = -errno;
+        goto out_close_memfd;
+    }
+    r->engine = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, r->memfd, 0);
+    if (r->engine == MAP_FAILED) {
+        rc = -errno;
+        goto out_unmap_user;
+    }
+    rc = hmm4j_registry_add(r);
+    if (rc != 0)
+        goto out_unmap_engine;
+    *out = r;
+    return 0;
+
+out_unmap_engine:
+    munmap(r->engine, r->size);
+out_unmap_user:
+    munmap(r->user, r->size);
+out_close_memfd:
+    close(r->memfd);
+out_free_state:
+    free((void *)r->state);
+out_free_region:
+    free(r);
+    return rc;
+}
+
+HMM4J_EXPORT void hmm4j_region_destroy(struct hmm4j_region *r)
+{
+    if (!r)
+        return;
+    hmm4j_registry_remove(r);
+    munmap(r->engine, r->size);
+    munmap(r->user, r->size);
+    close(r->memfd);
+    free((void *)r->state);
+    free(r);
+}
+
+HMM4J_EXPORT void *hmm4j_region_user_base(const struct hmm4j_region *r) { return r->user; }
+HMM4J_EXPORT void *hmm4j_region_engine_base(const struct hmm4j_region *r) { return r->engine; }
+HMM4J_EXPORT uint64_t hmm4j_region_size(const struct hmm4j_region *r) { return r->size; }
+HMM4J_EXPORT uint64_t hmm4j_region_block_size(const struct hmm4j_region *r) { return r->block_size; }
+HMM4J_EXPORT uint64_t hmm4j_region_block_count(const struct hmm4j_region *r) { return r->nblocks; }
+HMM4J_EXPORT uint64_t hmm4j_region_device_base(const struct hmm4j_region *r) { return r->device_base; }
+
+HMM4J_EXPORT int hmm4j_region_bind(struct hmm4j_region *r, struct hmm4j_device *device, uint64_t device_base)
+{
+    if (!r || !device)
+        return -EINVAL;
+    hmm4j_region_lock(r);
+    int rc = 0;
+    if (r->device)
+        rc = -EBUSY;
+    else {
+        r->device = device;
+        r->device_base = device_base;
+    }
+    hmm4j_region_unlock(r);
+    return rc;
+}
+
+HMM4J_EXPORT int64_t hmm4j_region_snapshot(struct hmm4j_region *r, uint8_t *states, uint64_t n)
+{
+    if (!r || !states)
+        return -EINVAL;
+    uint64_t count = n < r->nblocks ? n : r->nblocks;
+    for (uint64_t i = 0; i < count; i++)
+        states[i] = state_of(r, i);
+    return (int64_t)count;
+}
+
+HMM4J_EXPORT void hmm4j_region_launch_begin(struct hmm4j_region *r) { atomic_fetch_add(&r->launches_in_flight, 1); }
+HMM4J_EXPORT void hmm4j_region_launch_end(struct hmm4j_region *r) { atomic_fetch_sub(&r->launches_in_flight, 1); }
+
+HMM4J_EXPORT void hmm4j_region_set_prefetch(struct hmm4j_region *r, uint64_t max_blocks)
+{
+    hmm4j_region_lock(r);
+    r->prefetch_max = max_blocks;
+    r->prefetch_window = 0;
+    hmm4j_region_unlock(r);
+}
+
+static uint8_t target_state(uint8_t current, int direction, int intent)
+{
+    if (direction == HMM4J_TO_DEVICE) {
+        if (intent & HMM4J_INTENT_WRITE)
+            return HMM4J_BLOCK_DEVICE;
+        return current == HMM4J_BLOCK_DEVICE ? HMM4J_BLOCK_DEVICE : HMM4J_BLOCK_SHARED;
+    }
+    if (intent & HMM4J_INTENT_WRITE)
+        return HMM4J_BLOCK_HOST;
+    return current == HMM4J_BLOCK_HOST ? HMM4J_BLOCK_HOST : HMM4J_BLOCK_SHARED;
+}
+
+static bool needs_copy(uint8_t current, int direction, int intent)
+{
+    if (direction == HMM4J_TO_DEVICE)
+        return current == HMM4J_BLOCK_HOST && (intent & HMM4J_INTENT_READ);
+    /* The host always gets the bytes back: a host write may cover only part of a block. */
+    return current == HMM4J_BLOCK_DEVICE;
+}
+
+static int copy_run(struct hmm4j_region *r, uint64_t first, uint64_t count, int direction)
+{
+    uint64_t offset = first << r->block_shift;
+    uint64_t bytes = count << r->block_shift;
+    uint64_t device_addr = r->device_base + offset;
+    if (direction == HMM4J_TO_DEVICE)
+        return hmm4j_device_do_to_device(r->device, device_addr, r->engine + offset, bytes);
+    int rc = reserve_host_backing(r, first, count);
+    if (rc != 0)
+        return rc;
+    return hmm4j_device_do_to_host(r->device, r->engine + offset, device_addr, bytes);
+}
+
+/* Applies the final state and protection to blocks [first, first+count) that share `state`. */
+static int commit_run(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state)
+{
+    for (uint64_t b = first; b < first + count; b++)
+        set_state(r, b, state);
+    int rc = protect_blocks(r, first, count, state);
+    if (state == HMM4J_BLOCK_DEVICE)
+        release_host_backing(r, first, count);
+    return rc;
+}
+
+/*
+ * Collect, copy, finalize on [first, first+n) with the region lock held.
+ * Runs of consecutive blocks with the same action are copied in one call.
+ */
+static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, int direction, int intent,
+                          int cause, uint8_t *outcome, uint64_t *moved_blocks)
+{
+    int result = 0;
+    uint64_t moved = 0;
+    uint64_t b = first;
+    while (b < first + n) {
+        /* collect: the longest run from b with the same current state */
+        uint8_t current = state_of(r, b);
+        uint64_t end = b + 1;
+        while (end < first + n && state_of(r, end) == current)
+            end++;
+        uint64_t count = end - b;
+        uint8_t target = target_state(current, direction, intent);
+        if (target == current) {
+            b = end;
+            continue;
+        }
+        int rc = 0;
+        bool copy = needs_copy(current, direction, intent);
+        if (copy) {
+            /* Host writers must not change bytes while they travel to the device. */
+            if (direction == HMM4J_TO_DEVICE && current == HMM4J_BLOCK_HOST)
+                rc = protect_blocks(r, b, count, HMM4J_BLOCK_SHARED);
+            if (rc == 0)
+                rc = copy_run(r, b, count, direction);
+        }
+        if (rc != 0) {
+            /* finalize (rollback): the run keeps its state, data stays where it was */
+            protect_blocks(r, b, count, current);
+            HMM4J_STAT_ADD(r->stats, copy_errors, 1);
+            if (outcome)
+                memset(outcome + (b - first), HMM4J_MIGRATE_FAILED, count);
+            result = result ? result : rc;
+            b = end;
+            continue;
+        }
+        /* finalize (commit) */
+        rc = commit_run(r, b, count, target);
+        if (rc != 0 && result == 0)
+            result = rc;
+        if (outcome)
+            memset(outcome + (b - first), copy ? HMM4J_MIGRATE_COPIED : HMM4J_MIGRATE_CHANGED, count);
+        if (copy) {
+            uint64_t bytes = count << r->block_shift;
+            moved += count;
+            if (direction == HMM4J_TO_DEVICE) {
+                HMM4J_STAT_ADD(r->stats, blocks_to_device, count);
+                HMM4J_STAT_ADD(r->stats, bytes_to_device[cause], bytes);
+            } else {
+                HMM4J_STAT_ADD(r->stats, blocks_to_host, count);
+                HMM4J_STAT_ADD(r->stats, bytes_to_host[cause], bytes);
+            }
+        }
+        b = end;
+    }
+    *moved_blocks = moved;
+    return result;
+}
+
+HMM4J_EXPORT int hmm4j_migrate(struct hmm4j_migrate *m)
+{
+    if (!m || !m->region)
+        return -EINVAL;
+    struct hmm4j_region *r = m->region;
+    m->moved_blocks = 0;
+    m->moved_bytes = 0;
+    if (m->nblocks == 0)
+        return 0;
+    if (m->first_block >= r->nblocks || m->nblocks > r->nblocks - m->first_block)
+        return -EINVAL;
+    if ((m->direction != HMM4J_TO_DEVICE && m->direction != HMM4J_TO_HOST) ||
+        (m->intent & ~(HMM4J_INTENT_READ | HMM4J_INTENT_WRITE)) != 0 || m->intent == 0 ||
+        m->cause < 0 || m->cause >= HMM4J_CAUSE_COUNT)
+        return -EINVAL;
+    uint64_t start = hmm4j_now_ns();
+    hmm4j_region_lock(r);
+    int rc;
+    if (!r->device) {
+        rc = -EINVAL;
+    } else {
+        uint64_t moved = 0;
+        rc = migrate_locked(r, m->first_block, m->nblocks, m->direction, m->intent, m->cause, m->state, &moved);
+        m->moved_blocks = moved;
+        m->moved_bytes = moved << r->block_shift;
+    }
+    hmm4j_region_unlock(r);
+    if (m->moved_blocks) {
+        HMM4J_STAT_ADD(r->stats, migrations, 1);
+        HMM4J_STAT_ADD(r->stats, migrate_ns, hmm4j_now_ns() - start);
+    }
+    return rc;
+}
+
+HMM4J_EXPORT int hmm4j_region_unbind(struct hmm4j_region *r, int32_t cause)
+{
+    if (!r || cause < 0 || cause >= HMM4J_CAUSE_COUNT)
+        return -EINVAL;
+    hmm4j_region_lock(r);
+    int rc = 0;
+    if (r->device) {
+        uint64_t moved = 0;
+        rc = migrate_locked(r, 0, r->nblocks, HMM4J_TO_HOST, HMM4J_INTENT_WRITE, cause, NULL, &moved);
+        if (rc == 0) {
+            r->device = NULL;
+            r->device_base = UINT64_MAX;
+        }
+    }
+    hmm4j_region_unlock(r);
+    return rc;
+}
+
+/* How many DEVICE blocks after `block` to pull back with it: the window grows while faults walk in order. */
+static uint64_t prefetch_extent(struct hmm4j_region *r, uint64_t block)
+{
+    if (r->prefetch_max == 0)
+        return 0;
+    if (r->last_fault_block != UINT64_MAX && block == r->last_fault_block + 1)
+        r->prefetch_window = r->prefetch_window ? r->prefetch_window * 2 : 1;
+    else
+        r->prefetch_window = 0;
+    if (r->prefetch_window > r->prefetch_max)
+        r->prefetch_window = r->prefetch_max;
+    uint64_t extra = 0;
+    while (extra < r->prefetch_window && block + 1 + extra < r->nblocks &&
+           state_of(r, block + 1 + extra) == HMM4J_BLOCK_DEVICE)
+        extra++;
+    return extra;
+}
+
+int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool write)
+{
+    uint64_t start = hmm4j_now_ns();
+    uint64_t block = (address - (uintptr_t)r->user) >> r->block_shift;
+    int rc = 0;
+    hmm4j_region_lock(r);
+    uint8_t current = state_of(r, block);
+    if (current == HMM4J_BLOCK_HOST || (current == HMM4J_BLOCK_SHARED && !write) || !r->device) {
+        hmm4j_region_unlock(r);
+        HMM4J_STAT_ADD(r->stats, spurious_faults, 1);
+        return current == HMM4J_BLOCK_HOST || current == HMM4J_BLOCK_SHARED ? 0 : -EFAULT;
+    }
+    /* A kernel that writes this region may still run: the device copy is final only after it. */
+    if (atomic_load(&r->launches_in_flight) > 0)
+        r->device->ops->synchronize(r->device);
+    uint64_t moved = 0;
+    int intent = write ? HMM4J_INTENT_WRITE : HMM4J_INTENT_READ;
+    uint64_t extra = current == HMM4J_BLOCK_DEVICE ? prefetch_extent(r, block) : 0;
+    for (int attempt = 0; attempt < FAULT_COPY_ATTEMPTS; attempt++) {
+        rc = migrate_locked(r, block, 1, HMM4J_TO_HOST, intent, HMM4J_CAUSE_FAULT, NULL, &moved);
+        if (rc == 0)
+            break;
+    }
+    if (rc == 0 && extra > 0) {
+        uint64_t prefetched = 0;
+        /* Failure here is harmless: the blocks stay DEVICE and fault on their own later. */
+        if (migrate_locked(r, block + 1, extra, HMM4J_TO_HOST, HMM4J_INTENT_READ, HMM4J_CAUSE_PREFETCH, NULL,
+                           &prefetched) == 0)
+            HMM4J_STAT_ADD(r->stats, prefetched_blocks, prefetched);
+    }
+    r->last_fault_block = block + extra;
+    hmm4j_region_unlock(r);
+    if (write)
+        HMM4J_STAT_ADD(r->stats, write_faults, 1);
+    else
+        HMM4J_STAT_ADD(r->stats, read_faults, 1);
+    HMM4J_STAT_ADD(r->stats, fault_ns, hmm4j_now_ns() - start);
+    return rc;
+}

@@ -1,0 +1,85 @@
+/*
+ * The regions the fault handler may serve. The handler runs on any thread at
+ * any moment, so lookups take no lock: each slot keeps its address range
+ * inline and a count of handlers inside it; removal clears the slot and waits
+ * for that count to drain before the region can be freed.
+ */
+#define _GNU_SOURCE
+#include "engine_internal.h"
+
+#include <errno.h>
+#include <sched.h>
+
+#define MAX_REGIONS 65536
+
+struct registry_slot {
+    _Atomic uintptr_t start;
+    _Atomic uintptr_t end;
+    _Atomic(struct hmm4j_region *) region;
+    atomic_int users;
+};
+
+static struct registry_slot slots[MAX_REGIONS];
+static atomic_int high_water;
+static atomic_flag writers = ATOMIC_FLAG_INIT;
+
+static void writers_lock(void)
+{
+    while (atomic_flag_test_and_set_explicit(&writers, memory_order_acquire))
+        sched_yield();
+}
+
+static void writers_unlock(void) { atomic_flag_clear_explicit(&writers, memory_order_release); }
+
+int hmm4j_registry_add(struct hmm4j_region *region)
+{
+    writers_lock();
+    int top = atomic_load(&high_water);
+    for (int i = 0; i < MAX_REGIONS; i++) {
+        if (atomic_load(&slots[i].region) != NULL || atomic_load(&slots[i].users) != 0)
+            continue;
+        atomic_store(&slots[i].region, region);
+        atomic_store(&slots[i].end, (uintptr_t)region->user + region->size);
+        atomic_store(&slots[i].start, (uintptr_t)region->user);
+        if (i >= top)
+            atomic_store(&high_water, i + 1);
+        region->slot = i;
+        writers_unlock();
+        return 0;
+    }
+    writers_unlock();
+    return -ENOSPC;
+}
+
+void hmm4j_registry_remove(struct hmm4j_region *region)
+{
+    struct registry_slot *slot = &slots[region->slot];
+    writers_lock();
+    atomic_store(&slot->region, NULL);
+    atomic_store(&slot->start, 0);
+    atomic_store(&slot->end, 0);
+    writers_unlock();
+    while (atomic_load(&slot->users) != 0)
+        sched_yield();
+}
+
+struct hmm4j_region *hmm4j_registry_enter(uintptr_t address, int *slot_index)
+{
+    int top = atomic_load(&high_water);
+    for (int i = 0; i < top; i++) {
+        struct registry_slot *slot = &slots[i];
+        uintptr_t start = atomic_load(&slot->start);
+        if (address < start || address >= atomic_load(&slot->end))
+            continue;
+        atomic_fetch_add(&slot->users, 1);
+        struct hmm4j_region *region = atomic_load(&slot->region);
+        if (region != NULL && atomic_load(&slot->start) == start) {
+            *slot_index = i;
+            return region;
+        }
+        atomic_fetch_sub(&slot->users, 1);
+    }
+    return NULL;
+}
+
+void hmm4j_registry_leave(int slot_index) { atomic_fetch_sub(&slots[slot_index].users, 1); }

@@ -1,0 +1,59 @@
+package io.hmm4j.internal.engine;
+
+import io.hmm4j.DeviceException;
+import io.hmm4j.DeviceOutOfMemoryException;
+import java.util.Map;
+
+/** Turns the engine's {@code -errno} results into exceptions that name the call and the error. */
+public final class NativeErrors {
+
+    private NativeErrors() {}
+
+    private static final Map<Integer, String> NAMES = Map.ofEntries(
+            Map.entry(1, "EPERM Operation not permitted"),
+            Map.entry(2, "ENOENT No such file or directory"),
+            Map.entry(5, "EIO Input/output error"),
+            Map.entry(12, "ENOMEM Cannot allocate memory"),
+            Map.entry(14, "EFAULT Bad address"),
+            Map.entry(16, "EBUSY Device or resource busy"),
+            Map.entry(19, "ENODEV No such device"),
+            Map.entry(22, "EINVAL Invalid argument"),
+            Map.entry(24, "EMFILE Too many open files"),
+            Map.entry(28, "ENOSPC No space left on device"),
+            Map.entry(38, "ENOSYS Function not implemented"));
+
+    public static String describe(int negativeErrno) {
+        int errno = -negativeErrno;
+        return negativeErrno + " " + NAMES.getOrDefault(errno, "errno " + errno);
+    }
+
+    /** Returns {@code result} if it is not negative; otherwise throws for {@code call}. */
+    public static long check(String call, long result) {
+        if (result >= 0)
+            return result;
+        int code = (int) result;
+        String message = call + " failed: " + describe(code);
+        throw switch (-code) {
+            case 12 -> new OutOfMemoryError(message);
+            case 22 -> new IllegalArgumentException(message);
+            case 16 -> new IllegalStateException(message);
+            default -> new IllegalStateException(message);
+        };
+    }
+
+    /**
+     * Like {@link #check} for calls that copy through a device: {@code -EIO} and {@code -ENOMEM} become device
+     * exceptions carrying the backend's raw code.
+     */
+    public static int checkDevice(String call, int result, String deviceId, long rawCode) {
+        if (result >= 0)
+            return result;
+        String message = call + " failed on " + deviceId + ": " + describe(result);
+        if (result == -12)
+            throw new DeviceOutOfMemoryException(message, deviceId);
+        if (result == -5 || result == -19)
+            throw new DeviceException(message, deviceId, rawCode);
+        check(call, result);
+        return result;
+    }
+}

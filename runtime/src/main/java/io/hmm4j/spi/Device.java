@@ -1,0 +1,54 @@
+package io.hmm4j.spi;
+
+import io.hmm4j.BuiltinKernel;
+import java.util.List;
+
+/** One device of a backend. Methods may be called from any thread unless stated otherwise. */
+public interface Device {
+
+    /** Backend-qualified id, e.g. {@code cuda:0}; also the value of the {@code device} metric tag. */
+    String id();
+
+    /** Position in {@link Backend#devices()}. */
+    int index();
+
+    /** Human-readable device name as the driver reports it. */
+    String name();
+
+    DeviceKind kind();
+
+    /** Device memory in bytes (for coherent devices, what the driver reports as global memory). */
+    long capacityBytes();
+
+    /**
+     * Whether kernels use the array's own host memory directly (zero-copy). The runtime then migrates
+     * nothing; {@link #copyEngine()} and {@link #memory()} are not used.
+     */
+    boolean coherent();
+
+    /** Raw device memory; the runtime layers pooling, budgets and eviction above it. */
+    DeviceMemoryResource memory();
+
+    /** The native copy table the fault engine uses for this device. */
+    NativeCopyEngine copyEngine();
+
+    /** A kernel every backend provides. */
+    Kernel builtin(BuiltinKernel which);
+
+    /**
+     * Loads a user kernel.
+     *
+     * @throws IllegalArgumentException if the source's language is not one this backend runs
+     * @throws KernelBuildException if the source does not compile (the message carries the build log)
+     */
+    Kernel load(KernelSource source);
+
+    /**
+     * Enqueues {@code kernel} over {@code globalSize} work items. Array arguments are already valid where
+     * the kernel will read them. May return before the kernel finishes; {@link #synchronize()} waits.
+     */
+    void launch(Kernel kernel, long globalSize, List<KernelArgument> arguments);
+
+    /** Waits until every launch and copy enqueued on this device has finished. */
+    void synchronize();
+}

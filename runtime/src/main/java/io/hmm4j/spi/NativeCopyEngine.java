@@ -1,0 +1,131 @@
+package io.hmm4j.spi;
+
+import io.hmm4j.internal.engine.NativeErrors;
+import io.hmm4j.internal.ffm.hmm4j_h;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A device's table of native copy functions ({@code struct hmm4j_device}), through which the fault engine
+ * moves blocks without leaving C. Backends create one per device with the factory for their kind and close it
+ * with the device.
+ */
+public final class NativeCopyEngine implements AutoCloseable {
+
+    /** One-shot fault injection points, for tests of the failure paths. */
+    public enum Injection {
+        /** The next copy to the device fails after the given number of bytes. */
+        COPY_TO_DEVICE(hmm4j_h.HMM4J_INJECT_COPY_TO_DEVICE),
+        /** The next copy to the host fails after the given number of bytes. */
+        COPY_TO_HOST(hmm4j_h.HMM4J_INJECT_COPY_TO_HOST),
+        /** Every later copy to the device fails; copies home still work so data can be evacuated. */
+        DEVICE_LOST(hmm4j_h.HMM4J_INJECT_DEVICE_LOST);
+
+        final int code;
+
+        Injection(int code) {
+            this.code = code;
+        }
+    }
+
+    private final MemorySegment handle;
+    private final String deviceId;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private NativeCopyEngine(MemorySegment handle, String deviceId) {
+        this.handle = handle;
+        this.deviceId = deviceId;
+    }
+
+    /** Copies with memcpy, taking {@code latencyNanos} plus bytes at {@code bytesPerSecond} (0: no limit). */
+    public static NativeCopyEngine emulated(String deviceId, long latencyNanos, long bytesPerSecond) {
+        if (latencyNanos < 0 || bytesPerSecond < 0)
+            throw new IllegalArgumentException("latency and bandwidth must be >= 0");
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            NativeErrors.check("hmm4j_device_create_emulated",
+                    hmm4j_h.hmm4j_device_create_emulated(latencyNanos, bytesPerSecond, out));
+            return new NativeCopyEngine(out.get(ValueLayout.ADDRESS, 0), deviceId);
+        }
+    }
+
+    /** Copies with libcuda in {@code context} (a CUcontext) on {@code stream} (a CUstream, 0 = default). */
+    public static NativeCopyEngine cuda(String deviceId, String libcudaPath, long context, long stream) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            MemorySegment path = libcudaPath == null ? MemorySegment.NULL : arena.allocateFrom(libcudaPath);
+            NativeErrors.check("hmm4j_device_create_cuda(" + Objects.requireNonNullElse(libcudaPath, "libcuda.so.1") + ")",
+                    hmm4j_h.hmm4j_device_create_cuda(path, context, stream, out));
+            return new NativeCopyEngine(out.get(ValueLayout.ADDRESS, 0), deviceId);
+        }
+    }
+
+    /** Copies with libOpenCL on {@code queue} (a cl_command_queue); buffers are registered by slot. */
+    public static NativeCopyEngine openCl(String deviceId, String libOpenClPath, long queue) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            MemorySegment path = libOpenClPath == null ? MemorySegment.NULL : arena.allocateFrom(libOpenClPath);
+            NativeErrors.check("hmm4j_device_create_opencl(" + Objects.requireNonNullElse(libOpenClPath, "libOpenCL.so.1") + ")",
+                    hmm4j_h.hmm4j_device_create_opencl(path, queue, out));
+            return new NativeCopyEngine(out.get(ValueLayout.ADDRESS, 0), deviceId);
+        }
+    }
+
+    /** OpenCL only: device addresses {@code (slot << 48) | offset} refer to {@code clMem}. */
+    public void setOpenClBuffer(int slot, long clMem) {
+        NativeErrors.check("hmm4j_device_opencl_set_buffer", hmm4j_h.hmm4j_device_opencl_set_buffer(handle(), slot, clMem));
+    }
+
+    /** The {@code struct hmm4j_device *} for the engine. */
+    public MemorySegment handle() {
+        if (closed.get())
+            throw new IllegalStateException("copy engine of " + deviceId + " is closed");
+        return handle;
+    }
+
+    public String deviceId() {
+        return deviceId;
+    }
+
+    public void copyToDevice(long deviceAddress, MemorySegment source) {
+        int rc = hmm4j_h.hmm4j_device_copy_to_device(handle(), deviceAddress, source, source.byteSize());
+        NativeErrors.checkDevice("hmm4j_device_copy_to_device", rc, deviceId, lastError());
+    }
+
+    public void copyToHost(MemorySegment destination, long deviceAddress) {
+        int rc = hmm4j_h.hmm4j_device_copy_to_host(handle(), destination, deviceAddress, destination.byteSize());
+        NativeErrors.checkDevice("hmm4j_device_copy_to_host", rc, deviceId, lastError());
+    }
+
+    public void zero(long deviceAddress, long bytes) {
+        int rc = hmm4j_h.hmm4j_device_zero(handle(), deviceAddress, bytes);
+        NativeErrors.checkDevice("hmm4j_device_zero", rc, deviceId, lastError());
+    }
+
+    public void synchronize() {
+        int rc = hmm4j_h.hmm4j_device_synchronize(handle());
+        NativeErrors.checkDevice("hmm4j_device_synchronize", rc, deviceId, lastError());
+    }
+
+    /** The backend's raw code of the last failure (CUresult, cl_int, errno). */
+    public long lastError() {
+        return hmm4j_h.hmm4j_device_last_error(handle());
+    }
+
+    /** Arms a fault injection; see {@link Injection}. */
+    public void inject(Injection what, long afterBytes) {
+        if (afterBytes < 0)
+            throw new IllegalArgumentException("afterBytes < 0");
+        hmm4j_h.hmm4j_device_inject(handle(), what.code, afterBytes);
+    }
+
+    /** Frees the native table. Regions bound to this device must have been unbound. Idempotent. */
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true))
+            hmm4j_h.hmm4j_device_destroy(handle);
+    }
+}

@@ -1,0 +1,124 @@
+# generates hmm4j_h.java in jextract's shape from the function list
+funcs = [
+ ("int","hmm4j_abi_version",[],True,"int hmm4j_abi_version(void)"),
+ ("int","hmm4j_engine_init",[],False,"int hmm4j_engine_init(void)"),
+ ("long","hmm4j_engine_page_size",[],True,"int64_t hmm4j_engine_page_size(void)"),
+ ("int","hmm4j_layout_describe",[("int","layout_id"),("ptr","out"),("int","max")],False,"int hmm4j_layout_describe(int layout_id, uint64_t *out, int max)"),
+ ("ptr","hmm4j_stats_global",[],True,"struct hmm4j_stats *hmm4j_stats_global(void)"),
+ ("int","hmm4j_region_create",[("long","size"),("long","block_size"),("ptr","stats"),("ptr","out")],False,"int hmm4j_region_create(uint64_t size, uint64_t block_size, struct hmm4j_stats *stats, struct hmm4j_region **out)"),
+ ("void","hmm4j_region_destroy",[("ptr","region")],False,"void hmm4j_region_destroy(struct hmm4j_region *region)"),
+ ("ptr","hmm4j_region_user_base",[("ptr","region")],True,"void *hmm4j_region_user_base(const struct hmm4j_region *region)"),
+ ("ptr","hmm4j_region_engine_base",[("ptr","region")],True,"void *hmm4j_region_engine_base(const struct hmm4j_region *region)"),
+ ("long","hmm4j_region_size",[("ptr","region")],True,"uint64_t hmm4j_region_size(const struct hmm4j_region *region)"),
+ ("long","hmm4j_region_block_size",[("ptr","region")],True,"uint64_t hmm4j_region_block_size(const struct hmm4j_region *region)"),
+ ("long","hmm4j_region_block_count",[("ptr","region")],True,"uint64_t hmm4j_region_block_count(const struct hmm4j_region *region)"),
+ ("int","hmm4j_region_bind",[("ptr","region"),("ptr","device"),("long","device_base")],False,"int hmm4j_region_bind(struct hmm4j_region *region, struct hmm4j_device *device, uint64_t device_base)"),
+ ("int","hmm4j_region_unbind",[("ptr","region"),("int","cause")],False,"int hmm4j_region_unbind(struct hmm4j_region *region, int32_t cause)"),
+ ("long","hmm4j_region_device_base",[("ptr","region")],True,"uint64_t hmm4j_region_device_base(const struct hmm4j_region *region)"),
+ ("long","hmm4j_region_snapshot",[("ptr","region"),("ptr","states"),("long","n")],False,"int64_t hmm4j_region_snapshot(struct hmm4j_region *region, uint8_t *states, uint64_t n)"),
+ ("void","hmm4j_region_launch_begin",[("ptr","region")],True,"void hmm4j_region_launch_begin(struct hmm4j_region *region)"),
+ ("void","hmm4j_region_launch_end",[("ptr","region")],True,"void hmm4j_region_launch_end(struct hmm4j_region *region)"),
+ ("void","hmm4j_region_set_prefetch",[("ptr","region"),("long","max_blocks")],False,"void hmm4j_region_set_prefetch(struct hmm4j_region *region, uint64_t max_blocks)"),
+ ("int","hmm4j_migrate",[("ptr","request")],False,"int hmm4j_migrate(struct hmm4j_migrate *request)"),
+ ("int","hmm4j_device_create_emulated",[("long","latency_ns"),("long","bytes_per_second"),("ptr","out")],False,"int hmm4j_device_create_emulated(uint64_t latency_ns, uint64_t bytes_per_second, struct hmm4j_device **out)"),
+ ("int","hmm4j_device_create_cuda",[("ptr","libcuda_path"),("long","context"),("long","stream"),("ptr","out")],False,"int hmm4j_device_create_cuda(const char *libcuda_path, uint64_t context, uint64_t stream, struct hmm4j_device **out)"),
+ ("int","hmm4j_device_create_opencl",[("ptr","libopencl_path"),("long","queue"),("ptr","out")],False,"int hmm4j_device_create_opencl(const char *libopencl_path, uint64_t queue, struct hmm4j_device **out)"),
+ ("int","hmm4j_device_opencl_set_buffer",[("ptr","device"),("int","slot"),("long","mem")],False,"int hmm4j_device_opencl_set_buffer(struct hmm4j_device *device, uint32_t slot, uint64_t mem)"),
+ ("void","hmm4j_device_destroy",[("ptr","device")],False,"void hmm4j_device_destroy(struct hmm4j_device *device)"),
+ ("int","hmm4j_device_copy_to_device",[("ptr","device"),("long","device_addr"),("ptr","host"),("long","bytes")],False,"int hmm4j_device_copy_to_device(struct hmm4j_device *device, uint64_t device_addr, const void *host, uint64_t bytes)"),
+ ("int","hmm4j_device_copy_to_host",[("ptr","device"),("ptr","host"),("long","device_addr"),("long","bytes")],False,"int hmm4j_device_copy_to_host(struct hmm4j_device *device, void *host, uint64_t device_addr, uint64_t bytes)"),
+ ("int","hmm4j_device_zero",[("ptr","device"),("long","device_addr"),("long","bytes")],False,"int hmm4j_device_zero(struct hmm4j_device *device, uint64_t device_addr, uint64_t bytes)"),
+ ("int","hmm4j_device_synchronize",[("ptr","device")],False,"int hmm4j_device_synchronize(struct hmm4j_device *device)"),
+ ("long","hmm4j_device_last_error",[("ptr","device")],True,"int64_t hmm4j_device_last_error(const struct hmm4j_device *device)"),
+ ("void","hmm4j_device_inject",[("ptr","device"),("int","what"),("long","after_bytes")],True,"void hmm4j_device_inject(struct hmm4j_device *device, int32_t what, uint64_t after_bytes)"),
+]
+jt = {"int":"int","long":"long","ptr":"MemorySegment","void":"void"}
+lay = {"int":"hmm4j_h.C_INT","long":"hmm4j_h.C_LONG","ptr":"hmm4j_h.C_POINTER"}
+out = []
+out.append('''// Generated by tools/gen_bindings.py from native-headers/hmm4j.h in the shape jextract produces. Do not edit.
+package io.hmm4j.internal.ffm;
+
+import io.hmm4j.internal.engine.NativeLibrary;
+import java.lang.foreign.AddressLayout;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+
+@SuppressWarnings("unused")
+public final class hmm4j_h {
+
+    private hmm4j_h() {}
+
+    public static final ValueLayout.OfInt C_INT = ValueLayout.JAVA_INT;
+    public static final ValueLayout.OfLong C_LONG = ValueLayout.JAVA_LONG;
+    public static final ValueLayout.OfByte C_CHAR = ValueLayout.JAVA_BYTE;
+    public static final AddressLayout C_POINTER = ValueLayout.ADDRESS;
+
+    public static final int HMM4J_ABI_VERSION = 1;
+    public static final int HMM4J_BLOCK_HOST = 0;
+    public static final int HMM4J_BLOCK_SHARED = 1;
+    public static final int HMM4J_BLOCK_DEVICE = 2;
+    public static final int HMM4J_TO_DEVICE = 0;
+    public static final int HMM4J_TO_HOST = 1;
+    public static final int HMM4J_INTENT_READ = 1;
+    public static final int HMM4J_INTENT_WRITE = 2;
+    public static final int HMM4J_CAUSE_FAULT = 0;
+    public static final int HMM4J_CAUSE_LAUNCH = 1;
+    public static final int HMM4J_CAUSE_PREFETCH = 2;
+    public static final int HMM4J_CAUSE_EVICTION = 3;
+    public static final int HMM4J_CAUSE_COUNT = 4;
+    public static final int HMM4J_MIGRATE_COPIED = 0x1;
+    public static final int HMM4J_MIGRATE_CHANGED = 0x2;
+    public static final int HMM4J_MIGRATE_FAILED = 0x4;
+    public static final int HMM4J_INJECT_NONE = 0;
+    public static final int HMM4J_INJECT_COPY_TO_DEVICE = 1;
+    public static final int HMM4J_INJECT_COPY_TO_HOST = 2;
+    public static final int HMM4J_INJECT_DEVICE_LOST = 3;
+    public static final int HMM4J_LAYOUT_STATS = 0;
+    public static final int HMM4J_LAYOUT_MIGRATE = 1;
+
+    static final Linker LINKER = Linker.nativeLinker();
+
+    static MemorySegment findOrThrow(String symbol) {
+        SymbolLookup lookup = NativeLibrary.lookup();
+        return lookup.find(symbol).orElseThrow(() -> new UnsatisfiedLinkError("unresolved symbol: " + symbol));
+    }
+''')
+for ret, name, args, critical, proto in funcs:
+    d_args = ", ".join(lay[a] for a,_ in args)
+    if ret == "void":
+        desc = f"FunctionDescriptor.ofVoid({d_args})"
+    else:
+        desc = f"FunctionDescriptor.of({lay[ret]}{', ' if args else ''}{d_args})"
+    opts = ", Linker.Option.critical(false)" if critical else ""
+    params = ", ".join(f"{jt[a]} {n}" for a,n in args)
+    call = ", ".join(n for _,n in args)
+    cast = "" if ret=="void" else f"return ({jt[ret]}) "
+    out.append(f'''
+    private static final class {name} {{
+        static final FunctionDescriptor DESC = {desc};
+        static final MemorySegment ADDR = findOrThrow("{name}");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC{opts});
+    }}
+
+    /**
+     * {{@snippet lang=c :
+     * {proto}
+     * }}
+     */
+    public static {jt[ret]} {name}({params}) {{
+        var mh$ = {name}.HANDLE;
+        try {{
+            {cast}mh$.invokeExact({call});
+        }} catch (Error | RuntimeException ex) {{
+            throw ex;
+        }} catch (Throwable ex$) {{
+            throw new AssertionError("should not reach here", ex$);
+        }}
+    }}
+''')
+out.append("}\n")
+open("/work/main/runtime/src/main/java/io/hmm4j/internal/ffm/hmm4j_h.java","w").write("".join(out))
