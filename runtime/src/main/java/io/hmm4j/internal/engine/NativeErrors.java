@@ -33,12 +33,11 @@ public final class NativeErrors {
             return result;
         int code = (int) result;
         String message = call + " failed: " + describe(code);
-        throw switch (-code) {
-            case 12 -> new OutOfMemoryError(message);
-            case 22 -> new IllegalArgumentException(message);
-            case 16 -> new IllegalStateException(message);
-            default -> new IllegalStateException(message);
-        };
+        if (code == -12)
+            throw new OutOfMemoryError(message);
+        if (code == -22)
+            throw new IllegalArgumentException(message);
+        throw new IllegalStateException(message);
     }
 
     /**
