@@ -17,6 +17,11 @@ public interface DeviceMemoryResource {
     /** Returns memory obtained from {@link #allocate(long)} with the same size. */
     void deallocate(long address, long bytes);
 
+    /** The largest single allocation the device allows (e.g. CL_DEVICE_MAX_MEM_ALLOC_SIZE). */
+    default long maxAllocationBytes() {
+        return Long.MAX_VALUE;
+    }
+
     /** Alignment of returned addresses, a power of two. */
     default long alignment() {
         return 256;
