@@ -49,6 +49,14 @@ public interface Device {
      */
     void launch(Kernel kernel, long globalSize, List<KernelArgument> arguments);
 
+    /**
+     * Whether {@link #launch} returns only after the kernel finished (emulated kernels, coherent OpenCL). The
+     * runtime then completes the launch at once instead of leaving it in flight.
+     */
+    default boolean launchesAreSynchronous() {
+        return false;
+    }
+
     /** Waits until every launch and copy enqueued on this device has finished. */
     void synchronize();
 }

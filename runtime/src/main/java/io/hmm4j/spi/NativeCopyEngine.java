@@ -40,6 +40,17 @@ public final class NativeCopyEngine implements AutoCloseable {
         this.deviceId = deviceId;
     }
 
+    /** Whether the native engine (libhmm4j) loads on this machine; every backend needs it. */
+    public static boolean engineAvailable() {
+        return io.hmm4j.internal.engine.NativeLibrary.isAvailable();
+    }
+
+    /** Why the native engine does not load, or {@code null}. */
+    public static String engineUnavailabilityCause() {
+        Throwable cause = io.hmm4j.internal.engine.NativeLibrary.unavailabilityCause();
+        return cause == null ? null : cause.getMessage();
+    }
+
     /** Copies with memcpy, taking {@code latencyNanos} plus bytes at {@code bytesPerSecond} (0: no limit). */
     public static NativeCopyEngine emulated(String deviceId, long latencyNanos, long bytesPerSecond) {
         if (latencyNanos < 0 || bytesPerSecond < 0)

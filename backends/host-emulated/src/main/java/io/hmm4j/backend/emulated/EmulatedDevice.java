@@ -1,0 +1,184 @@
+package io.hmm4j.backend.emulated;
+
+import io.hmm4j.BuiltinKernel;
+import io.hmm4j.DeviceException;
+import io.hmm4j.spi.Device;
+import io.hmm4j.spi.DeviceKind;
+import io.hmm4j.spi.DeviceMemoryResource;
+import io.hmm4j.spi.JavaKernel;
+import io.hmm4j.spi.Kernel;
+import io.hmm4j.spi.KernelArgument;
+import io.hmm4j.spi.KernelSource;
+import io.hmm4j.spi.NativeCopyEngine;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * One emulated device. Kernels are Java and run synchronously in the launching thread over device memory (a
+ * Java kernel cannot be waited for from the fault handler without risking a safepoint deadlock, so nothing is
+ * ever left in flight). Fault injection for tests: {@link #injectAllocationFailures(int)},
+ * {@link NativeCopyEngine#inject} on {@link #copyEngine()}, and {@link #loseDevice()}.
+ */
+public final class EmulatedDevice implements Device {
+
+    /** An emulated kernel: a name and a Java body. */
+    record EmulatedKernel(String name, JavaKernel body) implements Kernel {}
+
+    private final int index;
+    private final long capacity;
+    private final EmulatedDeviceMemory memory;
+    private final NativeCopyEngine copyEngine;
+    private volatile boolean lost;
+
+    EmulatedDevice(int index, long capacity, long latencyNanos, long bytesPerSecond) {
+        this.index = index;
+        this.capacity = capacity;
+        this.memory = new EmulatedDeviceMemory(id(), capacity);
+        this.copyEngine = NativeCopyEngine.emulated(id(), latencyNanos, bytesPerSecond);
+    }
+
+    @Override
+    public String id() {
+        return "emulated:" + index;
+    }
+
+    @Override
+    public int index() {
+        return index;
+    }
+
+    @Override
+    public String name() {
+        return "hmm4j emulated device " + index;
+    }
+
+    @Override
+    public DeviceKind kind() {
+        return DeviceKind.EMULATED;
+    }
+
+    @Override
+    public long capacityBytes() {
+        return capacity;
+    }
+
+    @Override
+    public boolean coherent() {
+        return false;
+    }
+
+    @Override
+    public DeviceMemoryResource memory() {
+        return memory;
+    }
+
+    @Override
+    public NativeCopyEngine copyEngine() {
+        return copyEngine;
+    }
+
+    @Override
+    public Kernel builtin(BuiltinKernel which) {
+        return new EmulatedKernel(which.name().toLowerCase(java.util.Locale.ROOT), EmulatedKernels.of(which));
+    }
+
+    @Override
+    public Kernel load(KernelSource source) {
+        Objects.requireNonNull(source, "source");
+        if (source.language() != KernelSource.Language.JAVA)
+            throw new IllegalArgumentException("the emulated backend runs Java kernels only, not " + source.language());
+        return new EmulatedKernel(source.entryPoint(), source.javaKernel());
+    }
+
+    @Override
+    public void launch(Kernel kernel, long globalSize, List<KernelArgument> arguments) {
+        if (!(kernel instanceof EmulatedKernel emulated))
+            throw new IllegalArgumentException("kernel " + kernel + " was not loaded by an emulated device");
+        if (lost)
+            throw new DeviceException("launch of " + kernel.name() + " failed on " + id() + ": device lost", id(), 0);
+        emulated.body().run(globalSize, new Arguments(arguments));
+    }
+
+    @Override
+    public boolean launchesAreSynchronous() {
+        return true;
+    }
+
+    @Override
+    public void synchronize() {
+        // Launches complete before launch() returns.
+    }
+
+    /** The next {@code count} raw device allocations fail with DeviceOutOfMemoryException. */
+    public void injectAllocationFailures(int count) {
+        memory.injectAllocationFailures(count);
+    }
+
+    /** Simulates device loss: launches and copies to the device fail; copies home still work (evacuation). */
+    public void loseDevice() {
+        lost = true;
+        copyEngine.inject(NativeCopyEngine.Injection.DEVICE_LOST, 0);
+    }
+
+    /** Raw device memory in use (pool chunks included). */
+    public long rawBytesUsed() {
+        return memory.used();
+    }
+
+    void close() {
+        copyEngine.close();
+        memory.close();
+    }
+
+    @Override
+    public String toString() {
+        return id();
+    }
+
+    private static final class Arguments implements JavaKernel.Arguments {
+        private final List<KernelArgument> arguments;
+
+        Arguments(List<KernelArgument> arguments) {
+            this.arguments = List.copyOf(arguments);
+        }
+
+        @Override
+        public MemorySegment buffer(int index) {
+            if (!(arguments.get(index) instanceof KernelArgument.Buffer(long address, long size, var access, var host)))
+                throw new IllegalArgumentException("argument " + index + " is not an array: " + arguments.get(index));
+            return MemorySegment.ofAddress(address).reinterpret(size);
+        }
+
+        private Number scalar(int index) {
+            if (!(arguments.get(index) instanceof KernelArgument.Scalar(Number value)))
+                throw new IllegalArgumentException("argument " + index + " is not a scalar: " + arguments.get(index));
+            return value;
+        }
+
+        @Override
+        public int intValue(int index) {
+            return scalar(index).intValue();
+        }
+
+        @Override
+        public long longValue(int index) {
+            return scalar(index).longValue();
+        }
+
+        @Override
+        public float floatValue(int index) {
+            return scalar(index).floatValue();
+        }
+
+        @Override
+        public double doubleValue(int index) {
+            return scalar(index).doubleValue();
+        }
+
+        @Override
+        public List<KernelArgument> all() {
+            return arguments;
+        }
+    }
+}

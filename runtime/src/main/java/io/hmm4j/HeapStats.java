@@ -1,0 +1,66 @@
+package io.hmm4j;
+
+/**
+ * Counters of one heap, as of the moment {@link ManagedHeap#stats()} read them. Byte counts are what the fault
+ * engine copied; {@code *ByCause} arrays are indexed by {@link MigrationCause#ordinal()}.
+ */
+public record HeapStats(
+        long readFaults,
+        long writeFaults,
+        long spuriousFaults,
+        long faultNanos,
+        long blocksToDevice,
+        long blocksToHost,
+        long[] bytesToDeviceByCause,
+        long[] bytesToHostByCause,
+        long prefetchedBlocks,
+        long copyErrors,
+        long migrations,
+        long migrateNanos,
+        long evictions,
+        long liveArrays,
+        long launches) {
+
+    public HeapStats {
+        bytesToDeviceByCause = bytesToDeviceByCause.clone();
+        bytesToHostByCause = bytesToHostByCause.clone();
+    }
+
+    public long faults() {
+        return readFaults + writeFaults;
+    }
+
+    public long bytesToDevice() {
+        return java.util.Arrays.stream(bytesToDeviceByCause).sum();
+    }
+
+    public long bytesToHost() {
+        return java.util.Arrays.stream(bytesToHostByCause).sum();
+    }
+
+    public long bytesToDevice(MigrationCause cause) {
+        return bytesToDeviceByCause[cause.ordinal()];
+    }
+
+    public long bytesToHost(MigrationCause cause) {
+        return bytesToHostByCause[cause.ordinal()];
+    }
+
+    @Override
+    public long[] bytesToDeviceByCause() {
+        return bytesToDeviceByCause.clone();
+    }
+
+    @Override
+    public long[] bytesToHostByCause() {
+        return bytesToHostByCause.clone();
+    }
+
+    @Override
+    public String toString() {
+        return String.format("faults %d (read %d, write %d), to device %d B, to host %d B, fault time %.3f ms,"
+                        + " prefetched blocks %d, evictions %d, launches %d",
+                faults(), readFaults, writeFaults, bytesToDevice(), bytesToHost(), faultNanos / 1e6, prefetchedBlocks,
+                evictions, launches);
+    }
+}

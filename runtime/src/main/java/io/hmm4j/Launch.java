@@ -1,0 +1,42 @@
+package io.hmm4j;
+
+import java.util.List;
+
+/**
+ * A kernel launch. On asynchronous devices it may still run when {@link ManagedHeap#launch} returns; host access
+ * to an array it writes waits for it inside the fault engine, and {@link #await()} waits explicitly.
+ */
+public final class Launch {
+
+    private final ManagedHeap heap;
+    final ManagedHeap.DeviceState device;
+    final List<ManagedArray> written;
+    final List<ManagedArray> arrays;
+    volatile boolean done;
+
+    Launch(ManagedHeap heap, ManagedHeap.DeviceState device, List<ManagedArray> written, List<ManagedArray> arrays) {
+        this.heap = heap;
+        this.device = device;
+        this.written = written;
+        this.arrays = arrays;
+    }
+
+    public boolean isDone() {
+        return done;
+    }
+
+    /**
+     * Waits for the kernel to finish.
+     *
+     * @throws DeviceException if the device reports a failure of the kernel or the device
+     */
+    public void await() {
+        if (done)
+            return;
+        try {
+            device.device.synchronize();
+        } finally {
+            heap.complete(this);
+        }
+    }
+}

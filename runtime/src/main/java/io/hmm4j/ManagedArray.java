@@ -1,0 +1,83 @@
+package io.hmm4j;
+
+import io.hmm4j.internal.engine.Region;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A handle on managed memory: a fixed range of host virtual memory whose bytes the runtime moves between host
+ * and device. {@link #segment()} is ordinary FFM memory; where the bytes really are is the runtime's business.
+ * Closing the handle frees its host and device memory; any later access throws {@link IllegalStateException}
+ * (the segment's scope is closed), never crashes.
+ */
+public abstract sealed class ManagedArray implements AutoCloseable
+        permits ByteArray, IntArray, LongArray, FloatArray, DoubleArray {
+
+    final ManagedHeap heap;
+    final Region region;
+    final Arena arena;
+    final MemorySegment segment;
+    final long id;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    // Guarded by heap.lock: device placement and launch bookkeeping.
+    ManagedHeap.DeviceState boundDevice;
+    long deviceAddress;
+    long deviceBytes;
+    int pins;
+    long lastUse;
+    Launch pendingLaunch;
+
+    ManagedArray(ManagedHeap heap, Region region, long byteSize, long id) {
+        this.heap = heap;
+        this.region = region;
+        this.id = id;
+        this.arena = Arena.ofShared();
+        this.segment = region.userView().reinterpret(byteSize, arena, null);
+    }
+
+    /** The bytes as FFM memory; valid until this array or its heap is closed. */
+    public final MemorySegment segment() {
+        return segment;
+    }
+
+    public final long byteSize() {
+        return segment.byteSize();
+    }
+
+    /** The element layout of this typed view. */
+    public abstract ValueLayout elementLayout();
+
+    /** Number of elements. */
+    public final long length() {
+        return segment.byteSize() / elementLayout().byteSize();
+    }
+
+    public final ManagedHeap heap() {
+        return heap;
+    }
+
+    public final boolean isAlive() {
+        return !closed.get() && heap.isOpen();
+    }
+
+    /** Frees the host and device memory. Idempotent; waits for a launch that uses this array. */
+    @Override
+    public final void close() {
+        if (closed.compareAndSet(false, true))
+            heap.release(this);
+    }
+
+    final void ensureAlive() {
+        if (closed.get())
+            throw new IllegalStateException("managed array " + id + " is closed");
+        heap.ensureOpen();
+    }
+
+    @Override
+    public String toString() {
+        return getClass().getSimpleName() + "[id=" + id + ", length=" + (closed.get() ? "closed" : length()) + "]";
+    }
+}

@@ -1,0 +1,35 @@
+package io.hmm4j.internal.engine;
+
+import io.hmm4j.internal.ffm.hmm4j_h;
+import java.lang.foreign.MemorySegment;
+
+/** Process-wide engine state: the SIGSEGV handler is installed once, before the first region exists. */
+public final class Engine {
+
+    private Engine() {}
+
+    private static final class Initialized {
+        static final long PAGE_SIZE;
+
+        static {
+            NativeLibrary.ensureAvailability();
+            NativeErrors.check("hmm4j_engine_init", hmm4j_h.hmm4j_engine_init());
+            PAGE_SIZE = hmm4j_h.hmm4j_engine_page_size();
+        }
+    }
+
+    public static void ensureInitialized() {
+        if (Initialized.PAGE_SIZE <= 0)
+            throw new IllegalStateException("bad page size");
+    }
+
+    public static long pageSize() {
+        return Initialized.PAGE_SIZE;
+    }
+
+    /** The counters of all heaps together ({@code struct hmm4j_stats}). */
+    public static MemorySegment globalStats() {
+        ensureInitialized();
+        return hmm4j_h.hmm4j_stats_global().reinterpret(io.hmm4j.internal.ffm.hmm4j_stats.$LAYOUT.byteSize());
+    }
+}

@@ -1,0 +1,131 @@
+package io.hmm4j.internal.engine;
+
+import io.hmm4j.BlockState;
+import io.hmm4j.internal.ffm.hmm4j_h;
+import io.hmm4j.internal.ffm.hmm4j_migrate;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * A region of the fault engine: memfd-backed memory mapped as a user view (protection flipped by the engine)
+ * and an engine view. Every method is one downcall; no Java lock is held across them by this class.
+ */
+public final class Region {
+
+    /** Outcome of one migration. */
+    public record Moved(long blocks, long bytes, boolean failed) {}
+
+    private final MemorySegment handle;
+    private final MemorySegment userView;
+    private final long size;
+    private final long blockSize;
+    private final long blockCount;
+
+    private Region(MemorySegment handle) {
+        this.handle = handle;
+        this.size = hmm4j_h.hmm4j_region_size(handle);
+        this.blockSize = hmm4j_h.hmm4j_region_block_size(handle);
+        this.blockCount = hmm4j_h.hmm4j_region_block_count(handle);
+        this.userView = hmm4j_h.hmm4j_region_user_base(handle);
+    }
+
+    /**
+     * @param stats the heap's {@code struct hmm4j_stats}, alive as long as the region
+     * @throws IllegalArgumentException for sizes or block sizes the engine refuses
+     * @throws OutOfMemoryError when the memfd or mappings cannot be created
+     */
+    public static Region create(long size, long blockSize, MemorySegment stats) {
+        Engine.ensureInitialized();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            long rc = hmm4j_h.hmm4j_region_create(size, blockSize, stats, out);
+            if (rc == -22)
+                throw new IllegalArgumentException("hmm4j_region_create failed: size " + size + ", block size "
+                        + blockSize + ": " + NativeErrors.describe((int) rc));
+            NativeErrors.check("hmm4j_region_create(" + size + " bytes)", rc);
+            return new Region(out.get(ValueLayout.ADDRESS, 0));
+        }
+    }
+
+    /** The user view's base address as a zero-length segment (the caller reinterprets it with its arena). */
+    public MemorySegment userView() {
+        return userView;
+    }
+
+    public long size() {
+        return size;
+    }
+
+    public long blockSize() {
+        return blockSize;
+    }
+
+    public long blockCount() {
+        return blockCount;
+    }
+
+    public void bind(MemorySegment device, long deviceBase) {
+        NativeErrors.check("hmm4j_region_bind", hmm4j_h.hmm4j_region_bind(handle, device, deviceBase));
+    }
+
+    /** Copies DEVICE blocks home and detaches; returns the negative errno on a copy failure (still bound). */
+    public int unbind(int cause) {
+        return hmm4j_h.hmm4j_region_unbind(handle, cause);
+    }
+
+    public boolean isBound() {
+        return hmm4j_h.hmm4j_region_device_base(handle) != -1L;
+    }
+
+    /**
+     * One three-phase migration. Returns what moved; a copy failure is reported in the result (the engine left
+     * the failed blocks where they were) together with the negative errno via {@code failed}.
+     */
+    public int migrate(long firstBlock, long blocks, int direction, int intent, int cause, long[] movedOut) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment request = hmm4j_migrate.allocate(arena);
+            hmm4j_migrate.region(request, handle);
+            hmm4j_migrate.first_block(request, firstBlock);
+            hmm4j_migrate.nblocks(request, blocks);
+            hmm4j_migrate.direction(request, direction);
+            hmm4j_migrate.intent(request, intent);
+            hmm4j_migrate.cause(request, cause);
+            hmm4j_migrate.state(request, MemorySegment.NULL);
+            int rc = hmm4j_h.hmm4j_migrate(request);
+            if (movedOut != null) {
+                movedOut[0] = hmm4j_migrate.moved_blocks(request);
+                movedOut[1] = hmm4j_migrate.moved_bytes(request);
+            }
+            return rc;
+        }
+    }
+
+    public BlockState[] snapshot() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment states = arena.allocate(blockCount);
+            long n = NativeErrors.check("hmm4j_region_snapshot", hmm4j_h.hmm4j_region_snapshot(handle, states, blockCount));
+            BlockState[] result = new BlockState[(int) n];
+            for (int i = 0; i < n; i++)
+                result[i] = BlockState.ofCode(states.get(ValueLayout.JAVA_BYTE, i));
+            return result;
+        }
+    }
+
+    public void launchBegin() {
+        hmm4j_h.hmm4j_region_launch_begin(handle);
+    }
+
+    public void launchEnd() {
+        hmm4j_h.hmm4j_region_launch_end(handle);
+    }
+
+    public void setPrefetch(long maxBlocks) {
+        hmm4j_h.hmm4j_region_set_prefetch(handle, maxBlocks);
+    }
+
+    /** Unmaps and frees. No thread may touch the user view any more (its arena is closed). */
+    public void destroy() {
+        hmm4j_h.hmm4j_region_destroy(handle);
+    }
+}
