@@ -326,6 +326,15 @@ public abstract class BackendConformanceTest {
     }
 
     @Test
+    void randomOperationSequencesMatchAByteModel() {
+        heap.close();
+        heap = configure(ManagedHeap.builder()).blockSize(4096).prefetchBlocks(2).build();
+        int length = 3 * 1024 + 512; // three and a half 4 KiB blocks
+        for (long seed = 1; seed <= 12; seed++)
+            ByteModel.run(heap, ByteModel.randomOps(seed, 150, 3, length), 3, length);
+    }
+
+    @Test
     void accessEnumsSayWhatTheyDo() {
         assertThat(Access.READ.reads()).isTrue();
         assertThat(Access.READ.writes()).isFalse();
