@@ -425,6 +425,31 @@ public final class ManagedHeap implements AutoCloseable {
     }
 
     /**
+     * Makes bytes {@code [offset, offset + length)} writable on the host now (HOST state), so that a system call
+     * may write into them: the kernel does not take hmm4j's faults for {@code read(2)} into a protected page, it
+     * fails the call with EFAULT (DESIGN.md, invariant 7). Call this before {@code FileChannel.read} into
+     * {@code array.segment().asByteBuffer()}; a {@code write(2)} from the array needs only
+     * {@link #prefetch(ManagedArray, long, long, Location) prefetch(..., Location.HOST)}.
+     *
+     * @throws IndexOutOfBoundsException if the range is outside the array
+     * @throws DeviceException if a copy home fails; the blocks stay where they were
+     */
+    public void makeHostWritable(ManagedArray array, long offset, long length) {
+        checkOwned(array);
+        Objects.checkFromIndexSize(offset, length, array.byteSize());
+        if (length == 0)
+            return;
+        long first = offset / blockSize;
+        long blocks = (offset + length - 1) / blockSize - first + 1;
+        synchronized (lock) {
+            array.ensureAlive();
+            completePending(array);
+            if (array.boundDevice != null)
+                migrate(array, first, blocks, hmm4j_h.HMM4J_TO_HOST, hmm4j_h.HMM4J_INTENT_WRITE, MigrationCause.PREFETCH);
+        }
+    }
+
+    /**
      * Moves every array off device {@code deviceIndex} (device-only blocks are copied home) and frees their device
      * memory. Arrays stay usable and move back on their next launch there.
      *
