@@ -19,7 +19,7 @@ PTX=src/main/resources/io/hmm4j/backend/cuda/builtins.ptx
 PTX_VERSION=7.0
 PTX_TARGET=sm_70
 CHECK_ARCHS=(sm_70 sm_75 sm_80 sm_86 sm_89 sm_90)
-ENTRIES=(hmm4j_fill hmm4j_scale hmm4j_axpy hmm4j_dot hmm4j_sum hmm4j_stencil_2d)
+ENTRIES=(hmm4j_fill hmm4j_scale hmm4j_axpy hmm4j_dot hmm4j_sum hmm4j_stencil_2d hmm4j_zero_first)
 
 NVCC=${NVCC:-nvcc}
 PTXAS=${PTXAS:-ptxas}

@@ -5,7 +5,8 @@
 // number of threads, and n == 0 does nothing). Argument order and types match BuiltinKernel's javadoc:
 // n is a Java long (unsigned long long here), width/height are ints.
 //
-// DOT and SUM accumulate into out[0] with atomicAdd; the backend zeroes out[0] on the same stream first.
+// DOT and SUM accumulate into out[0] with atomicAdd; the backend first launches hmm4j_zero_first on the same
+// stream (a kernel rather than cuMemsetD32Async, so the backend needs only the raw device address).
 // Each block reduces its threads' partial sums (warp shuffles, then one warp over the per-warp results), so
 // there is one atomicAdd per block. blockDim.x must be a multiple of 32, at most 1024.
 
@@ -59,6 +60,13 @@ __device__ __forceinline__ void block_sum_into(float v, float *out)
         if (lane == 0 && v != 0.0f)
             atomicAdd(out, v);
     }
+}
+
+// Sets out[0] = 0 before a DOT or SUM on the same stream. Launch with one thread.
+extern "C" __global__ void hmm4j_zero_first(float *out)
+{
+    if (blockIdx.x == 0 && threadIdx.x == 0)
+        out[0] = 0.0f;
 }
 
 extern "C" __global__ void hmm4j_dot(const float *x, const float *y, float *out, u64 n)
