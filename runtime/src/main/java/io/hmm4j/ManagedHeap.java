@@ -6,6 +6,8 @@ import io.hmm4j.internal.engine.NativeErrors;
 import io.hmm4j.internal.engine.Region;
 import io.hmm4j.internal.ffm.hmm4j_h;
 import io.hmm4j.internal.ffm.hmm4j_stats;
+import io.hmm4j.internal.jfr.FaultBatchEvent;
+import io.hmm4j.internal.jfr.MigrationEvent;
 import io.hmm4j.internal.memory.BudgetMemoryResource;
 import io.hmm4j.internal.memory.PoolMemoryResource;
 import io.hmm4j.spi.Backend;
@@ -75,6 +77,7 @@ public final class ManagedHeap implements AutoCloseable {
 
     private ManagedHeap(Builder builder) {
         Engine.ensureInitialized();
+        FaultBatchEvent.register();
         this.blockSize = builder.blockSize;
         this.prefetchBlocks = builder.prefetchBlocks;
         BackendProvider provider = Backends.select(Backends.requestedName(builder.backend));
@@ -378,9 +381,21 @@ public final class ManagedHeap implements AutoCloseable {
     }
 
     private void migrate(ManagedArray array, long firstBlock, long blocks, int direction, int intent, MigrationCause cause) {
-        int rc = array.region.migrate(firstBlock, blocks, direction, intent, cause.code(), null);
+        MigrationEvent event = new MigrationEvent();
+        event.begin();
+        long[] moved = new long[2];
+        int rc = array.region.migrate(firstBlock, blocks, direction, intent, cause.code(), moved);
+        DeviceState ds = array.boundDevice;
+        if (moved[0] > 0 && event.shouldCommit()) {
+            event.arrayId = array.id;
+            event.device = ds.device.id();
+            event.direction = direction == hmm4j_h.HMM4J_TO_DEVICE ? "to_device" : "to_host";
+            event.cause = cause.name().toLowerCase(java.util.Locale.ROOT);
+            event.bytes = moved[1];
+            event.blocks = moved[0];
+            event.commit();
+        }
         if (rc < 0) {
-            DeviceState ds = array.boundDevice;
             NativeErrors.checkDevice("hmm4j_migrate(" + (direction == hmm4j_h.HMM4J_TO_DEVICE ? "to device" : "to host")
                     + ", array " + array.id + ")", rc, ds.device.id(), ds.engine.lastError());
         }
