@@ -197,6 +197,13 @@ void hmm4j_region_launch_end(struct hmm4j_region *region);
 void hmm4j_region_set_prefetch(struct hmm4j_region *region, uint64_t max_blocks);
 
 /*
+ * Whether blocks that become DEVICE give their host RAM back (punch hole; the
+ * default, 1). Keeping it (0) trades host memory for faster faults: a block
+ * coming home then needs no fresh, zeroed pages.
+ */
+void hmm4j_region_set_release_host(struct hmm4j_region *region, int32_t release);
+
+/*
  * Moves blocks [first_block, first_block + nblocks) of a bound region.
  * Collect: lock the region, pick the blocks whose state must change.
  * Copy: through the device's copy table; WRITE-only intent to the device copies

@@ -19,6 +19,7 @@ funcs = [
  ("void","hmm4j_region_launch_begin",[("ptr","region")],True,"void hmm4j_region_launch_begin(struct hmm4j_region *region)"),
  ("void","hmm4j_region_launch_end",[("ptr","region")],True,"void hmm4j_region_launch_end(struct hmm4j_region *region)"),
  ("void","hmm4j_region_set_prefetch",[("ptr","region"),("long","max_blocks")],False,"void hmm4j_region_set_prefetch(struct hmm4j_region *region, uint64_t max_blocks)"),
+ ("void","hmm4j_region_set_release_host",[("ptr","region"),("int","release")],False,"void hmm4j_region_set_release_host(struct hmm4j_region *region, int32_t release)"),
  ("int","hmm4j_migrate",[("ptr","request")],False,"int hmm4j_migrate(struct hmm4j_migrate *request)"),
  ("int","hmm4j_device_create_emulated",[("long","latency_ns"),("long","bytes_per_second"),("ptr","out")],False,"int hmm4j_device_create_emulated(uint64_t latency_ns, uint64_t bytes_per_second, struct hmm4j_device **out)"),
  ("int","hmm4j_device_create_cuda",[("ptr","libcuda_path"),("long","context"),("long","stream"),("ptr","out")],False,"int hmm4j_device_create_cuda(const char *libcuda_path, uint64_t context, uint64_t stream, struct hmm4j_device **out)"),

@@ -51,6 +51,7 @@ struct hmm4j_region {
     uint64_t last_fault_block;
     uint64_t prefetch_window;
     int slot;                     /* index in the fault registry */
+    bool release_host;            /* DEVICE blocks give their host RAM back */
 };
 
 /* registry.c: regions the fault handler may serve, looked up without locks. */

@@ -53,6 +53,8 @@ static int protect_blocks(struct hmm4j_region *r, uint64_t first, uint64_t count
 /* DEVICE blocks give their host RAM back; it is reserved again before a copy home. */
 static void release_host_backing(struct hmm4j_region *r, uint64_t first, uint64_t count)
 {
+    if (!r->release_host)
+        return;
     fallocate(r->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(first << r->block_shift),
               (off_t)(count << r->block_shift));
 }
@@ -94,6 +96,7 @@ HMM4J_EXPORT int hmm4j_region_create(uint64_t size, uint64_t block_size, struct 
     r->stats = stats;
     r->last_fault_block = UINT64_MAX;
     r->device_base = UINT64_MAX;
+    r->release_host = true;
     r->state = calloc(r->nblocks, 1);
     if (!r->state) {
         rc = -ENOMEM;
@@ -184,6 +187,13 @@ HMM4J_EXPORT int64_t hmm4j_region_snapshot(struct hmm4j_region *r, uint8_t *stat
 
 HMM4J_EXPORT void hmm4j_region_launch_begin(struct hmm4j_region *r) { atomic_fetch_add(&r->launches_in_flight, 1); }
 HMM4J_EXPORT void hmm4j_region_launch_end(struct hmm4j_region *r) { atomic_fetch_sub(&r->launches_in_flight, 1); }
+
+HMM4J_EXPORT void hmm4j_region_set_release_host(struct hmm4j_region *r, int32_t release)
+{
+    hmm4j_region_lock(r);
+    r->release_host = release != 0;
+    hmm4j_region_unlock(r);
+}
 
 HMM4J_EXPORT void hmm4j_region_set_prefetch(struct hmm4j_region *r, uint64_t max_blocks)
 {

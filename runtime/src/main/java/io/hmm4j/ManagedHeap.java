@@ -66,6 +66,7 @@ public final class ManagedHeap implements AutoCloseable {
     private final List<DeviceState> devices;
     private final long blockSize;
     private final long prefetchBlocks;
+    private final boolean releaseHostMemory;
     private final Arena statsArena;
     private final MemorySegment stats;
     private final Map<Long, ManagedArray> live = new ConcurrentHashMap<>();
@@ -80,6 +81,7 @@ public final class ManagedHeap implements AutoCloseable {
         FaultBatchEvent.register();
         this.blockSize = builder.blockSize;
         this.prefetchBlocks = builder.prefetchBlocks;
+        this.releaseHostMemory = builder.releaseHostMemory;
         BackendProvider provider = Backends.select(Backends.requestedName(builder.backend));
         this.backend = provider.open(Backends.config(provider.name(), builder.settings));
         try {
@@ -152,6 +154,7 @@ public final class ManagedHeap implements AutoCloseable {
         T array;
         try {
             region.setPrefetch(prefetchBlocks);
+            region.setReleaseHost(releaseHostMemory);
             array = factory.create(this, region, bytes, nextId.incrementAndGet());
         } catch (RuntimeException | Error e) {
             region.destroy();
@@ -629,6 +632,7 @@ public final class ManagedHeap implements AutoCloseable {
         private long deviceBudget;
         private long prefetchBlocks = DEFAULT_PREFETCH_BLOCKS;
         private long poolChunk = DEFAULT_POOL_CHUNK;
+        private boolean releaseHostMemory = true;
         private final Map<String, String> settings = new HashMap<>();
 
         private Builder() {}
@@ -666,6 +670,16 @@ public final class ManagedHeap implements AutoCloseable {
             if (blocks < 0)
                 throw new IllegalArgumentException("prefetch blocks must be >= 0: " + blocks);
             this.prefetchBlocks = blocks;
+            return this;
+        }
+
+        /**
+         * Whether blocks that live only on the device give their host RAM back (default {@code true}, so host
+         * memory can be oversubscribed too). {@code false} keeps the pages: faults home are several times faster
+         * because they need no fresh zeroed pages, at the cost of host memory for device-resident data.
+         */
+        public Builder releaseHostMemory(boolean release) {
+            this.releaseHostMemory = release;
             return this;
         }
 

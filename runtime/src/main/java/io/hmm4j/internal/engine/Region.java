@@ -120,6 +120,10 @@ public final class Region {
         hmm4j_h.hmm4j_region_launch_end(handle);
     }
 
+    public void setReleaseHost(boolean release) {
+        hmm4j_h.hmm4j_region_set_release_host(handle, release ? 1 : 0);
+    }
+
     public void setPrefetch(long maxBlocks) {
         hmm4j_h.hmm4j_region_set_prefetch(handle, maxBlocks);
     }

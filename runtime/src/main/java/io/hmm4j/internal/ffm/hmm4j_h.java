@@ -468,6 +468,28 @@ public final class hmm4j_h {
         }
     }
 
+    private static final class hmm4j_region_set_release_host {
+        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_POINTER, hmm4j_h.C_INT);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_set_release_host");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void hmm4j_region_set_release_host(struct hmm4j_region *region, int32_t release)
+     * }
+     */
+    public static void hmm4j_region_set_release_host(MemorySegment region, int release) {
+        var mh$ = hmm4j_region_set_release_host.HANDLE;
+        try {
+            mh$.invokeExact(region, release);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static final class hmm4j_migrate {
         static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER);
         static final MemorySegment ADDR = findOrThrow("hmm4j_migrate");
