@@ -62,6 +62,7 @@ enum hmm4j_inject {
     HMM4J_INJECT_COPY_TO_DEVICE = 1, /* the next copy to the device fails after `after_bytes` */
     HMM4J_INJECT_COPY_TO_HOST = 2,   /* the next copy to the host fails after `after_bytes` */
     HMM4J_INJECT_DEVICE_LOST = 3,    /* every later copy to the device fails (sticky) */
+    HMM4J_INJECT_DEVICE_UNREADABLE = 4, /* every later copy to the host fails too (sticky) */
 };
 
 /*
@@ -115,7 +116,10 @@ int hmm4j_abi_version(void);
 /*
  * Installs the SIGSEGV handler with sigaction (once; later calls return 0).
  * Faults outside hmm4j regions are forwarded to the handler that was installed
- * before, with its flags. Call before creating regions.
+ * before, with its flags. A fault inside a region that cannot be served (the
+ * device cannot give the block back) is forwarded to the previous SIGBUS handler
+ * as BUS_ADRERR, which the JVM turns into an InternalError for memory-segment
+ * accesses, as for a truncated mapped file. Call before creating regions.
  */
 int hmm4j_engine_init(void);
 

@@ -78,6 +78,7 @@ public final class hmm4j_h {
     public static final int HMM4J_INJECT_COPY_TO_DEVICE = 1;
     public static final int HMM4J_INJECT_COPY_TO_HOST = 2;
     public static final int HMM4J_INJECT_DEVICE_LOST = 3;
+    public static final int HMM4J_INJECT_DEVICE_UNREADABLE = 4;
     public static final int HMM4J_LAYOUT_STATS = 0;
     public static final int HMM4J_LAYOUT_MIGRATE = 1;
 

@@ -13,6 +13,7 @@ int hmm4j_device_init(struct hmm4j_device *dev, const struct hmm4j_device_ops *o
     atomic_store(&dev->inject_what, HMM4J_INJECT_NONE);
     atomic_store(&dev->inject_after, 0);
     atomic_store(&dev->lost, false);
+    atomic_store(&dev->unreadable, false);
     return 0;
 }
 
@@ -44,6 +45,10 @@ int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const voi
 
 int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes)
 {
+    if (atomic_load(&dev->unreadable)) {
+        atomic_store(&dev->last_error, EIO);
+        return -EIO;
+    }
     int64_t partial = take_injection(dev, HMM4J_INJECT_COPY_TO_HOST, bytes);
     if (partial >= 0) {
         if (partial > 0)
@@ -102,6 +107,10 @@ HMM4J_EXPORT void hmm4j_device_inject(struct hmm4j_device *dev, int32_t what, ui
         return;
     if (what == HMM4J_INJECT_DEVICE_LOST) {
         atomic_store(&dev->lost, true);
+        return;
+    }
+    if (what == HMM4J_INJECT_DEVICE_UNREADABLE) {
+        atomic_store(&dev->unreadable, true);
         return;
     }
     atomic_store(&dev->inject_after, after_bytes);

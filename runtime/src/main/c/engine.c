@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 static struct sigaction previous_segv;
+static struct sigaction previous_bus;
 static atomic_int handler_installed;
 static struct hmm4j_stats global_stats;
 
@@ -46,18 +47,18 @@ static bool fault_is_write(const void *context)
 #endif
 }
 
-static void forward_to_previous(int signo, siginfo_t *info, void *context)
+static void forward_to(const struct sigaction *previous, int signo, siginfo_t *info, void *context)
 {
-    if (previous_segv.sa_flags & SA_SIGINFO) {
-        previous_segv.sa_sigaction(signo, info, context);
-    } else if (previous_segv.sa_handler == SIG_DFL) {
+    if (previous->sa_flags & SA_SIGINFO) {
+        previous->sa_sigaction(signo, info, context);
+    } else if (previous->sa_handler == SIG_DFL) {
         /* Re-executing the access with the default action gives the usual crash and core. */
         struct sigaction dfl;
         memset(&dfl, 0, sizeof dfl);
         dfl.sa_handler = SIG_DFL;
         sigaction(signo, &dfl, NULL);
-    } else if (previous_segv.sa_handler != SIG_IGN) {
-        previous_segv.sa_handler(signo);
+    } else if (previous->sa_handler != SIG_IGN) {
+        previous->sa_handler(signo);
     }
 }
 
@@ -74,10 +75,20 @@ static void on_segv(int signo, siginfo_t *info, void *context)
             errno = saved_errno;
             return;
         }
-        /* Unservable (the device could not give the block back): let the JVM report the crash. */
+        /*
+         * Unservable: the device cannot give the block back. Reported to the JVM as the SIGBUS of a
+         * truncated mapped file, which it turns into an InternalError for FFM and Unsafe accesses
+         * instead of a crash.
+         */
+        siginfo_t bus = *info;
+        bus.si_signo = SIGBUS;
+        bus.si_code = BUS_ADRERR;
+        errno = saved_errno;
+        forward_to(&previous_bus, SIGBUS, &bus, context);
+        return;
     }
     errno = saved_errno;
-    forward_to_previous(signo, info, context);
+    forward_to(&previous_segv, signo, info, context);
 }
 
 HMM4J_EXPORT int hmm4j_engine_init(void)
@@ -87,7 +98,7 @@ HMM4J_EXPORT int hmm4j_engine_init(void)
         return 0;
     struct sigaction action;
     memset(&action, 0, sizeof action);
-    if (sigaction(SIGSEGV, NULL, &previous_segv) != 0)
+    if (sigaction(SIGSEGV, NULL, &previous_segv) != 0 || sigaction(SIGBUS, NULL, &previous_bus) != 0)
         goto out_reset;
     action.sa_sigaction = on_segv;
     /* Keep the JVM's flags (SA_ONSTACK, SA_RESTART, ...) so its stack-overflow handling still works. */

@@ -29,6 +29,7 @@ struct hmm4j_device {
     _Atomic int32_t inject_what;
     _Atomic uint64_t inject_after;
     atomic_bool lost;
+    atomic_bool unreadable;
     void *backend; /* the backend's private state */
 };
 

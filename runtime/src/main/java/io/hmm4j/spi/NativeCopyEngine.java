@@ -22,7 +22,9 @@ public final class NativeCopyEngine implements AutoCloseable {
         /** The next copy to the host fails after the given number of bytes. */
         COPY_TO_HOST(hmm4j_h.HMM4J_INJECT_COPY_TO_HOST),
         /** Every later copy to the device fails; copies home still work so data can be evacuated. */
-        DEVICE_LOST(hmm4j_h.HMM4J_INJECT_DEVICE_LOST);
+        DEVICE_LOST(hmm4j_h.HMM4J_INJECT_DEVICE_LOST),
+        /** Every later copy to the host fails as well: device-only data is gone (a dead GPU). */
+        DEVICE_UNREADABLE(hmm4j_h.HMM4J_INJECT_DEVICE_UNREADABLE);
 
         final int code;
 
