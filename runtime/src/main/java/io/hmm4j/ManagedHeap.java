@@ -352,11 +352,28 @@ public final class ManagedHeap implements AutoCloseable {
                             && (victim == null || candidate.lastUse < victim.lastUse))
                         victim = candidate;
                 }
-                if (victim == null)
+                if (victim == null) {
+                    // Arrays of launches nobody awaited stay pinned: finish those launches and look again.
+                    if (completeLaunchesOn(ds))
+                        continue;
                     throw full;
+                }
                 evict(victim, MigrationCause.EVICTION);
             }
         }
+    }
+
+    /** Waits for the launches in flight on {@code ds}; returns whether there were any. */
+    private boolean completeLaunchesOn(DeviceState ds) {
+        List<Launch> pending = new ArrayList<>();
+        for (ManagedArray array : live.values()) {
+            Launch launch = array.pendingLaunch;
+            if (launch != null && launch.device == ds && !pending.contains(launch))
+                pending.add(launch);
+        }
+        for (Launch launch : pending)
+            launch.await();
+        return !pending.isEmpty();
     }
 
     /** Copies the array's device-only blocks home and frees its device memory. */
