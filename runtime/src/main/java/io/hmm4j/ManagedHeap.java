@@ -436,27 +436,7 @@ public final class ManagedHeap implements AutoCloseable {
      * @throws DeviceException if a copy fails; the blocks stay where they were
      */
     public void prefetch(ManagedArray array, long offset, long length, Location where) {
-        checkOwned(array);
-        Objects.requireNonNull(where, "where");
-        Objects.checkFromIndexSize(offset, length, array.byteSize());
-        if (length == 0)
-            return;
-        long first = offset / blockSize;
-        long blocks = (offset + length - 1) / blockSize - first + 1;
-        synchronized (lock) {
-            array.ensureAlive();
-            completePending(array);
-            if (where.isHost()) {
-                if (array.boundDevice != null)
-                    migrate(array, first, blocks, hmm4j_h.HMM4J_TO_HOST, hmm4j_h.HMM4J_INTENT_READ, MigrationCause.PREFETCH);
-                return;
-            }
-            DeviceState ds = device(where.deviceIndex());
-            if (ds.device.coherent())
-                return;
-            place(array, ds);
-            migrate(array, first, blocks, hmm4j_h.HMM4J_TO_DEVICE, hmm4j_h.HMM4J_INTENT_READ, MigrationCause.PREFETCH);
-        }
+        move(array, offset, length, where, hmm4j_h.HMM4J_INTENT_READ);
     }
 
     /**
@@ -470,7 +450,13 @@ public final class ManagedHeap implements AutoCloseable {
      * @throws DeviceException if a copy home fails; the blocks stay where they were
      */
     public void makeHostWritable(ManagedArray array, long offset, long length) {
+        move(array, offset, length, Location.HOST, hmm4j_h.HMM4J_INTENT_WRITE);
+    }
+
+    /** Makes the blocks covering a byte range valid at {@code where}, with the destination's intent. */
+    private void move(ManagedArray array, long offset, long length, Location where, int intent) {
         checkOwned(array);
+        Objects.requireNonNull(where, "where");
         Objects.checkFromIndexSize(offset, length, array.byteSize());
         if (length == 0)
             return;
@@ -479,8 +465,16 @@ public final class ManagedHeap implements AutoCloseable {
         synchronized (lock) {
             array.ensureAlive();
             completePending(array);
-            if (array.boundDevice != null)
-                migrate(array, first, blocks, hmm4j_h.HMM4J_TO_HOST, hmm4j_h.HMM4J_INTENT_WRITE, MigrationCause.PREFETCH);
+            if (where.isHost()) {
+                if (array.boundDevice != null)
+                    migrate(array, first, blocks, hmm4j_h.HMM4J_TO_HOST, intent, MigrationCause.PREFETCH);
+                return;
+            }
+            DeviceState ds = device(where.deviceIndex());
+            if (ds.device.coherent())
+                return;
+            place(array, ds);
+            migrate(array, first, blocks, hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.PREFETCH);
         }
     }
 
