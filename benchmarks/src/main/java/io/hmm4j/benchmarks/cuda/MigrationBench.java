@@ -1,0 +1,172 @@
+package io.hmm4j.benchmarks.cuda;
+
+import static io.hmm4j.benchmarks.cuda.CudaBench.check;
+
+import io.hmm4j.Arg;
+import io.hmm4j.BuiltinKernel;
+import io.hmm4j.FloatArray;
+import io.hmm4j.Location;
+import io.hmm4j.ManagedHeap;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.concurrent.TimeUnit;
+import jcuda.Pointer;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.JCudaDriver;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * What does moving a large array between host and GPU cost through hmm4j, against the best the driver offers for
+ * the same byte count in the same run: {@code cuMemcpy} from/to pinned ({@code cuMemAllocHost}) memory, and from/to
+ * ordinary pageable native memory. hmm4j copies through the fault engine's C table: per run of blocks, a direct
+ * {@code cuMemcpy} below 8 MiB, pinned double-buffered staging above.
+ *
+ * <ul>
+ *   <li>{@code hmm4jPrefetchToDevice}: {@code heap.prefetch(array, device(0))} of an array the host has just
+ *       rewritten (every block HOST, device copy stale; the rewrite is untimed)</li>
+ *   <li>{@code hmm4jPrefetchToHost}: {@code heap.prefetch(array, HOST)} of an array that lives only on the device
+ *       (after an untimed FILL launch with a WRITE argument)</li>
+ *   <li>{@code hmm4jFaultToHost}: the same device-only array read on the host, one float per 4 KiB page in
+ *       order: guard-page faults served in C, with adaptive sequential prefetch</li>
+ *   <li>{@code rawPinned*} / {@code rawPageable*}: the baselines</li>
+ * </ul>
+ * Results are ms/op; GB/s = {@code mib * 1.048576 / (ms/op)}. Report hmm4j as a ratio to {@code rawPinned*}.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Xss2m"})
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+public class MigrationBench {
+
+    @State(Scope.Benchmark)
+    public static class Gpu {
+        @Param({"64", "256"})
+        public int mib;
+
+        long bytes;
+        ManagedHeap heap;
+        FloatArray array;
+        CUdevice device = new CUdevice();
+        CUcontext context = new CUcontext();
+        CUdeviceptr deviceBuffer = new CUdeviceptr();
+        Pointer pinned = new Pointer();
+        Arena arena;
+        Pointer pageable;
+
+        @Setup(Level.Trial)
+        public void open() {
+            CudaBench.requireGpu();
+            bytes = (long) mib << 20;
+            heap = ManagedHeap.builder().backend("cuda").build();
+            array = heap.allocateFloats(bytes / Float.BYTES);
+            array.segment().fill((byte) 1);
+
+            JCudaDriver.setExceptionsEnabled(false);
+            check(JCudaDriver.cuInit(0), "cuInit");
+            check(JCudaDriver.cuDeviceGet(device, 0), "cuDeviceGet");
+            check(JCudaDriver.cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
+            check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+            check(JCudaDriver.cuMemAlloc(deviceBuffer, bytes), "cuMemAlloc");
+            check(JCudaDriver.cuMemAllocHost(pinned, bytes), "cuMemAllocHost");
+            arena = Arena.ofShared();
+            MemorySegment host = arena.allocate(bytes, 4096);
+            host.fill((byte) 1);
+            pageable = Pointer.to(host.asByteBuffer());
+        }
+
+        @TearDown(Level.Trial)
+        public void close() {
+            if (heap != null)
+                heap.close();
+            JCudaDriver.cuCtxSetCurrent(context);
+            JCudaDriver.cuMemFree(deviceBuffer);
+            JCudaDriver.cuMemFreeHost(pinned);
+            JCudaDriver.cuDevicePrimaryCtxRelease(device);
+            if (arena != null)
+                arena.close();
+        }
+
+        /** JMH may call benchmarks from another thread than the setup: make the context current there. */
+        void current() {
+            check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+        }
+    }
+
+    /** Every block rewritten on the host: HOST everywhere, the device copy stale. */
+    @State(Scope.Thread)
+    public static class HostDirty {
+        @Setup(Level.Invocation)
+        public void rewrite(Gpu gpu) {
+            gpu.array.segment().fill((byte) 2);
+        }
+    }
+
+    /** Every block DEVICE: written by a kernel, nothing valid on the host. */
+    @State(Scope.Thread)
+    public static class DeviceOnly {
+        @Setup(Level.Invocation)
+        public void fillOnDevice(Gpu gpu) {
+            long n = gpu.array.length();
+            gpu.heap.launch(BuiltinKernel.FILL, n, Arg.write(gpu.array), Arg.of(3f), Arg.of(n)).await();
+        }
+    }
+
+    @Benchmark
+    public void hmm4jPrefetchToDevice(Gpu gpu, HostDirty dirty) {
+        gpu.heap.prefetch(gpu.array, Location.device(0));
+    }
+
+    @Benchmark
+    public void hmm4jPrefetchToHost(Gpu gpu, DeviceOnly onDevice) {
+        gpu.heap.prefetch(gpu.array, Location.HOST);
+    }
+
+    @Benchmark
+    public float hmm4jFaultToHost(Gpu gpu, DeviceOnly onDevice) {
+        MemorySegment segment = gpu.array.segment();
+        float sum = 0;
+        for (long offset = 0; offset < gpu.bytes; offset += 4096)
+            sum += segment.get(ValueLayout.JAVA_FLOAT, offset);
+        return sum;
+    }
+
+    @Benchmark
+    public void rawPinnedHtoD(Gpu gpu) {
+        gpu.current();
+        check(JCudaDriver.cuMemcpyHtoD(gpu.deviceBuffer, gpu.pinned, gpu.bytes), "cuMemcpyHtoD");
+    }
+
+    @Benchmark
+    public void rawPinnedDtoH(Gpu gpu) {
+        gpu.current();
+        check(JCudaDriver.cuMemcpyDtoH(gpu.pinned, gpu.deviceBuffer, gpu.bytes), "cuMemcpyDtoH");
+    }
+
+    @Benchmark
+    public void rawPageableHtoD(Gpu gpu) {
+        gpu.current();
+        check(JCudaDriver.cuMemcpyHtoD(gpu.deviceBuffer, gpu.pageable, gpu.bytes), "cuMemcpyHtoD");
+    }
+
+    @Benchmark
+    public void rawPageableDtoH(Gpu gpu) {
+        gpu.current();
+        check(JCudaDriver.cuMemcpyDtoH(gpu.pageable, gpu.deviceBuffer, gpu.bytes), "cuMemcpyDtoH");
+    }
+}
