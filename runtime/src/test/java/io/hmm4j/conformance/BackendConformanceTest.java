@@ -335,6 +335,22 @@ public abstract class BackendConformanceTest {
     }
 
     @Test
+    void hostAccessWaitsForAnInFlightLaunchThatWritesTheArray() {
+        int n = 1 << 22;
+        FloatArray x = heap.allocateFloats(n);
+        heap.launch(BuiltinKernel.FILL, n, Arg.write(x), Arg.of(1f), Arg.of((long) n)).await();
+        for (int round = 0; round < 3; round++) {
+            float expected = (float) Math.pow(3, round + 1);
+            io.hmm4j.Launch launch = heap.launch(BuiltinKernel.SCALE, n, Arg.readWrite(x), Arg.of(3f), Arg.of((long) n));
+            // No await: the fault engine must wait for the kernel before it copies the block home.
+            assertThat(x.get(n - 1)).isEqualTo(expected);
+            assertThat(x.get(0)).isEqualTo(expected);
+            launch.await();
+            assertThat(launch.isDone()).isTrue();
+        }
+    }
+
+    @Test
     void accessEnumsSayWhatTheyDo() {
         assertThat(Access.READ.reads()).isTrue();
         assertThat(Access.READ.writes()).isFalse();
