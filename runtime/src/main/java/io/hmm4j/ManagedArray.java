@@ -20,6 +20,7 @@ public abstract sealed class ManagedArray implements AutoCloseable
     final Arena arena;
     final MemorySegment segment;
     final long id;
+    MemoryGroup group; // set once, before the array is published
     private final AtomicBoolean closed = new AtomicBoolean();
 
     // Guarded by heap.lock: device placement and launch bookkeeping.

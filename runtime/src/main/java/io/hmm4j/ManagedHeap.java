@@ -113,23 +113,43 @@ public final class ManagedHeap implements AutoCloseable {
     // ---- allocation ----
 
     public ByteArray allocateBytes(long length) {
-        return allocate(length, 1, ByteArray::new);
+        return allocate(length, 1, ByteArray::new, null);
+    }
+
+    ByteArray allocateBytes(long length, MemoryGroup group) {
+        return allocate(length, 1, ByteArray::new, group);
     }
 
     public IntArray allocateInts(long length) {
-        return allocate(length, Integer.BYTES, IntArray::new);
+        return allocate(length, Integer.BYTES, IntArray::new, null);
+    }
+
+    IntArray allocateInts(long length, MemoryGroup group) {
+        return allocate(length, Integer.BYTES, IntArray::new, group);
     }
 
     public LongArray allocateLongs(long length) {
-        return allocate(length, Long.BYTES, LongArray::new);
+        return allocate(length, Long.BYTES, LongArray::new, null);
+    }
+
+    LongArray allocateLongs(long length, MemoryGroup group) {
+        return allocate(length, Long.BYTES, LongArray::new, group);
     }
 
     public FloatArray allocateFloats(long length) {
-        return allocate(length, Float.BYTES, FloatArray::new);
+        return allocate(length, Float.BYTES, FloatArray::new, null);
+    }
+
+    FloatArray allocateFloats(long length, MemoryGroup group) {
+        return allocate(length, Float.BYTES, FloatArray::new, group);
     }
 
     public DoubleArray allocateDoubles(long length) {
-        return allocate(length, Double.BYTES, DoubleArray::new);
+        return allocate(length, Double.BYTES, DoubleArray::new, null);
+    }
+
+    DoubleArray allocateDoubles(long length, MemoryGroup group) {
+        return allocate(length, Double.BYTES, DoubleArray::new, group);
     }
 
     @FunctionalInterface
@@ -142,7 +162,7 @@ public final class ManagedHeap implements AutoCloseable {
      * @throws IllegalStateException if the heap is closed
      * @throws OutOfMemoryError if the host cannot map the memory
      */
-    private <T extends ManagedArray> T allocate(long length, int elementSize, ArrayFactory<T> factory) {
+    private <T extends ManagedArray> T allocate(long length, int elementSize, ArrayFactory<T> factory, MemoryGroup group) {
         ensureOpen();
         if (length <= 0)
             throw new IllegalArgumentException("array length must be > 0: " + length);
@@ -150,25 +170,45 @@ public final class ManagedHeap implements AutoCloseable {
             throw new IllegalArgumentException("array of " + length + " elements of " + elementSize
                     + " bytes exceeds the maximum of " + MAX_ARRAY_BYTES + " bytes");
         long bytes = length * elementSize;
-        Region region = Region.create(bytes, blockSize, stats);
+        long charged = (bytes + blockSize - 1) / blockSize * blockSize;
+        if (group != null)
+            group.charge(charged);
         T array;
         try {
-            region.setPrefetch(prefetchBlocks);
-            region.setReleaseHost(releaseHostMemory);
-            array = factory.create(this, region, bytes, nextId.incrementAndGet());
+            Region region = Region.create(bytes, blockSize, stats);
+            try {
+                region.setPrefetch(prefetchBlocks);
+                region.setReleaseHost(releaseHostMemory);
+                array = factory.create(this, region, bytes, nextId.incrementAndGet());
+            } catch (RuntimeException | Error e) {
+                region.destroy();
+                throw e;
+            }
         } catch (RuntimeException | Error e) {
-            region.destroy();
+            if (group != null)
+                group.uncharge(charged);
             throw e;
         }
+        array.group = group;
         synchronized (lock) {
             if (closed.get()) {
-                array.arena.close();
-                region.destroy();
+                destroy(array);
                 throw new IllegalStateException("heap is closed");
             }
             live.put(array.id, array);
         }
         return array;
+    }
+
+    /**
+     * A memory group: arrays allocated through it are charged their size against {@code limitBytes}, wherever
+     * their blocks live.
+     *
+     * @throws IllegalArgumentException if {@code limitBytes <= 0}
+     */
+    public MemoryGroup createGroup(String name, long limitBytes) {
+        ensureOpen();
+        return new MemoryGroup(this, null, name, limitBytes);
     }
 
     // ---- kernels ----
@@ -591,6 +631,8 @@ public final class ManagedHeap implements AutoCloseable {
         if (array.boundDevice != null)
             freeDeviceMemory(array);
         array.region.destroy();
+        if (array.group != null)
+            array.group.uncharge(array.region.size());
     }
 
     /** Frees every array and all device memory and closes the backend. Later use of any array throws. */

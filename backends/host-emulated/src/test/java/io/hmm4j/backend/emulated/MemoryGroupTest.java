@@ -1,0 +1,63 @@
+package io.hmm4j.backend.emulated;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.hmm4j.Arg;
+import io.hmm4j.BuiltinKernel;
+import io.hmm4j.FloatArray;
+import io.hmm4j.ManagedHeap;
+import io.hmm4j.MemoryGroup;
+import io.hmm4j.MemoryLimitExceededException;
+import org.junit.jupiter.api.Test;
+
+class MemoryGroupTest {
+
+    private static final long BLOCK = 4096;
+
+    @Test
+    void chargesFollowAllocationNotResidency() {
+        try (ManagedHeap heap = ManagedHeap.builder().backend("emulated").blockSize(BLOCK).build()) {
+            MemoryGroup group = heap.createGroup("jobs", 10 * BLOCK);
+            FloatArray a = group.allocateFloats(1000); // 4000 bytes: one block
+            assertThat(group.used()).isEqualTo(BLOCK);
+            heap.launch(BuiltinKernel.FILL, 1000, Arg.write(a), Arg.of(1f), Arg.of(1000L)).await();
+            assertThat(group.used()).isEqualTo(BLOCK);
+            heap.evacuate(0);
+            assertThat(group.used()).isEqualTo(BLOCK);
+            a.close();
+            assertThat(group.used()).isZero();
+            assertThat(group.peak()).isEqualTo(BLOCK);
+        }
+    }
+
+    @Test
+    void limitIsEnforcedAcrossNestedGroupsAndNothingLeaks() {
+        try (ManagedHeap heap = ManagedHeap.builder().backend("emulated").blockSize(BLOCK).build()) {
+            MemoryGroup parent = heap.createGroup("tenant", 4 * BLOCK);
+            MemoryGroup child = parent.createChild("job", 100 * BLOCK);
+            child.allocateBytes(3 * BLOCK);
+            assertThat(parent.used()).isEqualTo(3 * BLOCK);
+            assertThatThrownBy(() -> child.allocateBytes(2 * BLOCK)).isInstanceOf(MemoryLimitExceededException.class)
+                    .hasMessageContaining("tenant");
+            assertThat(child.used()).isEqualTo(3 * BLOCK);
+            assertThat(parent.used()).isEqualTo(3 * BLOCK);
+            assertThat(heap.liveArrays()).isEqualTo(1);
+            assertThat(child.name()).isEqualTo("tenant/job");
+            child.allocateBytes(BLOCK);
+            assertThatThrownBy(() -> heap.createGroup("bad", 0)).isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    @Test
+    void closingTheHeapUnchargesEverything() {
+        ManagedHeap heap = ManagedHeap.builder().backend("emulated").blockSize(BLOCK).build();
+        MemoryGroup group = heap.createGroup("g", 8 * BLOCK);
+        group.allocateLongs(1024);
+        group.allocateDoubles(512);
+        assertThat(group.used()).isEqualTo(3 * BLOCK);
+        heap.close();
+        assertThat(group.used()).isZero();
+        assertThatThrownBy(() -> group.allocateInts(1)).isInstanceOf(IllegalStateException.class);
+    }
+}

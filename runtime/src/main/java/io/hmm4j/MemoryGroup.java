@@ -1,0 +1,102 @@
+package io.hmm4j;
+
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Accounting and a limit for a set of arrays, like a memory cgroup: an array is charged its logical size when it
+ * is allocated, wherever its blocks later live, and uncharged when it is freed. Groups nest; a charge must fit
+ * the group and every ancestor. Allocate through the group to charge it.
+ */
+public final class MemoryGroup {
+
+    private final ManagedHeap heap;
+    private final MemoryGroup parent;
+    private final String name;
+    private final long limit;
+    private final AtomicLong used = new AtomicLong();
+    private final AtomicLong peak = new AtomicLong();
+
+    MemoryGroup(ManagedHeap heap, MemoryGroup parent, String name, long limit) {
+        if (limit <= 0)
+            throw new IllegalArgumentException("memory group limit must be > 0: " + limit);
+        this.heap = heap;
+        this.parent = parent;
+        this.name = Objects.requireNonNull(name, "name");
+        this.limit = limit;
+    }
+
+    /** A child group; its charges count against this group too. */
+    public MemoryGroup createChild(String childName, long childLimit) {
+        heap.ensureOpen();
+        return new MemoryGroup(heap, this, childName, childLimit);
+    }
+
+    public String name() {
+        return parent == null ? name : parent.name() + "/" + name;
+    }
+
+    public long limit() {
+        return limit;
+    }
+
+    /** Bytes charged now (whole blocks per array). */
+    public long used() {
+        return used.get();
+    }
+
+    /** The most bytes ever charged at once. */
+    public long peak() {
+        return peak.get();
+    }
+
+    public ByteArray allocateBytes(long length) {
+        return heap.allocateBytes(length, this);
+    }
+
+    public IntArray allocateInts(long length) {
+        return heap.allocateInts(length, this);
+    }
+
+    public LongArray allocateLongs(long length) {
+        return heap.allocateLongs(length, this);
+    }
+
+    public FloatArray allocateFloats(long length) {
+        return heap.allocateFloats(length, this);
+    }
+
+    public DoubleArray allocateDoubles(long length) {
+        return heap.allocateDoubles(length, this);
+    }
+
+    /** Charges this group and its ancestors, all or nothing. */
+    void charge(long bytes) {
+        long after = used.addAndGet(bytes);
+        if (after > limit) {
+            used.addAndGet(-bytes);
+            throw new MemoryLimitExceededException("memory group " + name() + " limit of " + limit + " bytes exceeded: "
+                    + bytes + " requested, " + (after - bytes) + " in use", name(), limit);
+        }
+        if (parent != null) {
+            try {
+                parent.charge(bytes);
+            } catch (MemoryLimitExceededException e) {
+                used.addAndGet(-bytes);
+                throw e;
+            }
+        }
+        peak.accumulateAndGet(after, Math::max);
+    }
+
+    void uncharge(long bytes) {
+        used.addAndGet(-bytes);
+        if (parent != null)
+            parent.uncharge(bytes);
+    }
+
+    @Override
+    public String toString() {
+        return "MemoryGroup[" + name() + " " + used() + "/" + limit + "]";
+    }
+}
