@@ -1,0 +1,129 @@
+package io.hmm4j.benchmarks;
+
+import io.hmm4j.Arg;
+import io.hmm4j.BlockState;
+import io.hmm4j.BuiltinKernel;
+import io.hmm4j.FloatArray;
+import io.hmm4j.ManagedHeap;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Sequential host read of DEVICE-resident data: the adaptive sequential read-ahead of the fault engine
+ * ({@code hmm4j_region_set_prefetch}; the window doubles while faults walk in order, up to
+ * {@code prefetchBlocks}). Before each invocation a write-only FILL launch leaves the whole 64 MiB array DEVICE.
+ * <ul>
+ *   <li>{@code handle}: one sequential read pass over the handle (a vectorised sum of longs); every block faults
+ *       home or is read ahead. The bytes must cross from device memory to host memory once: the floor is one
+ *       memcpy, and the read of a just-copied block hits the cache.</li>
+ *   <li>{@code memcpy} (the baseline): {@code MemorySegment.copy} of the same 64 MiB between plain Arena
+ *       segments. Throughput ratio = memcpy time / handle time; the target on the emulated backend is ≥ 0.85.</li>
+ *   <li>{@code plainRead}: the same read pass over plain memory (the loop's own cost).</li>
+ *   <li>{@code handleCopy}: {@code MemorySegment.copy} out of the DEVICE-resident handle: by nature two passes
+ *       (device to host, host to destination), so about half of memcpy throughput at best.</li>
+ * </ul>
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
+public class SequentialReadBench {
+
+    static final long BYTES = 64L << 20;
+
+    @Param("emulated")
+    public String backend;
+
+    @Param("65536")
+    public long blockSize;
+
+    /** Largest read-ahead window, in blocks (the heap's default is 64). */
+    @Param("64")
+    public long prefetchBlocks;
+
+    /**
+     * Whether DEVICE blocks give their host pages back (DESIGN.md invariant 4, the default). With {@code false}
+     * a block coming home needs no fresh zeroed pages and no page-table refill.
+     */
+    @Param("true")
+    public boolean releaseHostMemory;
+
+    private ManagedHeap heap;
+    private FloatArray array;
+    private Arena arena;
+    private MemorySegment plain;
+    private MemorySegment destination;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        heap = ManagedHeap.builder().backend(backend).blockSize(blockSize).prefetchBlocks(prefetchBlocks)
+                .releaseHostMemory(releaseHostMemory).build();
+        array = heap.allocateFloats(BYTES / Float.BYTES);
+        arena = Arena.ofShared();
+        plain = arena.allocate(BYTES, 4096);
+        destination = arena.allocate(BYTES, 4096);
+        plain.fill((byte) 1);
+        destination.fill((byte) 0);
+        toDevice();
+        if (!heap.residency(array).all(BlockState.DEVICE))
+            throw new IllegalStateException("FILL did not leave the array on the device (coherent device?): "
+                    + heap.residency(array));
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        heap.close();
+        arena.close();
+    }
+
+    @Setup(Level.Invocation)
+    public void toDevice() {
+        heap.launch(BuiltinKernel.FILL, array.length(), Arg.write(array), Arg.of(2.0f), Arg.of(array.length())).await();
+    }
+
+    @Benchmark
+    public MemorySegment memcpy() {
+        MemorySegment.copy(plain, 0, destination, 0, BYTES);
+        return destination;
+    }
+
+    private static long read(MemorySegment s) {
+        long sum = 0;
+        for (long i = 0; i < BYTES; i += Long.BYTES)
+            sum += s.get(ValueLayout.JAVA_LONG, i);
+        return sum;
+    }
+
+    @Benchmark
+    public long handle() {
+        return read(array.segment());
+    }
+
+    @Benchmark
+    public long plainRead() {
+        return read(plain);
+    }
+
+    @Benchmark
+    public MemorySegment handleCopy() {
+        MemorySegment.copy(array.segment(), 0, destination, 0, BYTES);
+        return destination;
+    }
+}
