@@ -46,6 +46,7 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>{@code rawPinned*} / {@code rawPageable*}: the baselines</li>
  * </ul>
  * Results are ms/op; GB/s = {@code mib * 1.048576 / (ms/op)}. Report hmm4j as a ratio to {@code rawPinned*}.
+ * {@code releaseHost=false} separates the copy from re-allocating host pages that a device-only block gave back.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
@@ -54,14 +55,46 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 public class MigrationBench {
 
+    /** The managed side: one heap and one array of {@code mib} MiB. */
     @State(Scope.Benchmark)
-    public static class Gpu {
+    public static class Heap {
         @Param({"64", "256"})
         public int mib;
+
+        /**
+         * Whether device-only blocks give their host pages back (the default, DESIGN.md invariant 4). With
+         * {@code true} a copy home first re-allocates (and the kernel zeroes) every host page it lands on.
+         */
+        @Param({"true", "false"})
+        public boolean releaseHost;
 
         long bytes;
         ManagedHeap heap;
         FloatArray array;
+
+        @Setup(Level.Trial)
+        public void open() {
+            CudaBench.requireGpu();
+            bytes = (long) mib << 20;
+            heap = ManagedHeap.builder().backend("cuda").releaseHostMemory(releaseHost).build();
+            array = heap.allocateFloats(bytes / Float.BYTES);
+            array.segment().fill((byte) 1);
+        }
+
+        @TearDown(Level.Trial)
+        public void close() {
+            if (heap != null)
+                heap.close();
+        }
+    }
+
+    /** The baselines: a device buffer, pinned host memory and ordinary native memory of the same size. */
+    @State(Scope.Benchmark)
+    public static class Raw {
+        @Param({"64", "256"})
+        public int mib;
+
+        long bytes;
         CUdevice device = new CUdevice();
         CUcontext context = new CUcontext();
         CUdeviceptr deviceBuffer = new CUdeviceptr();
@@ -73,10 +106,6 @@ public class MigrationBench {
         public void open() {
             CudaBench.requireGpu();
             bytes = (long) mib << 20;
-            heap = ManagedHeap.builder().backend("cuda").build();
-            array = heap.allocateFloats(bytes / Float.BYTES);
-            array.segment().fill((byte) 1);
-
             JCudaDriver.setExceptionsEnabled(false);
             check(JCudaDriver.cuInit(0), "cuInit");
             check(JCudaDriver.cuDeviceGet(device, 0), "cuDeviceGet");
@@ -92,8 +121,6 @@ public class MigrationBench {
 
         @TearDown(Level.Trial)
         public void close() {
-            if (heap != null)
-                heap.close();
             JCudaDriver.cuCtxSetCurrent(context);
             JCudaDriver.cuMemFree(deviceBuffer);
             JCudaDriver.cuMemFreeHost(pinned);
@@ -112,8 +139,8 @@ public class MigrationBench {
     @State(Scope.Thread)
     public static class HostDirty {
         @Setup(Level.Invocation)
-        public void rewrite(Gpu gpu) {
-            gpu.array.segment().fill((byte) 2);
+        public void rewrite(Heap managed) {
+            managed.array.segment().fill((byte) 2);
         }
     }
 
@@ -121,52 +148,52 @@ public class MigrationBench {
     @State(Scope.Thread)
     public static class DeviceOnly {
         @Setup(Level.Invocation)
-        public void fillOnDevice(Gpu gpu) {
-            long n = gpu.array.length();
-            gpu.heap.launch(BuiltinKernel.FILL, n, Arg.write(gpu.array), Arg.of(3f), Arg.of(n)).await();
+        public void fillOnDevice(Heap managed) {
+            long n = managed.array.length();
+            managed.heap.launch(BuiltinKernel.FILL, n, Arg.write(managed.array), Arg.of(3f), Arg.of(n)).await();
         }
     }
 
     @Benchmark
-    public void hmm4jPrefetchToDevice(Gpu gpu, HostDirty dirty) {
-        gpu.heap.prefetch(gpu.array, Location.device(0));
+    public void hmm4jPrefetchToDevice(Heap managed, HostDirty dirty) {
+        managed.heap.prefetch(managed.array, Location.device(0));
     }
 
     @Benchmark
-    public void hmm4jPrefetchToHost(Gpu gpu, DeviceOnly onDevice) {
-        gpu.heap.prefetch(gpu.array, Location.HOST);
+    public void hmm4jPrefetchToHost(Heap managed, DeviceOnly onDevice) {
+        managed.heap.prefetch(managed.array, Location.HOST);
     }
 
     @Benchmark
-    public float hmm4jFaultToHost(Gpu gpu, DeviceOnly onDevice) {
-        MemorySegment segment = gpu.array.segment();
+    public float hmm4jFaultToHost(Heap managed, DeviceOnly onDevice) {
+        MemorySegment segment = managed.array.segment();
         float sum = 0;
-        for (long offset = 0; offset < gpu.bytes; offset += 4096)
+        for (long offset = 0; offset < managed.bytes; offset += 4096)
             sum += segment.get(ValueLayout.JAVA_FLOAT, offset);
         return sum;
     }
 
     @Benchmark
-    public void rawPinnedHtoD(Gpu gpu) {
-        gpu.current();
-        check(JCudaDriver.cuMemcpyHtoD(gpu.deviceBuffer, gpu.pinned, gpu.bytes), "cuMemcpyHtoD");
+    public void rawPinnedHtoD(Raw raw) {
+        raw.current();
+        check(JCudaDriver.cuMemcpyHtoD(raw.deviceBuffer, raw.pinned, raw.bytes), "cuMemcpyHtoD");
     }
 
     @Benchmark
-    public void rawPinnedDtoH(Gpu gpu) {
-        gpu.current();
-        check(JCudaDriver.cuMemcpyDtoH(gpu.pinned, gpu.deviceBuffer, gpu.bytes), "cuMemcpyDtoH");
+    public void rawPinnedDtoH(Raw raw) {
+        raw.current();
+        check(JCudaDriver.cuMemcpyDtoH(raw.pinned, raw.deviceBuffer, raw.bytes), "cuMemcpyDtoH");
     }
 
     @Benchmark
-    public void rawPageableHtoD(Gpu gpu) {
-        gpu.current();
-        check(JCudaDriver.cuMemcpyHtoD(gpu.deviceBuffer, gpu.pageable, gpu.bytes), "cuMemcpyHtoD");
+    public void rawPageableHtoD(Raw raw) {
+        raw.current();
+        check(JCudaDriver.cuMemcpyHtoD(raw.deviceBuffer, raw.pageable, raw.bytes), "cuMemcpyHtoD");
     }
 
     @Benchmark
-    public void rawPageableDtoH(Gpu gpu) {
-        gpu.current();
-        check(JCudaDriver.cuMemcpyDtoH(gpu.pageable, gpu.deviceBuffer, gpu.bytes), "cuMemcpyDtoH");
+    public void rawPageableDtoH(Raw raw) {
+        raw.current();
+        check(JCudaDriver.cuMemcpyDtoH(raw.pageable, raw.deviceBuffer, raw.bytes), "cuMemcpyDtoH");
     }
 }
