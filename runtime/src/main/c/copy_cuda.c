@@ -11,9 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Large copies go through two pinned buffers so the DMA and the memcpy overlap. */
+/* Large copies may go through two pinned buffers so the DMA and the memcpy overlap. */
 #define STAGING_CHUNK (4u << 20)
 #define STAGING_THRESHOLD (8u << 20)
+
+/*
+ * Which directions use that staging rather than the driver's own pageable-memory path.
+ * HMM4J_CUDA_STAGING=none|to-device|to-host|both (read once, at create) overrides the default, so the
+ * two paths can be compared on a GPU host with the CUDA benchmarks.
+ */
+#define STAGE_TO_DEVICE 1u
+#define STAGE_TO_HOST 2u
+#define STAGING_DEFAULT (STAGE_TO_DEVICE | STAGE_TO_HOST)
 
 struct cuda_api {
     CUresult (*ctx_push)(CUcontext);
@@ -39,6 +48,7 @@ struct cuda_device {
     struct cuda_api api;
     CUcontext context;
     CUstream stream;
+    unsigned staging_directions;
     atomic_flag staging_busy;
     void *staging[2];
     CUevent staged[2];
@@ -110,7 +120,7 @@ static int cuda_to_device(struct hmm4j_device *dev, uint64_t addr, const void *h
     CUresult rc = cu->api.ctx_push(cu->context);
     if (rc != CUDA_SUCCESS)
         return fold(dev, rc);
-    if (bytes >= STAGING_THRESHOLD && take_staging(cu)) {
+    if (bytes >= STAGING_THRESHOLD && (cu->staging_directions & STAGE_TO_DEVICE) && take_staging(cu)) {
         rc = staged_to_device(cu, addr, host, bytes);
         give_staging(cu);
     } else {
@@ -127,7 +137,7 @@ static int cuda_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, siz
     CUresult rc = cu->api.ctx_push(cu->context);
     if (rc != CUDA_SUCCESS)
         return fold(dev, rc);
-    if (bytes >= STAGING_THRESHOLD && take_staging(cu)) {
+    if (bytes >= STAGING_THRESHOLD && (cu->staging_directions & STAGE_TO_HOST) && take_staging(cu)) {
         rc = staged_to_host(cu, host, addr, bytes);
         give_staging(cu);
     } else {
@@ -194,10 +204,29 @@ static const struct hmm4j_device_ops cuda_ops = {
             goto out_close_library;                              \
     } while (0)
 
+static unsigned staging_directions(void)
+{
+    const char *value = getenv("HMM4J_CUDA_STAGING");
+    if (!value)
+        return STAGING_DEFAULT;
+    if (strcmp(value, "none") == 0)
+        return 0;
+    if (strcmp(value, "to-device") == 0)
+        return STAGE_TO_DEVICE;
+    if (strcmp(value, "to-host") == 0)
+        return STAGE_TO_HOST;
+    if (strcmp(value, "both") == 0)
+        return STAGE_TO_DEVICE | STAGE_TO_HOST;
+    return STAGING_DEFAULT;
+}
+
 /* Staging is an optimisation: without pinned memory every copy goes direct. */
 static void create_staging(struct cuda_device *cu)
 {
     CUcontext previous;
+    cu->staging_directions = staging_directions();
+    if (cu->staging_directions == 0)
+        return;
     if (cu->api.ctx_push(cu->context) != CUDA_SUCCESS)
         return;
     for (int i = 0; i < 2; i++) {
