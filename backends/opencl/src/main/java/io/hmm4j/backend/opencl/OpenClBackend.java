@@ -1,0 +1,82 @@
+package io.hmm4j.backend.opencl;
+
+import io.hmm4j.spi.Backend;
+import io.hmm4j.spi.BackendConfig;
+import io.hmm4j.spi.Device;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.jocl.CL;
+import org.jocl.cl_device_id;
+import org.jocl.cl_platform_id;
+
+/** The opened OpenCL backend: every device of every platform, GPUs first, then CPU devices such as PoCL. */
+public final class OpenClBackend implements Backend {
+
+    /** How a device places array memory. */
+    public enum Placement { AUTO, MIGRATE, COHERENT }
+
+    record Found(cl_platform_id platform, cl_device_id device, long type) {}
+
+    private final List<OpenClDevice> devices;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    OpenClBackend(BackendConfig config) {
+        Placement placement = parsePlacement(config.get("placement", "auto"));
+        List<OpenClDevice> list = new ArrayList<>();
+        try {
+            for (Found found : discover())
+                list.add(new OpenClDevice(list.size(), found.platform(), found.device(), placement));
+        } catch (RuntimeException | Error e) {
+            list.forEach(OpenClDevice::close);
+            throw e;
+        }
+        this.devices = List.copyOf(list);
+    }
+
+    static Placement parsePlacement(String value) {
+        try {
+            return Placement.valueOf(value.trim().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("setting placement must be auto, migrate or coherent: '" + value + "'", e);
+        }
+    }
+
+    static List<Found> discover() {
+        int[] count = new int[1];
+        if (CL.clGetPlatformIDs(0, null, count) != CL.CL_SUCCESS || count[0] == 0)
+            return List.of();
+        cl_platform_id[] platforms = new cl_platform_id[count[0]];
+        CL.clGetPlatformIDs(platforms.length, platforms, null);
+        List<Found> found = new ArrayList<>();
+        for (cl_platform_id platform : platforms) {
+            int[] n = new int[1];
+            if (CL.clGetDeviceIDs(platform, CL.CL_DEVICE_TYPE_ALL, 0, null, n) != CL.CL_SUCCESS || n[0] == 0)
+                continue;
+            cl_device_id[] ids = new cl_device_id[n[0]];
+            CL.clGetDeviceIDs(platform, CL.CL_DEVICE_TYPE_ALL, ids.length, ids, null);
+            for (cl_device_id id : ids)
+                found.add(new Found(platform, id, DeviceInfo.longValue(id, CL.CL_DEVICE_TYPE)));
+        }
+        found.sort(Comparator.comparingInt(f -> (f.type() & CL.CL_DEVICE_TYPE_GPU) != 0 ? 0 : 1));
+        return found;
+    }
+
+    @Override
+    public String name() {
+        return OpenClBackendProvider.NAME;
+    }
+
+    @Override
+    public List<Device> devices() {
+        return List.copyOf(devices);
+    }
+
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true))
+            devices.forEach(OpenClDevice::close);
+    }
+}

@@ -1,0 +1,73 @@
+package io.hmm4j.backend.opencl;
+
+import io.hmm4j.spi.Backend;
+import io.hmm4j.spi.BackendConfig;
+import io.hmm4j.spi.BackendProvider;
+import io.hmm4j.spi.NativeCopyEngine;
+import org.jocl.CL;
+
+/**
+ * OpenCL through JOCL. Available when the engine loads, JOCL's natives load, and some platform has a device.
+ * Setting {@code placement} ({@code -Dhmm4j.opencl.placement}): {@code auto} (default: coherent where the device
+ * shares host memory), {@code migrate}, or {@code coherent}.
+ */
+public final class OpenClBackendProvider implements BackendProvider {
+
+    public static final String NAME = "opencl";
+
+    private volatile String cause;
+    private volatile boolean probed;
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public int priority() {
+        return 200;
+    }
+
+    @Override
+    public boolean isAvailable() {
+        probe();
+        return cause == null;
+    }
+
+    @Override
+    public String unavailabilityCause() {
+        probe();
+        return cause;
+    }
+
+    private synchronized void probe() {
+        if (probed)
+            return;
+        probed = true;
+        if (!NativeCopyEngine.engineAvailable()) {
+            cause = NativeCopyEngine.engineUnavailabilityCause();
+            return;
+        }
+        try {
+            CL.setExceptionsEnabled(false);
+            int[] platforms = new int[1];
+            int status = CL.clGetPlatformIDs(0, null, platforms);
+            if (status != CL.CL_SUCCESS || platforms[0] == 0) {
+                cause = "no OpenCL platform (" + (status == CL.CL_SUCCESS ? "none installed" : OpenCl.errorName(status))
+                        + "; install an ICD such as pocl-opencl-icd)";
+                return;
+            }
+            if (OpenClBackend.discover().isEmpty())
+                cause = "OpenCL platforms have no devices";
+        } catch (UnsatisfiedLinkError | NoClassDefFoundError e) {
+            cause = "JOCL or libOpenCL.so.1 could not be loaded: " + e.getMessage();
+        }
+    }
+
+    @Override
+    public Backend open(BackendConfig config) {
+        if (!isAvailable())
+            throw new IllegalStateException("opencl backend is not available: " + cause);
+        return new OpenClBackend(config);
+    }
+}
