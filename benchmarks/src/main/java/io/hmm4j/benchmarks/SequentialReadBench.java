@@ -34,6 +34,9 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>{@code memcpy} (the baseline): {@code MemorySegment.copy} of the same 64 MiB between plain Arena
  *       segments. Throughput ratio = memcpy time / handle time; the target on the emulated backend is ≥ 0.85.</li>
  *   <li>{@code plainRead}: the same read pass over plain memory (the loop's own cost).</li>
+ *   <li>{@code copyThenRead}: what an explicit-copy program does to read device data: copy all 64 MiB from
+ *       plain "device" memory into a host buffer, then the same read pass over the buffer. The fair
+ *       comparison for {@code handle}, which must move the same bytes.</li>
  *   <li>{@code handleCopy}: {@code MemorySegment.copy} out of the DEVICE-resident handle: by nature two passes
  *       (device to host, host to destination), so about half of memcpy throughput at best.</li>
  * </ul>
@@ -114,6 +117,12 @@ public class SequentialReadBench {
     @Benchmark
     public long handle() {
         return read(array.segment());
+    }
+
+    @Benchmark
+    public long copyThenRead() {
+        MemorySegment.copy(plain, 0, destination, 0, BYTES);
+        return read(destination);
     }
 
     @Benchmark

@@ -1,0 +1,337 @@
+package io.hmm4j.demo;
+
+import io.hmm4j.Arg;
+import io.hmm4j.BuiltinKernel;
+import io.hmm4j.FloatArray;
+import io.hmm4j.HeapStats;
+import io.hmm4j.ManagedHeap;
+import io.hmm4j.MigrationCause;
+import io.hmm4j.spi.Device;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * 2-D heat diffusion on the automatic backend: the kernel (STENCIL_2D) runs on the device every step, the CPU
+ * drives a heater on the top boundary row (a write, so a write fault on that row's block) and checks convergence
+ * every few steps by reading a few probe cells (read faults). The application never copies: the heap moves what
+ * is touched. The same steps then run the copy-everything way (the whole grid home after every kernel and back
+ * before the next), and the final table compares both, measured in this run. A residency picture over time
+ * (one row per sampled step, one cell per block) is written as SVG.
+ *
+ * <pre>
+ * Demo [size] [steps]    size: grid edge in cells (default 1024), steps: default 1000
+ * -Dhmm4j.demo.out=PATH  where the SVG goes (default target/demo-residency.svg)
+ * HMM4J_BACKEND=opencl   pick a backend (default: CUDA, then OpenCL, then emulated)
+ * </pre>
+ */
+public final class Demo {
+
+    private static final float ALPHA = 0.24f;
+    private static final float HEATER_MAX = 100f;
+    private static final int HEATER_RAMP_STEPS = 200;
+    private static final int CHECK_EVERY = 25;
+    private static final float CONVERGED = 1e-4f;
+    private static final int MAX_PICTURE_ROWS = 60;
+
+    private final ManagedHeap heap;
+    private final int size;
+    private final int steps;
+    private final PrintStream out;
+
+    /** One sampled row of the residency picture: the step and both grids' block states. */
+    record Sample(int step, String gridA, String gridB) {}
+
+    /** What one run did. */
+    record Run(String name, int steps, long nanos, HeapStats before, HeapStats after, float[] probes,
+               boolean converged, List<Sample> samples) {
+
+        long readFaults() { return after.readFaults() - before.readFaults(); }
+        long writeFaults() { return after.writeFaults() - before.writeFaults(); }
+        long toDevice() { return after.bytesToDevice() - before.bytesToDevice(); }
+        long toHost() { return after.bytesToHost() - before.bytesToHost(); }
+        long toHost(MigrationCause cause) { return after.bytesToHost(cause) - before.bytesToHost(cause); }
+        long launches() { return after.launches() - before.launches(); }
+    }
+
+    Demo(ManagedHeap heap, int size, int steps, PrintStream out) {
+        this.heap = heap;
+        this.size = size;
+        this.steps = steps;
+        this.out = out;
+    }
+
+    public static void main(String[] args) throws IOException {
+        int size = args.length > 0 ? parse(args[0], "size") : 1024;
+        int steps = args.length > 1 ? parse(args[1], "steps") : 1000;
+        if (size < 8 || (long) size * size > Integer.MAX_VALUE)
+            usage("size must be in [8, 46340]: " + size);
+        if (steps < 1)
+            usage("steps must be >= 1: " + steps);
+        Path svg = Path.of(System.getProperty("hmm4j.demo.out", "target/demo-residency.svg"));
+
+        try (ManagedHeap heap = ManagedHeap.create()) {
+            Demo demo = new Demo(heap, size, steps, System.out);
+            Device device = heap.devices().getFirst();
+            System.out.printf(Locale.ROOT, "hmm4j demo: 2-D heat diffusion, %d x %d cells, %d steps on %s (%s)%n",
+                    size, size, steps, device.id(), device.name());
+            // Warm-up (JIT, kernel builds, device pools) for both ways, so neither timed run pays it alone.
+            Demo quiet = new Demo(heap, size, Math.min(steps, 20), new PrintStream(PrintStream.nullOutputStream()));
+            quiet.run(false);
+            quiet.run(true);
+            Run managed = demo.run(false);
+            Run copying = demo.run(true, managed.steps());
+            Files.createDirectories(svg.toAbsolutePath().getParent());
+            Files.writeString(svg, demo.svg(managed));
+            demo.table(device, managed, copying, svg.toAbsolutePath());
+        }
+    }
+
+    private static int parse(String arg, String what) {
+        try {
+            return Integer.parseInt(arg);
+        } catch (NumberFormatException e) {
+            usage(what + " is not a number: " + arg);
+            return 0;
+        }
+    }
+
+    private static void usage(String problem) {
+        System.err.println("hmm4j demo: " + problem);
+        System.err.println("usage: Demo [size] [steps]   (defaults 1024 1000)");
+        System.exit(2);
+    }
+
+    Run run(boolean copyEverything) {
+        return run(copyEverything, steps);
+    }
+
+    /**
+     * Runs the simulation for at most {@code maxSteps} steps. With {@code copyEverything}, after each kernel the
+     * whole output grid is made host-writable (every block copied home, the device copy made stale), so the next
+     * kernel copies the whole grid back: what a program with explicit whole-array copies does.
+     */
+    Run run(boolean copyEverything, int maxSteps) {
+        String name = copyEverything ? "copy everything" : "hmm4j";
+        long cells = (long) size * size;
+        try (FloatArray a = heap.allocateFloats(cells); FloatArray b = heap.allocateFloats(cells)) {
+            a.segment().fill((byte) 0);
+            b.segment().fill((byte) 0);
+            long[] probeCells = probeCells();
+            float[] probes = new float[probeCells.length];
+            float[] previous = new float[probeCells.length];
+            List<Sample> samples = new ArrayList<>();
+            int sampleEvery = Math.max(1, maxSteps / MAX_PICTURE_ROWS);
+            boolean converged = false;
+            int done = 0;
+            HeapStats before = heap.stats();
+            long start = System.nanoTime();
+            FloatArray current = a;
+            FloatArray next = b;
+            for (int step = 1; step <= maxSteps; step++) {
+                // The CPU drives the heater: the middle half of the top row, ramping up. A host write to a row the
+                // device owns: one write fault on its block.
+                float heat = HEATER_MAX * Math.min(1f, (float) step / HEATER_RAMP_STEPS);
+                for (int x = size / 4; x < 3 * size / 4; x++)
+                    current.set(x, heat);
+                // Sampled here, just before the kernel: the heater's block is HOST (written), the probe blocks
+                // SHARED (read at the last check), the rest DEVICE; the other grid SHARED (read by the last kernel).
+                if (step % sampleEvery == 0 || step == 1 || step == maxSteps)
+                    samples.add(new Sample(step, heap.residency(a).picture(), heap.residency(b).picture()));
+
+                heap.launch(BuiltinKernel.STENCIL_2D, cells, Arg.read(current), Arg.write(next), Arg.of(size),
+                        Arg.of(size), Arg.of(ALPHA));
+                if (copyEverything)
+                    heap.makeHostWritable(next, 0, next.byteSize());
+                FloatArray t = current;
+                current = next;
+                next = t;
+                done = step;
+
+                if (step % CHECK_EVERY == 0 || step == maxSteps) {
+                    // A few probe cells: read faults on their blocks only.
+                    float change = 0;
+                    for (int i = 0; i < probeCells.length; i++) {
+                        probes[i] = current.get(probeCells[i]);
+                        change = Math.max(change, Math.abs(probes[i] - previous[i]));
+                        previous[i] = probes[i];
+                    }
+                    // Steady state: the heat has reached every probe and none of them moves any more.
+                    float coldest = Float.MAX_VALUE;
+                    for (float p : probes)
+                        coldest = Math.min(coldest, p);
+                    if (step > HEATER_RAMP_STEPS && coldest > CONVERGED && change < CONVERGED * CHECK_EVERY)
+                        converged = true;
+                }
+                progress(name, step, maxSteps, probes[probes.length - 1]);
+                if (converged)
+                    break;
+            }
+            heap.synchronize();
+            long nanos = System.nanoTime() - start;
+            HeapStats after = heap.stats();
+            out.print('\n');
+            return new Run(name, done, nanos, before, after, probes.clone(), converged, samples);
+        }
+    }
+
+    /** Probe cells on the centre column, at rows ever closer to the heater (different rows, mostly other blocks). */
+    private long[] probeCells() {
+        int c = size / 2;
+        return new long[] {(long) (size / 2) * size + c, (long) (size / 4) * size + c, (long) (size / 8) * size + c,
+                (long) (size / 16) * size + c, (long) (size / 64) * size + c};
+    }
+
+    private int lastPercent = -1;
+
+    private void progress(String name, int step, int total, float probe) {
+        int percent = (int) (100L * step / total);
+        if (percent == lastPercent && step != total)
+            return;
+        lastPercent = percent;
+        int width = 30;
+        int filled = width * step / total;
+        out.printf(Locale.ROOT, "\r%-16s [%s%s] %3d%%  step %d/%d  T(probe near heater) %.4f", name,
+                "#".repeat(filled), " ".repeat(width - filled), percent, step, total, probe);
+        out.flush();
+    }
+
+    void table(Device device, Run managed, Run copying, Path svg) {
+        long bytes = (long) size * size * Float.BYTES;
+        long blocks = (bytes + heap.blockSize() - 1) / heap.blockSize();
+        out.println();
+        out.printf(Locale.ROOT, "backend          %s, device %s (%s)%s%n", heap.backendName(), device.id(),
+                device.name(), device.coherent() ? " — coherent: kernels use host memory, nothing migrates" : "");
+        out.printf(Locale.ROOT, "grid             %d x %d floats, 2 arrays of %s, %d blocks of %s each%n", size, size,
+                human(bytes), blocks, human(heap.blockSize()));
+        out.printf(Locale.ROOT, "steps            %d%s, probe check every %d steps%n", managed.steps(),
+                managed.converged() ? " (converged: the probes stopped moving)" : "", CHECK_EVERY);
+        out.printf(Locale.ROOT, "probes (T)       %s%n", java.util.Arrays.toString(managed.probes()));
+        out.println();
+        out.printf(Locale.ROOT, "%-26s %18s %18s%n", "", "hmm4j (on demand)", "copy everything");
+        row("wall time", seconds(managed.nanos()), seconds(copying.nanos()));
+        row("time per step", micros(managed.nanos() / managed.steps()), micros(copying.nanos() / copying.steps()));
+        row("kernel launches", Long.toString(managed.launches()), Long.toString(copying.launches()));
+        row("host read faults", Long.toString(managed.readFaults()), Long.toString(copying.readFaults()));
+        row("host write faults", Long.toString(managed.writeFaults()), Long.toString(copying.writeFaults()));
+        row("bytes to device", human(managed.toDevice()), human(copying.toDevice()));
+        row("bytes to host", human(managed.toHost()), human(copying.toHost()));
+        row("  of which by faults", human(managed.toHost(MigrationCause.FAULT)), human(copying.toHost(MigrationCause.FAULT)));
+        out.println();
+        if (device.coherent())
+            out.println("(a coherent device moves no bytes either way: the two times differ only by noise)");
+        out.printf(Locale.ROOT, "on demand vs copy everything: %.2fx the speed, %.1f%% of the bytes moved%n",
+                (double) copying.nanos() / managed.nanos(),
+                100.0 * (managed.toDevice() + managed.toHost()) / Math.max(1, copying.toDevice() + copying.toHost()));
+        float diff = 0;
+        for (int i = 0; i < managed.probes().length; i++)
+            diff = Math.max(diff, Math.abs(managed.probes()[i] - copying.probes()[i]));
+        out.printf(Locale.ROOT, "both runs agree on the probes: max |difference| = %g%n", diff);
+        out.println("residency picture: " + svg);
+    }
+
+    private void row(String label, String managed, String copying) {
+        out.printf(Locale.ROOT, "%-26s %18s %18s%n", label, managed, copying);
+    }
+
+    private static String seconds(long nanos) {
+        return String.format(Locale.ROOT, "%.3f s", nanos / 1e9);
+    }
+
+    private static String micros(long nanos) {
+        return String.format(Locale.ROOT, "%.1f µs", nanos / 1e3);
+    }
+
+    static String human(long bytes) {
+        if (bytes < 1024)
+            return bytes + " B";
+        if (bytes < 1L << 20)
+            return String.format(Locale.ROOT, "%.1f KiB", bytes / 1024.0);
+        if (bytes < 1L << 30)
+            return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1 << 20));
+        return String.format(Locale.ROOT, "%.2f GiB", bytes / (double) (1L << 30));
+    }
+
+    /** The residency picture: for each sampled step, both grids' blocks coloured by state. */
+    String svg(Run run) {
+        List<Sample> samples = run.samples();
+        int blocks = samples.getFirst().gridA().length();
+        int cell = Math.max(2, Math.min(24, 480 / blocks));
+        int rowHeight = 8;
+        int labelWidth = 70;
+        int gap = 30;
+        int panel = blocks * cell;
+        int top = 70;
+        int width = labelWidth + 2 * panel + gap + 20;
+        int height = top + samples.size() * rowHeight + 50;
+        StringBuilder s = new StringBuilder();
+        s.append(String.format(Locale.ROOT,
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"11\">%n",
+                width, height));
+        s.append(String.format(Locale.ROOT, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>%n", width, height));
+        s.append(String.format(Locale.ROOT,
+                "<text x=\"10\" y=\"18\" font-size=\"14\">hmm4j residency over time — %s, %d x %d grid, %d steps, block %s</text>%n",
+                escape(heap.backendName()), size, size, run.steps(), human(heap.blockSize())));
+        s.append(legend(10, 36));
+        s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\">grid A</text>%n", labelWidth, top - 6));
+        s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\">grid B</text>%n", labelWidth + panel + gap, top - 6));
+        for (int r = 0; r < samples.size(); r++) {
+            Sample sample = samples.get(r);
+            int y = top + r * rowHeight;
+            s.append(String.format(Locale.ROOT, "<text x=\"10\" y=\"%d\" font-size=\"8\">step %d</text>%n",
+                    y + rowHeight - 1, sample.step()));
+            cells(s, sample.gridA(), labelWidth, y, cell, rowHeight);
+            cells(s, sample.gridB(), labelWidth + panel + gap, y, cell, rowHeight);
+        }
+        s.append(String.format(Locale.ROOT,
+                "<text x=\"10\" y=\"%d\">Each row: both grids just before that step's kernel (it reads one, writes the other). "
+                        + "Block 0: the CPU's heater write; SHARED blocks: probe reads.</text>%n",
+                top + samples.size() * rowHeight + 20));
+        s.append("</svg>\n");
+        return s.toString();
+    }
+
+    private static void cells(StringBuilder s, String picture, int x, int y, int cell, int height) {
+        // Runs of equal state become one rect: a 4096-block grid stays a small file.
+        int i = 0;
+        while (i < picture.length()) {
+            char state = picture.charAt(i);
+            int j = i + 1;
+            while (j < picture.length() && picture.charAt(j) == state)
+                j++;
+            s.append(String.format(Locale.ROOT,
+                    "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"/>%n",
+                    x + i * cell, y, (j - i) * cell, height - 1, colour(state)));
+            i = j;
+        }
+    }
+
+    private static String legend(int x, int y) {
+        StringBuilder s = new StringBuilder();
+        String[][] items = {{"H", "HOST (host copy only, writable)"}, {"S", "SHARED (both valid, host read-only)"},
+                {"D", "DEVICE (device only, host access faults)"}};
+        for (String[] item : items) {
+            s.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>"
+                    + "<text x=\"%d\" y=\"%d\">%s</text>%n", x, y, colour(item[0].charAt(0)), x + 16, y + 10, item[1]));
+            x += 230;
+        }
+        return s.toString();
+    }
+
+    private static String colour(char state) {
+        return switch (state) {
+            case 'H' -> "#e4572e";
+            case 'S' -> "#f3a712";
+            case 'D' -> "#2e86ab";
+            default -> "#999999";
+        };
+    }
+
+    private static String escape(String text) {
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;");
+    }
+}
