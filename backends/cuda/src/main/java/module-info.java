@@ -1,6 +1,7 @@
 /** hmm4j's CUDA backend: JCuda's driver API, the primary context per device, built-in kernels shipped as PTX. */
 module io.hmm4j.backend.cuda {
-    requires io.hmm4j;
+    // transitive: the exported classes implement and return io.hmm4j.spi types.
+    requires transitive io.hmm4j;
     // JCuda's jar has no module descriptor: its automatic module name comes from the file name jcuda-12.6.0.jar.
     requires jcuda;
 

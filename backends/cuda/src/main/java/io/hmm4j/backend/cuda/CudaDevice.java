@@ -69,7 +69,7 @@ public final class CudaDevice implements Device {
     private final NativeCopyEngine copyEngine;
     private final List<CUmodule> modules = new CopyOnWriteArrayList<>();
     private final EnumMap<BuiltinKernel, CudaKernel> builtins = new EnumMap<>(BuiltinKernel.class);
-    private CUfunction zeroFirst;
+    private final CUfunction zeroFirst;
     private volatile List<String> peers = List.of();
     private volatile boolean closed;
 
@@ -103,7 +103,7 @@ public final class CudaDevice implements Device {
             }
             engine = NativeCopyEngine.cuda(id, libcuda, CudaErrors.address(context), CudaErrors.address(stream));
             this.memory = new CudaDeviceMemory(this);
-            loadBuiltins();
+            this.zeroFirst = loadBuiltins();
         } catch (RuntimeException e) {
             if (engine != null)
                 engine.close();
@@ -239,7 +239,8 @@ public final class CudaDevice implements Device {
 
     // ---- kernels ----
 
-    private void loadBuiltins() {
+    /** Loads builtins.ptx, fills {@link #builtins} and returns hmm4j_zero_first (the reductions' zeroing step). */
+    private CUfunction loadBuiltins() {
         byte[] ptx;
         try (InputStream in = CudaDevice.class.getResourceAsStream(BUILTINS_PTX)) {
             if (in == null)
@@ -253,7 +254,7 @@ public final class CudaDevice implements Device {
             String entry = "hmm4j_" + which.name().toLowerCase(Locale.ROOT);
             builtins.put(which, new CudaKernel(entry, this, function(module, entry), which));
         }
-        zeroFirst = function(module, "hmm4j_zero_first");
+        return function(module, "hmm4j_zero_first");
     }
 
     private CUfunction function(CUmodule module, String entry) {
