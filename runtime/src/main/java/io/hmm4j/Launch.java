@@ -1,5 +1,6 @@
 package io.hmm4j;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -10,15 +11,15 @@ public final class Launch {
 
     private final ManagedHeap heap;
     final ManagedHeap.DeviceState device;
-    final List<ManagedArray> written;
-    final List<ManagedArray> arrays;
+    final List<ManagedArray> written = new ArrayList<>();
+    final List<ManagedArray> arrays = new ArrayList<>();
+    // Guarded by the heap's lock; waiters use its monitor.
+    boolean enqueued;
     volatile boolean done;
 
-    Launch(ManagedHeap heap, ManagedHeap.DeviceState device, List<ManagedArray> written, List<ManagedArray> arrays) {
+    Launch(ManagedHeap heap, ManagedHeap.DeviceState device) {
         this.heap = heap;
         this.device = device;
-        this.written = written;
-        this.arrays = arrays;
     }
 
     public boolean isDone() {
@@ -33,6 +34,7 @@ public final class Launch {
     public void await() {
         if (done)
             return;
+        heap.awaitEnqueued(this);
         try {
             device.device.synchronize();
         } finally {

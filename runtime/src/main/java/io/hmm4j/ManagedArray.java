@@ -27,9 +27,9 @@ public abstract sealed class ManagedArray implements AutoCloseable
     ManagedHeap.DeviceState boundDevice;
     long deviceAddress;
     long deviceBytes;
-    int pins;
     long lastUse;
-    Launch pendingLaunch;
+    /** Launches that use this array and have not completed; while any exist the array cannot be evicted or freed. */
+    final java.util.List<Launch> inFlight = new java.util.ArrayList<>(2);
 
     ManagedArray(ManagedHeap heap, Region region, long byteSize, long id) {
         this.heap = heap;

@@ -269,19 +269,20 @@ public final class ManagedHeap implements AutoCloseable {
             }
         }
         Kernel kernel = kernelFor.apply(ds.device);
-        List<ManagedArray> arrays = new ArrayList<>(access.keySet());
-        List<ManagedArray> written = new ArrayList<>();
+        Launch launch = new Launch(this, ds);
         Map<ManagedArray, KernelArgument.Buffer> buffers = new HashMap<>();
         synchronized (lock) {
-            for (ManagedArray array : arrays) {
+            for (ManagedArray array : access.keySet()) {
                 array.ensureAlive();
                 completePending(array);
             }
             try {
-                for (ManagedArray array : arrays) {
+                for (ManagedArray array : access.keySet()) {
                     if (!ds.device.coherent())
                         place(array, ds);
-                    array.pins++;
+                    // In flight from here on: later placements of this launch cannot evict it.
+                    array.inFlight.add(launch);
+                    launch.arrays.add(array);
                 }
                 for (Map.Entry<ManagedArray, Access> e : access.entrySet()) {
                     ManagedArray array = e.getKey();
@@ -292,15 +293,15 @@ public final class ManagedHeap implements AutoCloseable {
                     long address = ds.device.coherent() ? array.segment.address() : array.deviceAddress;
                     buffers.put(array, new KernelArgument.Buffer(address, array.byteSize(), mode, array.segment));
                     if (mode.writes())
-                        written.add(array);
+                        launch.written.add(array);
                 }
             } catch (RuntimeException | Error e) {
-                for (ManagedArray array : arrays)
-                    if (array.pins > 0)
-                        array.pins--;
+                launch.enqueued = true;
+                launch.written.clear();
+                complete(launch);
                 throw e;
             }
-            for (ManagedArray array : written)
+            for (ManagedArray array : launch.written)
                 array.region.launchBegin();
             launches.incrementAndGet();
         }
@@ -311,22 +312,40 @@ public final class ManagedHeap implements AutoCloseable {
                 case Arg.Scalar(Number value) -> new KernelArgument.Scalar(value);
             });
         }
-        Launch launch = new Launch(this, ds, written, arrays);
         try {
             ds.device.launch(kernel, globalSize, arguments);
         } catch (RuntimeException | Error e) {
+            markEnqueued(launch);
             complete(launch);
             throw e;
         }
-        if (ds.device.launchesAreSynchronous()) {
+        markEnqueued(launch);
+        if (ds.device.launchesAreSynchronous())
             complete(launch);
-        } else {
-            synchronized (lock) {
-                for (ManagedArray array : arrays)
-                    array.pendingLaunch = launch;
-            }
-        }
         return launch;
+    }
+
+    private void markEnqueued(Launch launch) {
+        synchronized (lock) {
+            launch.enqueued = true;
+            lock.notifyAll();
+        }
+    }
+
+    /** Waits until the launching thread has handed {@code launch} to the device (or failed to). */
+    void awaitEnqueued(Launch launch) {
+        synchronized (lock) {
+            boolean interrupted = false;
+            while (!launch.enqueued) {
+                try {
+                    lock.wait();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted)
+                Thread.currentThread().interrupt();
+        }
     }
 
     private static int intentOf(Access mode) {
@@ -337,26 +356,24 @@ public final class ManagedHeap implements AutoCloseable {
         };
     }
 
-    /** Ends a launch's bookkeeping: its arrays are no longer pinned or in flight. */
+    /** Ends a launch's bookkeeping: its arrays are no longer in flight. */
     void complete(Launch launch) {
         synchronized (lock) {
             if (launch.done)
                 return;
             for (ManagedArray array : launch.written)
                 array.region.launchEnd();
-            for (ManagedArray array : launch.arrays) {
-                array.pins--;
-                if (array.pendingLaunch == launch)
-                    array.pendingLaunch = null;
-            }
+            for (ManagedArray array : launch.arrays)
+                array.inFlight.remove(launch);
             launch.done = true;
+            lock.notifyAll();
         }
     }
 
+    /** Waits for every launch that uses {@code array}; called with the lock held. */
     private void completePending(ManagedArray array) {
-        Launch pending = array.pendingLaunch;
-        if (pending != null)
-            pending.await();
+        while (!array.inFlight.isEmpty())
+            array.inFlight.getFirst().await();
     }
 
     // ---- placement ----
@@ -388,7 +405,7 @@ public final class ManagedHeap implements AutoCloseable {
             } catch (DeviceOutOfMemoryException full) {
                 ManagedArray victim = null;
                 for (ManagedArray candidate : live.values()) {
-                    if (candidate.boundDevice == ds && candidate.pins == 0
+                    if (candidate.boundDevice == ds && candidate.inFlight.isEmpty()
                             && (victim == null || candidate.lastUse < victim.lastUse))
                         victim = candidate;
                 }
@@ -406,11 +423,10 @@ public final class ManagedHeap implements AutoCloseable {
     /** Waits for the launches in flight on {@code ds}; returns whether there were any. */
     private boolean completeLaunchesOn(DeviceState ds) {
         List<Launch> pending = new ArrayList<>();
-        for (ManagedArray array : live.values()) {
-            Launch launch = array.pendingLaunch;
-            if (launch != null && launch.device == ds && !pending.contains(launch))
-                pending.add(launch);
-        }
+        for (ManagedArray array : live.values())
+            for (Launch launch : array.inFlight)
+                if (launch.device == ds && !pending.contains(launch))
+                    pending.add(launch);
         for (Launch launch : pending)
             launch.await();
         return !pending.isEmpty();
@@ -543,8 +559,9 @@ public final class ManagedHeap implements AutoCloseable {
         List<Launch> pending = new ArrayList<>();
         synchronized (lock) {
             for (ManagedArray array : live.values())
-                if (array.pendingLaunch != null)
-                    pending.add(array.pendingLaunch);
+                for (Launch launch : array.inFlight)
+                    if (!pending.contains(launch))
+                        pending.add(launch);
         }
         for (Launch launch : pending)
             launch.await();
@@ -613,14 +630,11 @@ public final class ManagedHeap implements AutoCloseable {
         synchronized (lock) {
             if (live.remove(array.id) == null)
                 return;
-            Launch pending = array.pendingLaunch;
-            if (pending != null) {
-                try {
-                    pending.await();
-                } catch (DeviceException e) {
-                    // The array is being freed; the launch's failure was the kernel's, not the free's.
-                    System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING, "launch failed before free", e);
-                }
+            try {
+                completePending(array);
+            } catch (DeviceException e) {
+                // The array is being freed; the launch's failure was the kernel's, not the free's.
+                System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING, "launch failed before free", e);
             }
             destroy(array);
         }
@@ -650,8 +664,14 @@ public final class ManagedHeap implements AutoCloseable {
             }
             Collection<ManagedArray> arrays = new ArrayList<>(live.values());
             live.clear();
-            for (ManagedArray array : arrays)
+            for (ManagedArray array : arrays) {
+                try {
+                    completePending(array);
+                } catch (DeviceException e) {
+                    System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING, "launch failed while closing", e);
+                }
                 destroy(array);
+            }
             for (DeviceState ds : devices)
                 if (ds.pool != null)
                     ds.pool.close();

@@ -49,4 +49,28 @@ class LaunchLifecycleTest {
             assertThat(heap.liveArrays()).isZero();
         }
     }
+
+    @Test
+    void closingTheHeapWaitsForRunningKernels() throws Exception {
+        ManagedHeap heap = ManagedHeap.builder().backend("emulated").build();
+        FloatArray a = heap.allocateFloats(1 << 16);
+        CountDownLatch started = new CountDownLatch(1);
+        AtomicReference<Float> seenAtEnd = new AtomicReference<>();
+        UserKernel slow = heap.load(KernelSource.java("slow", (n, args) -> {
+            started.countDown();
+            try {
+                Thread.sleep(500);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            MemorySegment device = args.buffer(0);
+            device.setAtIndex(ValueLayout.JAVA_FLOAT, 3, 9f);
+            seenAtEnd.set(device.getAtIndex(ValueLayout.JAVA_FLOAT, 3));
+        }));
+        Thread launcher = Thread.ofPlatform().start(() -> heap.launch(slow, 1, Arg.readWrite(a)));
+        assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+        heap.close();
+        launcher.join(10_000);
+        assertThat(seenAtEnd.get()).isEqualTo(9f);
+    }
 }
