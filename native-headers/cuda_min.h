@@ -13,4 +13,5 @@ typedef struct CUevent_st *CUevent;
 #define CUDA_ERROR_OUT_OF_MEMORY 2
 #define CU_MEMHOSTALLOC_PORTABLE 0x01
 #define CU_EVENT_DISABLE_TIMING 0x2
+#define CU_MEMHOSTREGISTER_PORTABLE 0x01
 #endif

@@ -123,6 +123,15 @@ int hmm4j_abi_version(void);
  */
 int hmm4j_engine_init(void);
 
+/*
+ * Re-installs the handler if another library restored the handler hmm4j chains
+ * to over it (a save/install/restore that overlapped hmm4j_engine_init).
+ * Returns 1 if it re-installed, 0 if the handler was in place (or a third
+ * party now chains in front, which is left alone), -errno on error. Cheap
+ * (one sigaction query); the runtime calls it at every launch.
+ */
+int hmm4j_engine_ensure_handler(void);
+
 /* Page size the engine works with. */
 int64_t hmm4j_engine_page_size(void);
 
@@ -203,7 +212,9 @@ void hmm4j_region_set_prefetch(struct hmm4j_region *region, uint64_t max_blocks)
 /*
  * Whether blocks that become DEVICE give their host RAM back (punch hole; the
  * default, 1). Keeping it (0) trades host memory for faster faults: a block
- * coming home then needs no fresh, zeroed pages.
+ * coming home then needs no fresh, zeroed pages, and on devices that can
+ * page-lock host memory (CUDA) the engine view is registered while bound, so
+ * migrations DMA it directly instead of staging through a bounce buffer.
  */
 void hmm4j_region_set_release_host(struct hmm4j_region *region, int32_t release);
 

@@ -43,6 +43,8 @@ struct cuda_api {
     CUresult (*event_record)(CUevent, CUstream);
     CUresult (*event_synchronize)(CUevent);
     CUresult (*event_destroy)(CUevent);
+    CUresult (*host_register)(void *, size_t, unsigned int);
+    CUresult (*host_unregister)(void *);
 };
 
 struct cuda_device {
@@ -116,14 +118,15 @@ static CUresult staged_to_host(struct cuda_device *cu, uint8_t *dst, CUdeviceptr
     return rc != CUDA_SUCCESS ? rc : sync;
 }
 
-static int cuda_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes)
+static int cuda_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes, bool pinned)
 {
     struct cuda_device *cu = (struct cuda_device *)dev;
     CUcontext previous;
     CUresult rc = cu->api.ctx_push(cu->context);
     if (rc != CUDA_SUCCESS)
         return fold(dev, rc);
-    if (bytes >= STAGING_THRESHOLD && (cu->staging_directions & STAGE_TO_DEVICE) && take_staging(cu)) {
+    /* Page-locked host memory goes straight to the DMA engine: staging would only add a memcpy. */
+    if (!pinned && bytes >= STAGING_THRESHOLD && (cu->staging_directions & STAGE_TO_DEVICE) && take_staging(cu)) {
         rc = staged_to_device(cu, addr, host, bytes);
         give_staging(cu);
     } else {
@@ -133,14 +136,14 @@ static int cuda_to_device(struct hmm4j_device *dev, uint64_t addr, const void *h
     return fold(dev, rc);
 }
 
-static int cuda_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes)
+static int cuda_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned)
 {
     struct cuda_device *cu = (struct cuda_device *)dev;
     CUcontext previous;
     CUresult rc = cu->api.ctx_push(cu->context);
     if (rc != CUDA_SUCCESS)
         return fold(dev, rc);
-    if (bytes >= STAGING_THRESHOLD && (cu->staging_directions & STAGE_TO_HOST) && take_staging(cu)) {
+    if (!pinned && bytes >= STAGING_THRESHOLD && (cu->staging_directions & STAGE_TO_HOST) && take_staging(cu)) {
         rc = staged_to_host(cu, host, addr, bytes);
         give_staging(cu);
     } else {
@@ -191,10 +194,34 @@ static void cuda_destroy(struct hmm4j_device *dev)
     free(cu);
 }
 
+static int cuda_register_host(struct hmm4j_device *dev, void *host, size_t bytes)
+{
+    struct cuda_device *cu = (struct cuda_device *)dev;
+    CUcontext previous;
+    CUresult rc = cu->api.ctx_push(cu->context);
+    if (rc != CUDA_SUCCESS)
+        return fold(dev, rc);
+    rc = cu->api.host_register(host, bytes, CU_MEMHOSTREGISTER_PORTABLE);
+    cu->api.ctx_pop(&previous);
+    return fold(dev, rc);
+}
+
+static void cuda_unregister_host(struct hmm4j_device *dev, void *host)
+{
+    struct cuda_device *cu = (struct cuda_device *)dev;
+    CUcontext previous;
+    if (cu->api.ctx_push(cu->context) != CUDA_SUCCESS)
+        return;
+    cu->api.host_unregister(host);
+    cu->api.ctx_pop(&previous);
+}
+
 static const struct hmm4j_device_ops cuda_ops = {
     .name = "cuda",
     .to_device = cuda_to_device,
     .to_host = cuda_to_host,
+    .register_host = cuda_register_host,
+    .unregister_host = cuda_unregister_host,
     .zero = cuda_zero,
     .synchronize = cuda_synchronize,
     .destroy = cuda_destroy,
@@ -277,6 +304,8 @@ HMM4J_EXPORT int hmm4j_device_create_cuda(const char *libcuda_path, uint64_t con
     RESOLVE(event_record, "cuEventRecord");
     RESOLVE(event_synchronize, "cuEventSynchronize");
     RESOLVE(event_destroy, "cuEventDestroy_v2");
+    RESOLVE(host_register, "cuMemHostRegister_v2");
+    RESOLVE(host_unregister, "cuMemHostUnregister");
     cu->context = (CUcontext)(uintptr_t)context;
     cu->stream = (CUstream)(uintptr_t)stream;
     atomic_flag_clear(&cu->staging_busy);

@@ -24,16 +24,18 @@ static void wait_for_bus(const struct emulated_device *emu, uint64_t start_ns, s
         __builtin_ia32_pause();
 }
 
-static int emulated_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes)
+static int emulated_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes, bool pinned)
 {
+    (void)pinned;
     uint64_t start = hmm4j_now_ns();
     memcpy((void *)(uintptr_t)addr, host, bytes);
     wait_for_bus((struct emulated_device *)dev, start, bytes);
     return 0;
 }
 
-static int emulated_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes)
+static int emulated_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned)
 {
+    (void)pinned;
     uint64_t start = hmm4j_now_ns();
     memcpy(host, (const void *)(uintptr_t)addr, bytes);
     wait_for_bus((struct emulated_device *)dev, start, bytes);

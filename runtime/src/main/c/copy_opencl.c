@@ -48,8 +48,9 @@ static cl_mem buffer_of(struct opencl_device *cl, uint64_t addr)
     return atomic_load(&cl->buffers[(addr >> OFFSET_BITS) % BUFFER_SLOTS]);
 }
 
-static int opencl_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes)
+static int opencl_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes, bool pinned)
 {
+    (void)pinned;
     struct opencl_device *cl = (struct opencl_device *)dev;
     cl_mem mem = buffer_of(cl, addr);
     if (!mem)
@@ -57,8 +58,9 @@ static int opencl_to_device(struct hmm4j_device *dev, uint64_t addr, const void 
     return fold(dev, cl->api.write_buffer(cl->queue, mem, CL_TRUE, addr & OFFSET_MASK, bytes, host, 0, NULL, NULL));
 }
 
-static int opencl_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes)
+static int opencl_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned)
 {
+    (void)pinned;
     struct opencl_device *cl = (struct opencl_device *)dev;
     cl_mem mem = buffer_of(cl, addr);
     if (!mem)

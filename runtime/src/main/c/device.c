@@ -27,7 +27,7 @@ static int64_t take_injection(struct hmm4j_device *dev, int32_t what, size_t byt
     return (int64_t)(after < bytes ? after : bytes);
 }
 
-int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes)
+int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes, bool pinned)
 {
     if (atomic_load(&dev->lost)) {
         atomic_store(&dev->last_error, ENODEV);
@@ -36,14 +36,14 @@ int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const voi
     int64_t partial = take_injection(dev, HMM4J_INJECT_COPY_TO_DEVICE, bytes);
     if (partial >= 0) {
         if (partial > 0)
-            dev->ops->to_device(dev, addr, host, (size_t)partial);
+            dev->ops->to_device(dev, addr, host, (size_t)partial, pinned);
         atomic_store(&dev->last_error, EIO);
         return -EIO;
     }
-    return dev->ops->to_device(dev, addr, host, bytes);
+    return dev->ops->to_device(dev, addr, host, bytes, pinned);
 }
 
-int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes)
+int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned)
 {
     if (atomic_load(&dev->unreadable)) {
         atomic_store(&dev->last_error, EIO);
@@ -52,11 +52,11 @@ int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr,
     int64_t partial = take_injection(dev, HMM4J_INJECT_COPY_TO_HOST, bytes);
     if (partial >= 0) {
         if (partial > 0)
-            dev->ops->to_host(dev, host, addr, (size_t)partial);
+            dev->ops->to_host(dev, host, addr, (size_t)partial, pinned);
         atomic_store(&dev->last_error, EIO);
         return -EIO;
     }
-    return dev->ops->to_host(dev, host, addr, bytes);
+    return dev->ops->to_host(dev, host, addr, bytes, pinned);
 }
 
 HMM4J_EXPORT void hmm4j_device_destroy(struct hmm4j_device *dev)
@@ -70,14 +70,14 @@ HMM4J_EXPORT int hmm4j_device_copy_to_device(struct hmm4j_device *dev, uint64_t 
 {
     if (!dev || !host)
         return -EINVAL;
-    return hmm4j_device_do_to_device(dev, addr, host, bytes);
+    return hmm4j_device_do_to_device(dev, addr, host, bytes, false);
 }
 
 HMM4J_EXPORT int hmm4j_device_copy_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, uint64_t bytes)
 {
     if (!dev || !host)
         return -EINVAL;
-    return hmm4j_device_do_to_host(dev, host, addr, bytes);
+    return hmm4j_device_do_to_host(dev, host, addr, bytes, false);
 }
 
 HMM4J_EXPORT int hmm4j_device_zero(struct hmm4j_device *dev, uint64_t addr, uint64_t bytes)

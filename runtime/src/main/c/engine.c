@@ -91,26 +91,59 @@ static void on_segv(int signo, siginfo_t *info, void *context)
     forward_to(&previous_segv, signo, info, context);
 }
 
+static int install_handler(void)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = on_segv;
+    /* Keep the JVM's flags (SA_ONSTACK, SA_RESTART, ...) so its stack-overflow handling still works. */
+    action.sa_flags = (previous_segv.sa_flags | SA_SIGINFO | SA_ONSTACK) & ~SA_RESETHAND;
+    action.sa_mask = previous_segv.sa_mask;
+    return sigaction(SIGSEGV, &action, NULL) == 0 ? 0 : -errno;
+}
+
+/*
+ * Native libraries loaded later (PoCL's LLVM, for one) save the SIGSEGV handler, install their own and
+ * restore what they saved; when that overlaps our installation they restore the JVM's handler and ours is
+ * gone. Put ours back, but only over the exact handler we chain to: a third party that chains properly is
+ * left in front, or faults would loop between the two.
+ */
+HMM4J_EXPORT int hmm4j_engine_ensure_handler(void)
+{
+    if (!atomic_load(&handler_installed))
+        return -EINVAL;
+    struct sigaction current;
+    if (sigaction(SIGSEGV, NULL, &current) != 0)
+        return -errno;
+    if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == on_segv)
+        return 0;
+    bool same_as_previous = (current.sa_flags & SA_SIGINFO) == (previous_segv.sa_flags & SA_SIGINFO) &&
+                            ((current.sa_flags & SA_SIGINFO) ? current.sa_sigaction == previous_segv.sa_sigaction
+                                                             : current.sa_handler == previous_segv.sa_handler);
+    if (!same_as_previous)
+        return 0;
+    int rc = install_handler();
+    return rc == 0 ? 1 : rc;
+}
+
 HMM4J_EXPORT int hmm4j_engine_init(void)
 {
     int expected = 0;
     if (!atomic_compare_exchange_strong(&handler_installed, &expected, 1))
         return 0;
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    if (sigaction(SIGSEGV, NULL, &previous_segv) != 0 || sigaction(SIGBUS, NULL, &previous_bus) != 0)
+    int rc;
+    if (sigaction(SIGSEGV, NULL, &previous_segv) != 0 || sigaction(SIGBUS, NULL, &previous_bus) != 0) {
+        rc = -errno;
         goto out_reset;
-    action.sa_sigaction = on_segv;
-    /* Keep the JVM's flags (SA_ONSTACK, SA_RESTART, ...) so its stack-overflow handling still works. */
-    action.sa_flags = (previous_segv.sa_flags | SA_SIGINFO | SA_ONSTACK) & ~SA_RESETHAND;
-    action.sa_mask = previous_segv.sa_mask;
-    if (sigaction(SIGSEGV, &action, NULL) != 0)
+    }
+    rc = install_handler();
+    if (rc != 0)
         goto out_reset;
     return 0;
 
 out_reset:
     atomic_store(&handler_installed, 0);
-    return -errno;
+    return rc;
 }
 
 #define DESCRIBE(value)              \

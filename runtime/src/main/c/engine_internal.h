@@ -12,12 +12,16 @@
 /*
  * A backend's copy functions. Each returns 0 or a negative errno and keeps
  * the backend's raw code in device->last_error. Called from the fault
- * handler, so they must not call into the JVM.
+ * handler, so they must not call into the JVM. `pinned` says the host range
+ * was registered with register_host (the device can DMA it directly).
  */
 struct hmm4j_device_ops {
     const char *name;
-    int (*to_device)(struct hmm4j_device *dev, uint64_t device_addr, const void *host, size_t bytes);
-    int (*to_host)(struct hmm4j_device *dev, void *host, uint64_t device_addr, size_t bytes);
+    int (*to_device)(struct hmm4j_device *dev, uint64_t device_addr, const void *host, size_t bytes, bool pinned);
+    int (*to_host)(struct hmm4j_device *dev, void *host, uint64_t device_addr, size_t bytes, bool pinned);
+    /* Optional (NULL): page-lock a host range for direct DMA, and undo it. */
+    int (*register_host)(struct hmm4j_device *dev, void *host, size_t bytes);
+    void (*unregister_host)(struct hmm4j_device *dev, void *host);
     int (*zero)(struct hmm4j_device *dev, uint64_t device_addr, size_t bytes);
     int (*synchronize)(struct hmm4j_device *dev);
     void (*destroy)(struct hmm4j_device *dev);
@@ -53,6 +57,7 @@ struct hmm4j_region {
     uint64_t prefetch_window;
     int slot;                     /* index in the fault registry */
     bool release_host;            /* DEVICE blocks give their host RAM back */
+    bool host_registered;         /* the engine view is page-locked with the device (never punched then) */
 };
 
 /* registry.c: regions the fault handler may serve, looked up without locks. */
@@ -72,8 +77,8 @@ void hmm4j_stats_add(struct hmm4j_stats *stats, size_t field_offset, uint64_t va
 uint64_t hmm4j_now_ns(void);
 
 /* device.c: copies with fault injection applied; what the engine calls. */
-int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes);
-int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes);
+int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes, bool pinned);
+int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned);
 int hmm4j_device_init(struct hmm4j_device *dev, const struct hmm4j_device_ops *ops, void *backend);
 
 #define HMM4J_STAT_ADD(stats, field, value) \

@@ -77,6 +77,22 @@ static void set_state(struct hmm4j_region *r, uint64_t block, uint8_t state)
     atomic_store_explicit(&r->state[block], state, memory_order_relaxed);
 }
 
+/* Page-locks the engine view with the device when host pages are kept (punching would break the lock). */
+static void register_host_locked(struct hmm4j_region *r)
+{
+    if (r->device && !r->release_host && !r->host_registered && r->device->ops->register_host &&
+        r->device->ops->register_host(r->device, r->engine, r->size) == 0)
+        r->host_registered = true;
+}
+
+static void unregister_host_locked(struct hmm4j_region *r)
+{
+    if (r->host_registered) {
+        r->device->ops->unregister_host(r->device, r->engine);
+        r->host_registered = false;
+    }
+}
+
 HMM4J_EXPORT int hmm4j_region_create(uint64_t size, uint64_t block_size, struct hmm4j_stats *stats,
                                      struct hmm4j_region **out)
 {
@@ -145,6 +161,7 @@ HMM4J_EXPORT void hmm4j_region_destroy(struct hmm4j_region *r)
     if (!r)
         return;
     hmm4j_registry_remove(r);
+    unregister_host_locked(r);
     munmap(r->engine, r->size);
     munmap(r->user, r->size);
     close(r->memfd);
@@ -170,6 +187,7 @@ HMM4J_EXPORT int hmm4j_region_bind(struct hmm4j_region *r, struct hmm4j_device *
     else {
         r->device = device;
         r->device_base = device_base;
+        register_host_locked(r);
     }
     hmm4j_region_unlock(r);
     return rc;
@@ -192,6 +210,10 @@ HMM4J_EXPORT void hmm4j_region_set_release_host(struct hmm4j_region *r, int32_t 
 {
     hmm4j_region_lock(r);
     r->release_host = release != 0;
+    if (r->release_host)
+        unregister_host_locked(r);
+    else
+        register_host_locked(r);
     hmm4j_region_unlock(r);
 }
 
@@ -229,11 +251,11 @@ static int copy_run(struct hmm4j_region *r, uint64_t first, uint64_t count, int 
     uint64_t bytes = count << r->block_shift;
     uint64_t device_addr = r->device_base + offset;
     if (direction == HMM4J_TO_DEVICE)
-        return hmm4j_device_do_to_device(r->device, device_addr, r->engine + offset, bytes);
+        return hmm4j_device_do_to_device(r->device, device_addr, r->engine + offset, bytes, r->host_registered);
     int rc = reserve_host_backing(r, first, count);
     if (rc != 0)
         return rc;
-    return hmm4j_device_do_to_host(r->device, r->engine + offset, device_addr, bytes);
+    return hmm4j_device_do_to_host(r->device, r->engine + offset, device_addr, bytes, r->host_registered);
 }
 
 /* Applies the final state and protection to blocks [first, first+count) that share `state`. */
@@ -355,6 +377,7 @@ HMM4J_EXPORT int hmm4j_region_unbind(struct hmm4j_region *r, int32_t cause)
         uint64_t moved = 0;
         rc = migrate_locked(r, 0, r->nblocks, HMM4J_TO_HOST, HMM4J_INTENT_WRITE, cause, NULL, &moved);
         if (rc == 0) {
+            unregister_host_locked(r);
             r->device = NULL;
             r->device_base = UINT64_MAX;
         }

@@ -92,6 +92,7 @@ public final class ManagedHeap implements AutoCloseable {
             }
             if (states.isEmpty())
                 throw new IllegalStateException("backend " + backend.name() + " opened no device");
+            Engine.ensureHandler();
             this.devices = List.copyOf(states);
             this.statsArena = Arena.ofShared();
             this.stats = statsArena.allocate(hmm4j_stats.$LAYOUT);
@@ -255,6 +256,7 @@ public final class ManagedHeap implements AutoCloseable {
 
     private Launch launch(int deviceIndex, Function<Device, Kernel> kernelFor, long globalSize, Arg[] args) {
         ensureOpen();
+        Engine.ensureHandler();
         DeviceState ds = device(deviceIndex);
         if (globalSize <= 0)
             throw new IllegalArgumentException("global size must be > 0: " + globalSize);

@@ -37,12 +37,32 @@ public final class NativeLibrary {
             Throwable failure = null;
             try {
                 lookup = load();
+                installHandler(lookup);
             } catch (UnsatisfiedLinkError | RuntimeException e) {
                 failure = e;
+                lookup = null;
             }
             LOOKUP = lookup;
             FAILURE = failure;
         }
+    }
+
+    /**
+     * Installs the SIGSEGV handler as soon as the library loads: before any backend probe loads a driver
+     * (PoCL's LLVM saves and restores signal handlers, and must see ours already in place).
+     */
+    private static void installHandler(SymbolLookup lookup) {
+        MemorySegment init = lookup.find("hmm4j_engine_init")
+                .orElseThrow(() -> new UnsatisfiedLinkError("hmm4j_engine_init missing from libhmm4j"));
+        int rc;
+        try {
+            rc = (int) Linker.nativeLinker().downcallHandle(init, FunctionDescriptor.of(ValueLayout.JAVA_INT)).invokeExact();
+        } catch (Throwable e) {
+            throw new UnsatisfiedLinkError("calling hmm4j_engine_init failed: " + e);
+        }
+        if (rc != 0)
+            throw new UnsatisfiedLinkError("hmm4j_engine_init failed: " + NativeErrors.describe(rc)
+                    + " (the SIGSEGV handler could not be installed)");
     }
 
     /** The platform directory in the jar, e.g. {@code linux-x86_64}; {@code null} when unsupported. */

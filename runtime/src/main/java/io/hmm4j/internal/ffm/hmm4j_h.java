@@ -95,6 +95,28 @@ public final class hmm4j_h {
         }
     }
 
+    private static final class hmm4j_engine_ensure_handler {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_engine_ensure_handler");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_engine_ensure_handler(void)
+     * }
+     */
+    public static int hmm4j_engine_ensure_handler() {
+        var mh$ = hmm4j_engine_ensure_handler.HANDLE;
+        try {
+            return (int) mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static final class hmm4j_engine_page_size {
         static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_LONG);
         static final MemorySegment ADDR = findOrThrow("hmm4j_engine_page_size");
