@@ -223,7 +223,8 @@ public final class Demo {
         row("  of which by faults", human(managed.toHost(MigrationCause.FAULT)), human(copying.toHost(MigrationCause.FAULT)));
         out.println();
         if (device.coherent())
-            out.println("(a coherent device moves no bytes either way: the two times differ only by noise)");
+            out.println("(a coherent device moves no bytes either way: the two times differ only by noise; to see"
+                    + " migration use HMM4J_BACKEND=emulated, or -Dhmm4j.opencl.placement=migrate on OpenCL)");
         out.printf(Locale.ROOT, "on demand vs copy everything: %.2fx the speed, %.1f%% of the bytes moved%n",
                 (double) copying.nanos() / managed.nanos(),
                 100.0 * (managed.toDevice() + managed.toHost()) / Math.max(1, copying.toDevice() + copying.toHost()));
