@@ -252,18 +252,24 @@ static int copy_run(struct hmm4j_region *r, uint64_t first, uint64_t count, int 
     uint64_t device_addr = r->device_base + offset;
     if (direction == HMM4J_TO_DEVICE)
         return hmm4j_device_do_to_device(r->device, device_addr, r->engine + offset, bytes, r->host_registered);
-    int rc = reserve_host_backing(r, first, count);
-    if (rc != 0)
-        return rc;
+    /* Pages that were never given back need no reservation (and fallocate over them is not free). */
+    if (r->release_host) {
+        int rc = reserve_host_backing(r, first, count);
+        if (rc != 0)
+            return rc;
+    }
     return hmm4j_device_do_to_host(r->device, r->engine + offset, device_addr, bytes, r->host_registered);
 }
 
-/* Applies the final state and protection to blocks [first, first+count) that share `state`. */
-static int commit_run(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state)
+/*
+ * Applies the final state and protection to blocks [first, first+count) that share `state`;
+ * `protection_now` is the user view's current protection of the run (mprotect is skipped when equal).
+ */
+static int commit_run(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state, int protection_now)
 {
     for (uint64_t b = first; b < first + count; b++)
         set_state(r, b, state);
-    int rc = protect_blocks(r, first, count, state);
+    int rc = protection_now == protection_of(state) ? 0 : protect_blocks(r, first, count, state);
     if (state == HMM4J_BLOCK_DEVICE)
         release_host_backing(r, first, count);
     return rc;
@@ -292,11 +298,14 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
             continue;
         }
         int rc = 0;
+        int protection_now = protection_of(current);
         bool copy = needs_copy(current, direction, intent);
         if (copy) {
             /* Host writers must not change bytes while they travel to the device. */
-            if (direction == HMM4J_TO_DEVICE && current == HMM4J_BLOCK_HOST)
+            if (direction == HMM4J_TO_DEVICE && current == HMM4J_BLOCK_HOST) {
                 rc = protect_blocks(r, b, count, HMM4J_BLOCK_SHARED);
+                protection_now = protection_of(HMM4J_BLOCK_SHARED);
+            }
             if (rc == 0)
                 rc = copy_run(r, b, count, direction);
         }
@@ -311,7 +320,7 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
             continue;
         }
         /* finalize (commit) */
-        rc = commit_run(r, b, count, target);
+        rc = commit_run(r, b, count, target, protection_now);
         if (rc != 0 && result == 0)
             result = rc;
         if (outcome)
