@@ -59,7 +59,10 @@ public final class OpenClDevice implements Device {
     private final ClKernel reducePartials;
     private final cl_mem partials;
     private final int reductionLocalSize;
-    private final Map<Long, cl_mem> hostBuffers = new HashMap<>();
+    /** A CL_MEM_USE_HOST_PTR buffer over one array's host memory. */
+    private record HostBuffer(long bytes, cl_mem mem) {}
+
+    private final Map<Long, HostBuffer> hostBuffers = new HashMap<>();
     private final Object hostBuffersLock = new Object();
     private final List<cl_program> userPrograms = new java.util.concurrent.CopyOnWriteArrayList<>();
 
@@ -319,24 +322,18 @@ public final class OpenClDevice implements Device {
             return memory.bufferFor(buffer.deviceAddress(), buffer.byteSize());
         MemorySegment host = buffer.host();
         synchronized (hostBuffersLock) {
-            cl_mem mem = hostBuffers.get(host.address());
-            if (mem != null && hostBufferSize(mem) == host.byteSize())
-                return mem;
-            if (mem != null)
-                CL.clReleaseMemObject(mem);
+            HostBuffer cached = hostBuffers.get(host.address());
+            if (cached != null && cached.bytes() == host.byteSize())
+                return cached.mem();
+            if (cached != null)
+                CL.clReleaseMemObject(cached.mem());
             int[] status = new int[1];
-            mem = CL.clCreateBuffer(context, CL.CL_MEM_READ_WRITE | CL.CL_MEM_USE_HOST_PTR, host.byteSize(),
+            cl_mem mem = CL.clCreateBuffer(context, CL.CL_MEM_READ_WRITE | CL.CL_MEM_USE_HOST_PTR, host.byteSize(),
                     Pointer.to(host.asByteBuffer()), status);
             check("clCreateBuffer(CL_MEM_USE_HOST_PTR, " + host.byteSize() + " bytes)", status[0]);
-            hostBuffers.put(host.address(), mem);
+            hostBuffers.put(host.address(), new HostBuffer(host.byteSize(), mem));
             return mem;
         }
-    }
-
-    private static long hostBufferSize(cl_mem mem) {
-        long[] size = new long[1];
-        CL.clGetMemObjectInfo(mem, CL.CL_MEM_SIZE, Sizeof.size_t, Pointer.to(size), null);
-        return size[0];
     }
 
     private void check(String call, int status) {
@@ -351,7 +348,7 @@ public final class OpenClDevice implements Device {
     void close() {
         CL.clFinish(queue);
         synchronized (hostBuffersLock) {
-            hostBuffers.values().forEach(CL::clReleaseMemObject);
+            hostBuffers.values().forEach(b -> CL.clReleaseMemObject(b.mem()));
             hostBuffers.clear();
         }
         memory.close();
