@@ -43,9 +43,11 @@ static int fold(struct hmm4j_device *dev, cl_int result)
                : -EIO;
 }
 
+/* NULL for a slot outside the table: a stray address must fail (-EINVAL), not alias another buffer. */
 static cl_mem buffer_of(struct opencl_device *cl, uint64_t addr)
 {
-    return atomic_load(&cl->buffers[(addr >> OFFSET_BITS) % BUFFER_SLOTS]);
+    uint64_t slot = addr >> OFFSET_BITS;
+    return slot < BUFFER_SLOTS ? atomic_load(&cl->buffers[slot]) : NULL;
 }
 
 static int opencl_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes, bool pinned)
