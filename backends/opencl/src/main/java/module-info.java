@@ -1,6 +1,6 @@
 /** The OpenCL backend on JOCL: migrating device buffers or coherent host-pointer buffers. */
 module io.hmm4j.backend.opencl {
-    requires io.hmm4j;
+    requires transitive io.hmm4j;
     requires jocl;
 
     exports io.hmm4j.backend.opencl;

@@ -14,7 +14,8 @@ import java.io.InputStream;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.util.EnumMap;
-import java.util.HashMap;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -39,6 +40,17 @@ import org.jocl.cl_queue_properties;
 public final class OpenClDevice implements Device {
 
     private static final int REDUCTION_GROUPS = 256;
+    /**
+     * Element-wise built-ins run as a bulk launch of a multiple of this many work items plus a tail launch (global
+     * offset) for the rest, both with the driver's work-group size. Launching exactly n items instead lets PoCL pick
+     * a work-group size dividing n (1 for a prime n): a SCALE of 4,097,021 floats took 42 ms that way and 0.6 ms
+     * split; a tail guard in the kernel instead stops PoCL vectorising (2-3x slower).
+     */
+    static final long BULK_GRANULE = 1024;
+    /** The same split for STENCIL_2D, along x (rows are contiguous). */
+    static final long STENCIL_GRANULE = 64;
+    /** Most CL_MEM_USE_HOST_PTR buffers kept (coherent placement); the least recently used is released beyond it. */
+    static final int HOST_BUFFER_CACHE = 1024;
 
     /** A kernel of this device; the lock serialises clSetKernelArg + enqueue, which share the cl_kernel. */
     record ClKernel(String name, cl_kernel kernel, BuiltinKernel builtin, Object lock) implements Kernel {}
@@ -59,11 +71,22 @@ public final class OpenClDevice implements Device {
     private final ClKernel reducePartials;
     private final cl_mem partials;
     private final int reductionLocalSize;
-    /** A CL_MEM_USE_HOST_PTR buffer over one array's host memory. */
-    private record HostBuffer(long bytes, cl_mem mem) {}
+    /** The host memory a CL_MEM_USE_HOST_PTR buffer covers. */
+    private record HostRange(long address, long bytes) {}
 
-    private final Map<Long, HostBuffer> hostBuffers = new HashMap<>();
-    private final Object hostBuffersLock = new Object();
+    /** Coherent placement: a buffer per array (address + size), least recently used first; guarded by itself. */
+    private final Map<HostRange, cl_mem> hostBuffers = new LinkedHashMap<>(64, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<HostRange, cl_mem> eldest) {
+            if (size() <= HOST_BUFFER_CACHE)
+                return false;
+            // A launch that still uses it holds its own reference (retained in memOf, or by the enqueued command).
+            CL.clReleaseMemObject(eldest.getValue());
+            return true;
+        }
+    };
+    /** DOT and SUM: both passes share {@link #partials}, so one reduction's two enqueues must not interleave with another's. */
+    private final Object reductionLock = new Object();
     private final List<cl_program> userPrograms = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     OpenClDevice(int index, cl_platform_id platform, cl_device_id device, OpenClBackend.Placement placement) {
@@ -85,7 +108,8 @@ public final class OpenClDevice implements Device {
         this.engine = NativeCopyEngine.openCl(id(), null, OpenCl.nativePointer(queue));
         long alignBits = DeviceInfo.longValue(device, CL.CL_DEVICE_MEM_BASE_ADDR_ALIGN);
         this.memory = new OpenClMemory(id(), context, engine,
-                Math.max(1, DeviceInfo.longValue(device, CL.CL_DEVICE_MAX_MEM_ALLOC_SIZE)), Math.max(256, alignBits / 8));
+                Math.max(1, DeviceInfo.longValue(device, CL.CL_DEVICE_MAX_MEM_ALLOC_SIZE)),
+                alignBits >= 8 && Long.bitCount(alignBits) == 1 ? alignBits / 8 : 128);
         this.builtinProgram = build(readBuiltins(), "builtins");
         builtins.put(BuiltinKernel.FILL, kernel(builtinProgram, "hmm4j_fill", BuiltinKernel.FILL));
         builtins.put(BuiltinKernel.SCALE, kernel(builtinProgram, "hmm4j_scale", BuiltinKernel.SCALE));
@@ -141,6 +165,11 @@ public final class OpenClDevice implements Device {
         cl_kernel kernel = CL.clCreateKernel(program, kernelName, status);
         OpenCl.check("clCreateKernel(" + kernelName + ")", status[0], id());
         return new ClKernel(kernelName, kernel, builtin, new Object());
+    }
+
+    /** The JOCL device handle, for tests that compare with clGetDeviceInfo. */
+    cl_device_id clDevice() {
+        return device;
     }
 
     @Override
@@ -216,10 +245,15 @@ public final class OpenClDevice implements Device {
     }
 
     private void launchUser(ClKernel kernel, long globalSize, List<KernelArgument> arguments) {
+        if (globalSize <= 0)
+            throw new IllegalArgumentException("global size must be > 0: " + globalSize);
+        // User kernels run as one launch of exactly globalSize items: splitting would change get_global_size().
         synchronized (kernel.lock()) {
-            for (int i = 0; i < arguments.size(); i++)
-                setArgument(kernel, i, arguments.get(i));
-            enqueue(kernel, new long[] {globalSize}, null);
+            try (Retained retained = new Retained()) {
+                for (int i = 0; i < arguments.size(); i++)
+                    setArgument(kernel, i, arguments.get(i), retained);
+                enqueue(kernel, null, new long[] {globalSize}, null);
+            }
         }
     }
 
@@ -228,12 +262,12 @@ public final class OpenClDevice implements Device {
             case FILL, SCALE -> {
                 long n = count(a, 2, 0);
                 if (n > 0)
-                    run(builtins.get(which), new long[] {n}, a.get(0), a.get(1), a.get(2));
+                    runSplit(builtins.get(which), n, 1, BULK_GRANULE, a.get(0), a.get(1), a.get(2));
             }
             case AXPY -> {
                 long n = Math.min(count(a, 3, 0), count(a, 3, 1));
                 if (n > 0)
-                    run(builtins.get(which), new long[] {n}, a.get(0), a.get(1), a.get(2), a.get(3));
+                    runSplit(builtins.get(which), n, 1, BULK_GRANULE, a.get(0), a.get(1), a.get(2), a.get(3));
             }
             case DOT -> reduce(dotPartial, count(a, 3, 0), a.get(2), a.get(0), a.get(1), a.get(3));
             case SUM -> reduce(sumPartial, count(a, 2, 0), a.get(1), a.get(0), a.get(2));
@@ -244,7 +278,7 @@ public final class OpenClDevice implements Device {
                 if (width <= 0 || height <= 0 || cells * Float.BYTES > buffer(a, 0).byteSize()
                         || cells * Float.BYTES > buffer(a, 1).byteSize())
                     throw new IndexOutOfBoundsException("grid " + width + "x" + height + " does not fit the arrays");
-                run(builtins.get(which), new long[] {width, height}, a.toArray(KernelArgument[]::new));
+                runSplit(builtins.get(which), width, height, STENCIL_GRANULE, a.toArray(KernelArgument[]::new));
             }
         }
     }
@@ -274,40 +308,74 @@ public final class OpenClDevice implements Device {
     private void reduce(ClKernel partial, long n, KernelArgument out, KernelArgument... inputs) {
         int local = reductionLocalSize;
         long groups = Math.max(1, Math.min(REDUCTION_GROUPS, (n + local - 1) / local));
-        synchronized (partial.lock()) {
-            int arg = 0;
-            for (KernelArgument input : inputs)
-                setArgument(partial, arg++, input);
-            check("clSetKernelArg", CL.clSetKernelArg(partial.kernel(), arg++, Sizeof.cl_mem, Pointer.to(partials)));
-            check("clSetKernelArg", CL.clSetKernelArg(partial.kernel(), arg, (long) local * Float.BYTES, null));
-            enqueue(partial, new long[] {groups * local}, new long[] {local});
-        }
-        synchronized (reducePartials.lock()) {
-            cl_kernel k = reducePartials.kernel();
-            check("clSetKernelArg", CL.clSetKernelArg(k, 0, Sizeof.cl_mem, Pointer.to(partials)));
-            check("clSetKernelArg", CL.clSetKernelArg(k, 1, Sizeof.cl_uint, Pointer.to(new int[] {(int) groups})));
-            setArgument(reducePartials, 2, out);
-            check("clSetKernelArg", CL.clSetKernelArg(k, 3, (long) local * Float.BYTES, null));
-            enqueue(reducePartials, new long[] {local}, new long[] {local});
+        synchronized (reductionLock) {
+            try (Retained retained = new Retained()) {
+                int arg = 0;
+                cl_kernel k = partial.kernel();
+                for (KernelArgument input : inputs)
+                    setArgument(partial, arg++, input, retained);
+                check("clSetKernelArg", CL.clSetKernelArg(k, arg++, Sizeof.cl_mem, Pointer.to(partials)));
+                check("clSetKernelArg", CL.clSetKernelArg(k, arg, (long) local * Float.BYTES, null));
+                enqueue(partial, null, new long[] {groups * local}, new long[] {local});
+
+                k = reducePartials.kernel();
+                check("clSetKernelArg", CL.clSetKernelArg(k, 0, Sizeof.cl_mem, Pointer.to(partials)));
+                check("clSetKernelArg", CL.clSetKernelArg(k, 1, Sizeof.cl_uint, Pointer.to(new int[] {(int) groups})));
+                setArgument(reducePartials, 2, out, retained);
+                check("clSetKernelArg", CL.clSetKernelArg(k, 3, (long) local * Float.BYTES, null));
+                enqueue(reducePartials, null, new long[] {local}, new long[] {local});
+            }
         }
     }
 
-    private void run(ClKernel kernel, long[] global, KernelArgument... arguments) {
+    /**
+     * Launches {@code width x height} items (height 1: one dimension) as a bulk of a multiple of {@code granule}
+     * along x and a tail at a global offset, so the driver never has to pick a work-group size for an odd count.
+     */
+    private void runSplit(ClKernel kernel, long width, long height, long granule, KernelArgument... arguments) {
+        long tail = width % granule;
+        long bulk = width - tail;
+        boolean twoD = height > 1 || kernel.builtin() == BuiltinKernel.STENCIL_2D;
         synchronized (kernel.lock()) {
-            for (int i = 0; i < arguments.length; i++)
-                setArgument(kernel, i, arguments[i]);
-            enqueue(kernel, global, null);
+            try (Retained retained = new Retained()) {
+                for (int i = 0; i < arguments.length; i++)
+                    setArgument(kernel, i, arguments[i], retained);
+                if (bulk > 0)
+                    enqueue(kernel, null, twoD ? new long[] {bulk, height} : new long[] {bulk}, null);
+                if (tail > 0)
+                    enqueue(kernel, twoD ? new long[] {bulk, 0} : new long[] {bulk},
+                            twoD ? new long[] {tail, height} : new long[] {tail}, null);
+            }
         }
     }
 
-    private void enqueue(ClKernel kernel, long[] global, long[] local) {
+    private void enqueue(ClKernel kernel, long[] offset, long[] global, long[] local) {
         check("clEnqueueNDRangeKernel(" + kernel.name() + ")",
-                CL.clEnqueueNDRangeKernel(queue, kernel.kernel(), global.length, null, global, local, 0, null, null));
+                CL.clEnqueueNDRangeKernel(queue, kernel.kernel(), global.length, offset, global, local, 0, null, null));
     }
 
-    private void setArgument(ClKernel kernel, int index, KernelArgument argument) {
+    /**
+     * cl_mem objects retained for one launch while its arguments are set, released once enqueued (an enqueued
+     * command holds its own references), so a cache eviction on another thread cannot free one in between.
+     */
+    private static final class Retained implements AutoCloseable {
+        private final List<cl_mem> mems = new ArrayList<>(4);
+
+        cl_mem add(cl_mem mem) {
+            mems.add(mem);
+            return mem;
+        }
+
+        @Override
+        public void close() {
+            mems.forEach(CL::clReleaseMemObject);
+            mems.clear();
+        }
+    }
+
+    private void setArgument(ClKernel kernel, int index, KernelArgument argument, Retained retained) {
         int rc = switch (argument) {
-            case KernelArgument.Buffer b -> CL.clSetKernelArg(kernel.kernel(), index, Sizeof.cl_mem, Pointer.to(memOf(b)));
+            case KernelArgument.Buffer b -> CL.clSetKernelArg(kernel.kernel(), index, Sizeof.cl_mem, Pointer.to(memOf(b, retained)));
             case KernelArgument.Scalar(Integer v) -> CL.clSetKernelArg(kernel.kernel(), index, Sizeof.cl_int, Pointer.to(new int[] {v}));
             case KernelArgument.Scalar(Long v) -> CL.clSetKernelArg(kernel.kernel(), index, Sizeof.cl_long, Pointer.to(new long[] {v}));
             case KernelArgument.Scalar(Float v) -> CL.clSetKernelArg(kernel.kernel(), index, Sizeof.cl_float, Pointer.to(new float[] {v}));
@@ -317,22 +385,29 @@ public final class OpenClDevice implements Device {
         check("clSetKernelArg(" + kernel.name() + ", " + index + ")", rc);
     }
 
-    private cl_mem memOf(KernelArgument.Buffer buffer) {
+    /** The cl_mem for an array argument, retained for the launch. */
+    private cl_mem memOf(KernelArgument.Buffer buffer, Retained retained) {
         if (!coherent)
-            return memory.bufferFor(buffer.deviceAddress(), buffer.byteSize());
+            return retained.add(memory.bufferFor(buffer.deviceAddress(), buffer.byteSize()));
         MemorySegment host = buffer.host();
-        synchronized (hostBuffersLock) {
-            HostBuffer cached = hostBuffers.get(host.address());
-            if (cached != null && cached.bytes() == host.byteSize())
-                return cached.mem();
-            if (cached != null)
-                CL.clReleaseMemObject(cached.mem());
-            int[] status = new int[1];
-            cl_mem mem = CL.clCreateBuffer(context, CL.CL_MEM_READ_WRITE | CL.CL_MEM_USE_HOST_PTR, host.byteSize(),
-                    Pointer.to(host.asByteBuffer()), status);
-            check("clCreateBuffer(CL_MEM_USE_HOST_PTR, " + host.byteSize() + " bytes)", status[0]);
-            hostBuffers.put(host.address(), new HostBuffer(host.byteSize(), mem));
-            return mem;
+        HostRange key = new HostRange(host.address(), host.byteSize());
+        synchronized (hostBuffers) {
+            cl_mem mem = hostBuffers.get(key);
+            if (mem == null) {
+                int[] status = new int[1];
+                mem = CL.clCreateBuffer(context, CL.CL_MEM_READ_WRITE | CL.CL_MEM_USE_HOST_PTR, host.byteSize(),
+                        Pointer.to(host.asByteBuffer()), status);
+                check("clCreateBuffer(CL_MEM_USE_HOST_PTR, " + host.byteSize() + " bytes)", status[0]);
+                hostBuffers.put(key, mem);
+            }
+            CL.clRetainMemObject(mem);
+            return retained.add(mem);
+        }
+    }
+
+    int cachedHostBuffers() {
+        synchronized (hostBuffers) {
+            return hostBuffers.size();
         }
     }
 
@@ -347,8 +422,8 @@ public final class OpenClDevice implements Device {
 
     void close() {
         CL.clFinish(queue);
-        synchronized (hostBuffersLock) {
-            hostBuffers.values().forEach(b -> CL.clReleaseMemObject(b.mem()));
+        synchronized (hostBuffers) {
+            hostBuffers.values().forEach(CL::clReleaseMemObject);
             hostBuffers.clear();
         }
         memory.close();

@@ -5,7 +5,7 @@ import io.hmm4j.spi.DeviceMemoryResource;
 import io.hmm4j.spi.NativeCopyEngine;
 import java.util.ArrayDeque;
 import java.util.Deque;
-import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import org.jocl.CL;
 import org.jocl.cl_context;
@@ -15,11 +15,18 @@ import org.jocl.cl_mem;
  * Raw device memory of a migrating OpenCL device: every allocation is one cl_mem registered in a slot of the
  * engine's copy table; its device address is {@code slot << 48}, and addresses inside it add a byte offset (the
  * runtime's pool sub-allocates). Slot 0 is never used, so no address is 0.
+ *
+ * <p>A kernel gets an array as a sub-buffer of its chunk over exactly the array's range (clCreateSubBuffer; the
+ * runtime aligns arrays to {@link #alignment()}, CL_DEVICE_MEM_BASE_ADDR_ALIGN), so user kernels see their array
+ * at index 0 and need no extra offset argument. Sub-buffers are cached per range, least recently used released
+ * beyond {@link #SUB_BUFFER_CACHE}, and all of a chunk's are released when the chunk is.
  */
 final class OpenClMemory implements DeviceMemoryResource {
 
     static final int OFFSET_BITS = 48;
     private static final int SLOTS = 4096;
+    /** Most sub-buffers kept; the least recently used one is released beyond it. */
+    static final int SUB_BUFFER_CACHE = 1024;
 
     private final String deviceId;
     private final cl_context context;
@@ -31,7 +38,17 @@ final class OpenClMemory implements DeviceMemoryResource {
     private final Deque<Integer> freeSlots = new ArrayDeque<>();
     private record Range(long address, long bytes) {}
 
-    private final Map<Range, cl_mem> subBuffers = new HashMap<>();
+    /** Sub-buffers by range, least recently used first, at most {@link #SUB_BUFFER_CACHE}. */
+    private final Map<Range, cl_mem> subBuffers = new LinkedHashMap<>(64, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Range, cl_mem> eldest) {
+            if (size() <= SUB_BUFFER_CACHE)
+                return false;
+            // A launch still setting it up holds its own reference (bufferFor retains), an enqueued one too.
+            CL.clReleaseMemObject(eldest.getValue());
+            return true;
+        }
+    };
 
     OpenClMemory(String deviceId, cl_context context, NativeCopyEngine engine, long maxAllocation, long alignment) {
         this.deviceId = deviceId;
@@ -88,24 +105,32 @@ final class OpenClMemory implements DeviceMemoryResource {
         return (1L << OFFSET_BITS) - 1;
     }
 
-    /** The cl_mem a kernel uses for {@code [address, address + bytes)}: the buffer itself or a cached sub-buffer. */
+    /**
+     * The cl_mem a kernel uses for {@code [address, address + bytes)}: the buffer itself or a cached sub-buffer,
+     * retained once for the caller, who releases it after the enqueue.
+     */
     synchronized cl_mem bufferFor(long address, long bytes) {
         int slot = (int) (address >>> OFFSET_BITS);
         long offset = address & offsetMask();
         if (slot <= 0 || slot >= SLOTS || buffers[slot] == null || offset + bytes > sizes[slot])
             throw new IllegalArgumentException("0x" + Long.toHexString(address) + " (+" + bytes + ") is not device memory of " + deviceId);
         if (offset == 0 && bytes == sizes[slot])
-            return buffers[slot];
+            return retain(buffers[slot]);
         Range key = new Range(address, bytes);
         cl_mem cached = subBuffers.get(key);
         if (cached != null)
-            return cached;
+            return retain(cached);
         int[] status = new int[1];
         cl_mem sub = CL.clCreateSubBuffer(buffers[slot], CL.CL_MEM_READ_WRITE, CL.CL_BUFFER_CREATE_TYPE_REGION,
                 new org.jocl.cl_buffer_region(offset, bytes), status);
         OpenCl.check("clCreateSubBuffer(offset " + offset + ", " + bytes + " bytes)", status[0], deviceId);
         subBuffers.put(key, sub);
-        return sub;
+        return retain(sub);
+    }
+
+    private cl_mem retain(cl_mem mem) {
+        OpenCl.check("clRetainMemObject", CL.clRetainMemObject(mem), deviceId);
+        return mem;
     }
 
     @Override
@@ -116,6 +141,10 @@ final class OpenClMemory implements DeviceMemoryResource {
     @Override
     public long alignment() {
         return alignment;
+    }
+
+    synchronized int cachedSubBuffers() {
+        return subBuffers.size();
     }
 
     synchronized void close() {
