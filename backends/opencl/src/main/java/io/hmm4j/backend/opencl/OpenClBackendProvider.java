@@ -61,6 +61,9 @@ public final class OpenClBackendProvider implements BackendProvider {
                 cause = "OpenCL platforms have no devices";
         } catch (UnsatisfiedLinkError | NoClassDefFoundError e) {
             cause = "JOCL or libOpenCL.so.1 could not be loaded: " + e.getMessage();
+        } catch (RuntimeException e) {
+            // e.g. a CLException from an ICD that fails while listing its devices
+            cause = "probing OpenCL failed: " + e;
         }
     }
 

@@ -390,6 +390,9 @@ public final class OpenClDevice implements Device {
         if (!coherent)
             return retained.add(memory.bufferFor(buffer.deviceAddress(), buffer.byteSize()));
         MemorySegment host = buffer.host();
+        if (host.byteSize() > Integer.MAX_VALUE)
+            throw new IllegalArgumentException("placement=coherent on " + id() + ": an array of " + host.byteSize()
+                    + " bytes is above the 2 GiB JOCL can wrap as a host pointer; use placement=migrate");
         HostRange key = new HostRange(host.address(), host.byteSize());
         synchronized (hostBuffers) {
             cl_mem mem = hostBuffers.get(key);

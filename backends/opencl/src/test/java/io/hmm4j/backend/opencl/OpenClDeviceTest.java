@@ -264,6 +264,16 @@ class OpenClDeviceTest {
                 assertThat(arrays.download(outputs.get(t).get(r))[0]).as("thread %d round %d", t, r).isEqualTo((float) n * (t + 1));
     }
 
+    @Test
+    void coherentRefusesArraysJoclCannotWrap() {
+        open("coherent");
+        MemorySegment small = arena.allocate(4096, 4096);
+        MemorySegment huge = small.reinterpret(3L << 30); // never touched: the check comes first
+        KernelArgument.Buffer b = new KernelArgument.Buffer(huge.address(), huge.byteSize(), Access.WRITE, huge);
+        assertThatThrownBy(() -> launch(BuiltinKernel.FILL, 1, b, scalar(1f), scalar(1L)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("placement=migrate");
+    }
+
     /** Coherent placement caches one host-pointer buffer per array; arrays coming and going must not pile them up. */
     @Test
     void hostBufferCacheStaysBounded() {
