@@ -14,7 +14,7 @@ import io.hmm4j.spi.DeviceKind;
 import io.hmm4j.spi.KernelBuildException;
 import io.hmm4j.spi.KernelSource;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -28,8 +28,9 @@ class OpenClBackendTest {
             }
             """;
 
-    @BeforeAll
-    static void requireOpenCl() {
+    /** Per test, not @BeforeAll: Surefire then lists every test as skipped with the reason, not "Tests run: 0". */
+    @BeforeEach
+    void requireOpenCl() {
         OpenClBackendProvider provider = new OpenClBackendProvider();
         Assumptions.assumeTrue(provider.isAvailable(), () -> "OpenCL not available: " + provider.unavailabilityCause());
     }
