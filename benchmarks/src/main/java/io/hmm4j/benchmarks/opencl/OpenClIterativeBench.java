@@ -10,15 +10,9 @@ import java.util.concurrent.TimeUnit;
 import org.jocl.CL;
 import org.jocl.Pointer;
 import org.jocl.Sizeof;
-import org.jocl.cl_command_queue;
-import org.jocl.cl_context;
-import org.jocl.cl_context_properties;
-import org.jocl.cl_device_id;
 import org.jocl.cl_kernel;
 import org.jocl.cl_mem;
-import org.jocl.cl_platform_id;
 import org.jocl.cl_program;
-import org.jocl.cl_queue_properties;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -39,7 +33,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * <ul>
  *   <li>{@code hmm4j}: a managed array on the OpenCL backend in the placement under test; the read faults one
  *       block home (migrate) or reads host memory directly (coherent).</li>
- *   <li>{@code handWrittenJocl}: the same work written by hand in JOCL on the same device: the array resident in a
+ *   <li>{@code handWrittenJocl}: the same work written by hand in JOCL on the same device ({@link RawOpenCl}): the array resident in a
  *       cl_mem, the same kernel source, and a blocking clEnqueueReadBuffer of only the 4 KiB the CPU needs.</li>
  * </ul>
  * The ratio hmm4j / handWrittenJocl is hmm4j's overhead; the aim is at most 1.1.
@@ -70,8 +64,7 @@ public class OpenClIterativeBench {
     private ManagedHeap heap;
     private FloatArray array;
 
-    private cl_context context;
-    private cl_command_queue queue;
+    private RawOpenCl raw;
     private cl_program program;
     private cl_kernel kernel;
     private cl_mem buffer;
@@ -87,24 +80,20 @@ public class OpenClIterativeBench {
     }
 
     private void setUpHandWritten() {
-        CL.setExceptionsEnabled(true);
-        cl_platform_id[] platforms = new cl_platform_id[1];
-        CL.clGetPlatformIDs(1, platforms, null);
-        cl_device_id[] devices = new cl_device_id[1];
-        CL.clGetDeviceIDs(platforms[0], CL.CL_DEVICE_TYPE_ALL, 1, devices, null);
-        cl_context_properties properties = new cl_context_properties();
-        properties.addProperty(CL.CL_CONTEXT_PLATFORM, platforms[0]);
-        context = CL.clCreateContext(properties, 1, devices, null, null, null);
-        queue = CL.clCreateCommandQueueWithProperties(context, devices[0], new cl_queue_properties(), null);
-        program = CL.clCreateProgramWithSource(context, 1, new String[] {SCALE_SOURCE}, null, null);
-        CL.clBuildProgram(program, 0, null, null, null, null);
-        kernel = CL.clCreateKernel(program, "bench_scale", null);
+        raw = new RawOpenCl();
+        int[] status = new int[1];
+        program = CL.clCreateProgramWithSource(raw.context, 1, new String[] {SCALE_SOURCE}, null, status);
+        RawOpenCl.check(status[0], "clCreateProgramWithSource");
+        RawOpenCl.check(CL.clBuildProgram(program, 0, null, null, null, null), "clBuildProgram");
+        kernel = CL.clCreateKernel(program, "bench_scale", status);
+        RawOpenCl.check(status[0], "clCreateKernel");
         float[] initial = new float[N];
         for (int i = 0; i < N; i++)
             initial[i] = i % 100;
-        buffer = CL.clCreateBuffer(context, CL.CL_MEM_READ_WRITE | CL.CL_MEM_COPY_HOST_PTR, BYTES, Pointer.to(initial), null);
+        buffer = raw.buffer(BYTES);
+        RawOpenCl.check(CL.clEnqueueWriteBuffer(raw.queue, buffer, CL.CL_TRUE, 0, BYTES, Pointer.to(initial), 0, null, null),
+                "clEnqueueWriteBuffer");
         window = ByteBuffer.allocateDirect(WINDOW * Float.BYTES).order(ByteOrder.nativeOrder());
-        CL.setExceptionsEnabled(false);
     }
 
     @TearDown(Level.Trial)
@@ -113,8 +102,7 @@ public class OpenClIterativeBench {
         CL.clReleaseMemObject(buffer);
         CL.clReleaseKernel(kernel);
         CL.clReleaseProgram(program);
-        CL.clReleaseCommandQueue(queue);
-        CL.clReleaseContext(context);
+        raw.close();
     }
 
     @Benchmark
@@ -131,8 +119,8 @@ public class OpenClIterativeBench {
         CL.clSetKernelArg(kernel, 0, Sizeof.cl_mem, Pointer.to(buffer));
         CL.clSetKernelArg(kernel, 1, Sizeof.cl_float, Pointer.to(new float[] {1.0f}));
         CL.clSetKernelArg(kernel, 2, Sizeof.cl_long, Pointer.to(new long[] {N}));
-        CL.clEnqueueNDRangeKernel(queue, kernel, 1, null, new long[] {N}, null, 0, null, null);
-        CL.clEnqueueReadBuffer(queue, buffer, CL.CL_TRUE, (long) WINDOW_START * Float.BYTES, (long) WINDOW * Float.BYTES,
+        CL.clEnqueueNDRangeKernel(raw.queue, kernel, 1, null, new long[] {N}, null, 0, null, null);
+        CL.clEnqueueReadBuffer(raw.queue, buffer, CL.CL_TRUE, (long) WINDOW_START * Float.BYTES, (long) WINDOW * Float.BYTES,
                 Pointer.to(window), 0, null, null);
         float sum = 0;
         for (int i = 0; i < WINDOW; i++)
