@@ -165,6 +165,64 @@ class OpenClDeviceTest {
         }
     }
 
+    static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> randomCases() {
+        return java.util.stream.Stream.of("migrate", "coherent")
+                .flatMap(p -> java.util.stream.LongStream.range(0, 6).mapToObj(seed -> org.junit.jupiter.params.provider.Arguments.of(p, seed)));
+    }
+
+    /**
+     * Random sequences of element-wise built-ins on arrays of random sizes at random places in the chunk, against a
+     * Java model of every array (the sentinel past n included).
+     */
+    @ParameterizedTest(name = "{0} seed {1}")
+    @org.junit.jupiter.params.provider.MethodSource("randomCases")
+    void randomBuiltinSequencesMatchAJavaModel(String placement, long seed) {
+        open(placement);
+        Arrays arrays = new Arrays();
+        Random random = new Random(seed);
+        int n = 1 + random.nextInt(random.nextBoolean() ? 3000 : 300_000);
+        float[] xModel = random(n + 1, seed), yModel = random(n + 1, ~seed);
+        KernelArgument.Buffer x = arrays.upload(xModel, Access.READ_WRITE);
+        KernelArgument.Buffer y = arrays.upload(yModel, Access.READ_WRITE);
+        for (int op = 0; op < 12; op++) {
+            int count = random.nextInt(n + 1);
+            float a = random.nextFloat() * 4 - 2;
+            switch (random.nextInt(4)) {
+                case 0 -> {
+                    launch(BuiltinKernel.FILL, Math.max(1, count), x, scalar(a), scalar((long) count));
+                    java.util.Arrays.fill(xModel, 0, count, a);
+                }
+                case 1 -> {
+                    launch(BuiltinKernel.SCALE, Math.max(1, count), y, scalar(a), scalar((long) count));
+                    for (int i = 0; i < count; i++)
+                        yModel[i] *= a;
+                }
+                case 2 -> {
+                    launch(BuiltinKernel.AXPY, Math.max(1, count), x, y, scalar(a), scalar((long) count));
+                    for (int i = 0; i < count; i++)
+                        yModel[i] = a * xModel[i] + yModel[i];
+                }
+                default -> {
+                    // Host-side change between launches, as the runtime would migrate it.
+                    int i = random.nextInt(n + 1);
+                    xModel[i] = a;
+                    device.synchronize();
+                    if (!device.coherent())
+                        device.copyEngine().copyToHost(x.host(), x.deviceAddress());
+                    x.host().setAtIndex(ValueLayout.JAVA_FLOAT, i, a);
+                    if (!device.coherent())
+                        device.copyEngine().copyToDevice(x.deviceAddress(), x.host());
+                }
+            }
+        }
+        float[] xActual = arrays.download(x);
+        float[] yActual = arrays.download(y);
+        for (int i = 0; i <= n; i++) {
+            assertThat(xActual[i]).as("x[%d] of %d", i, n).isCloseTo(xModel[i], within(1e-5f * Math.max(1f, Math.abs(xModel[i]))));
+            assertThat(yActual[i]).as("y[%d] of %d", i, n).isCloseTo(yModel[i], within(1e-5f * Math.max(1f, Math.abs(yModel[i]))));
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"migrate", "coherent"})
     void reductionsMatchADoubleReference(String placement) {
