@@ -26,14 +26,34 @@ public final class OpenClBackend implements Backend {
     OpenClBackend(BackendConfig config) {
         Placement placement = parsePlacement(config.get("placement", "auto"));
         List<OpenClDevice> list = new ArrayList<>();
+        List<String> left = new ArrayList<>();
         try {
-            for (Found found : discover())
+            for (Found found : discover()) {
+                // A CL_MEM_USE_HOST_PTR buffer is zero-copy only where the device shares host memory; elsewhere
+                // (NVIDIA's OpenCL on an H100, seen here) kernels write a device-side copy and the host pages
+                // stay stale, so coherent placement would return wrong data.
+                if (placement == Placement.COHERENT && !sharesHostMemory(found.device())) {
+                    left.add(DeviceInfo.stringValue(found.device(), CL.CL_DEVICE_NAME));
+                    continue;
+                }
                 list.add(new OpenClDevice(list.size(), found.platform(), found.device(), placement));
+            }
         } catch (RuntimeException | Error e) {
             list.forEach(OpenClDevice::close);
             throw e;
         }
+        if (list.isEmpty() && !left.isEmpty())
+            throw new IllegalStateException("placement=coherent: no OpenCL device shares host memory "
+                    + "(CL_DEVICE_HOST_UNIFIED_MEMORY is false on " + left + "); use placement=migrate or auto");
+        if (!left.isEmpty())
+            LOG.log(System.Logger.Level.INFO, "placement=coherent leaves out devices that do not share host memory: {0}", left);
         this.devices = List.copyOf(list);
+    }
+
+    private static final System.Logger LOG = System.getLogger(OpenClBackend.class.getName());
+
+    static boolean sharesHostMemory(cl_device_id device) {
+        return DeviceInfo.longValue(device, CL.CL_DEVICE_HOST_UNIFIED_MEMORY) != 0;
     }
 
     static Placement parsePlacement(String value) {

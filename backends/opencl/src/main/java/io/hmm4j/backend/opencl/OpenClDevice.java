@@ -95,7 +95,7 @@ public final class OpenClDevice implements Device {
         this.name = DeviceInfo.stringValue(device, CL.CL_DEVICE_NAME) + " ("
                 + DeviceInfo.stringValue(device, CL.CL_DEVICE_VERSION) + ")";
         this.capacity = DeviceInfo.longValue(device, CL.CL_DEVICE_GLOBAL_MEM_SIZE);
-        boolean unified = DeviceInfo.longValue(device, CL.CL_DEVICE_HOST_UNIFIED_MEMORY) != 0;
+        boolean unified = OpenClBackend.sharesHostMemory(device);
         this.coherent = placement == OpenClBackend.Placement.COHERENT
                 || (placement == OpenClBackend.Placement.AUTO && unified);
         int[] status = new int[1];

@@ -365,6 +365,22 @@ class OpenClDeviceTest {
         assertThat(arrays.download(out)).containsExactly(-7f, (float) (1L << 40), 0.5f, 0.25f);
     }
 
+    /** Coherent placement keeps only devices whose USE_HOST_PTR buffers are zero-copy; migrate keeps every device. */
+    @Test
+    void coherentPlacementListsOnlyDevicesThatShareHostMemory() {
+        List<OpenClBackend.Found> all = OpenClBackend.discover();
+        long unified = all.stream().filter(f -> OpenClBackend.sharesHostMemory(f.device())).count();
+        try (Backend migrating = PROVIDER.open(new BackendConfig(Map.of("placement", "migrate")))) {
+            assertThat(migrating.devices()).hasSize(all.size()).noneMatch(Device::coherent);
+        }
+        Assumptions.assumeTrue(unified > 0, "no OpenCL device here shares host memory");
+        try (Backend coherent = PROVIDER.open(new BackendConfig(Map.of("placement", "coherent")))) {
+            assertThat(coherent.devices()).hasSize((int) unified).allMatch(Device::coherent);
+            for (int i = 0; i < coherent.devices().size(); i++)
+                assertThat(coherent.devices().get(i).id()).isEqualTo("opencl:" + i);
+        }
+    }
+
     @Test
     void buildErrorsCarryTheLog() {
         open("migrate");
