@@ -1,8 +1,5 @@
 package io.hmm4j.benchmarks;
 
-import io.hmm4j.Arg;
-import io.hmm4j.BlockState;
-import io.hmm4j.BuiltinKernel;
 import io.hmm4j.FloatArray;
 import io.hmm4j.ManagedHeap;
 import java.lang.foreign.MemorySegment;
@@ -73,10 +70,7 @@ public class FaultCostBench {
         handle = array.segment();
         hostBlocks = LibC.mapAnonymous(BATCH * blockSize);
         deviceBlocks = LibC.mapAnonymous(BATCH * blockSize);
-        toDevice();
-        if (!heap.residency(array).all(BlockState.DEVICE))
-            throw new IllegalStateException("FILL did not leave the array on the device (coherent device?): "
-                    + heap.residency(array));
+        DeviceResident.fillAndCheck(heap, array, 1.0f);
     }
 
     @TearDown(Level.Trial)
@@ -88,7 +82,7 @@ public class FaultCostBench {
 
     @Setup(Level.Invocation)
     public void toDevice() {
-        heap.launch(BuiltinKernel.FILL, array.length(), Arg.write(array), Arg.of(1.0f), Arg.of(array.length())).await();
+        DeviceResident.fill(heap, array, 1.0f);
     }
 
     /** One read per block: each one faults and migrates exactly one block home. */

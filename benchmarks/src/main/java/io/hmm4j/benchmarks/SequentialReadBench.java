@@ -1,8 +1,5 @@
 package io.hmm4j.benchmarks;
 
-import io.hmm4j.Arg;
-import io.hmm4j.BlockState;
-import io.hmm4j.BuiltinKernel;
 import io.hmm4j.FloatArray;
 import io.hmm4j.ManagedHeap;
 import java.lang.foreign.Arena;
@@ -84,10 +81,7 @@ public class SequentialReadBench {
         destination = arena.allocate(BYTES, 4096);
         plain.fill((byte) 1);
         destination.fill((byte) 0);
-        toDevice();
-        if (!heap.residency(array).all(BlockState.DEVICE))
-            throw new IllegalStateException("FILL did not leave the array on the device (coherent device?): "
-                    + heap.residency(array));
+        DeviceResident.fillAndCheck(heap, array, 2.0f);
     }
 
     @TearDown(Level.Trial)
@@ -98,7 +92,7 @@ public class SequentialReadBench {
 
     @Setup(Level.Invocation)
     public void toDevice() {
-        heap.launch(BuiltinKernel.FILL, array.length(), Arg.write(array), Arg.of(2.0f), Arg.of(array.length())).await();
+        DeviceResident.fill(heap, array, 2.0f);
     }
 
     @Benchmark

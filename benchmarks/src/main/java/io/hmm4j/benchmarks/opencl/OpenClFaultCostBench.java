@@ -1,10 +1,8 @@
 package io.hmm4j.benchmarks.opencl;
 
-import io.hmm4j.Arg;
-import io.hmm4j.BlockState;
-import io.hmm4j.BuiltinKernel;
 import io.hmm4j.FloatArray;
 import io.hmm4j.ManagedHeap;
+import io.hmm4j.benchmarks.DeviceResident;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -71,9 +69,7 @@ public class OpenClFaultCostBench {
                 .prefetchBlocks(0).releaseHostMemory(releaseHost).build();
         array = heap.allocateFloats(BATCH * blockSize / Float.BYTES);
         handle = array.segment();
-        toDevice();
-        if (!heap.residency(array).all(BlockState.DEVICE))
-            throw new IllegalStateException("FILL did not leave the array on the device: " + heap.residency(array));
+        DeviceResident.fillAndCheck(heap, array, 1.0f);
 
         cl = new RawOpenCl();
         arena = Arena.ofShared();
@@ -92,7 +88,7 @@ public class OpenClFaultCostBench {
 
     @Setup(Level.Invocation)
     public void toDevice() {
-        heap.launch(BuiltinKernel.FILL, array.length(), Arg.write(array), Arg.of(1.0f), Arg.of(array.length())).await();
+        DeviceResident.fill(heap, array, 1.0f);
     }
 
     /** One read per block: each one faults and migrates exactly one block home. */
