@@ -80,6 +80,9 @@ public final class CudaBackendProvider implements BackendProvider {
     }
 
     private static Probe runProbe() {
+        // The engine first: its fault handler must be installed before any driver library loads.
+        if (!NativeCopyEngine.engineAvailable())
+            return new Probe(0, 0, "hmm4j native engine unavailable: " + NativeCopyEngine.engineUnavailabilityCause());
         int rc;
         try {
             JCudaDriver.setExceptionsEnabled(false);
@@ -103,9 +106,6 @@ public final class CudaBackendProvider implements BackendProvider {
             return new Probe(0, version[0], "cuDeviceGetCount failed: " + CudaErrors.name(rc));
         if (count[0] < 1)
             return new Probe(0, version[0], "no CUDA device (cuDeviceGetCount = 0)");
-        if (!NativeCopyEngine.engineAvailable())
-            return new Probe(count[0], version[0],
-                    "hmm4j native engine unavailable: " + NativeCopyEngine.engineUnavailabilityCause());
         return new Probe(count[0], version[0], null);
     }
 
