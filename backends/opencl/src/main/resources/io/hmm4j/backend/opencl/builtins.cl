@@ -18,54 +18,46 @@ __kernel void hmm4j_axpy(__global const float *x, __global float *y, float a, ul
 
 // Reductions: each work-group strides over the input, reduces in local memory and writes one partial sum;
 // hmm4j_reduce_partials then adds the partials in one work-group.
+// Tree-reduces every work item's `acc` in local memory (a power-of-two work-group); all get the group's sum.
+float hmm4j_group_sum(float acc, __local float *scratch) {
+    size_t lid = get_local_id(0);
+    scratch[lid] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (size_t s = get_local_size(0) / 2; s > 0; s >>= 1) {
+        if (lid < s)
+            scratch[lid] += scratch[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    return scratch[0];
+}
+
 __kernel void hmm4j_dot_partial(__global const float *x, __global const float *y, ulong n,
                                 __global float *partials, __local float *scratch) {
-    size_t lid = get_local_id(0);
     float acc = 0.0f;
     for (size_t i = get_global_id(0); i < n; i += get_global_size(0))
         acc += x[i] * y[i];
-    scratch[lid] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (size_t s = get_local_size(0) / 2; s > 0; s >>= 1) {
-        if (lid < s)
-            scratch[lid] += scratch[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (lid == 0)
-        partials[get_group_id(0)] = scratch[0];
+    float sum = hmm4j_group_sum(acc, scratch);
+    if (get_local_id(0) == 0)
+        partials[get_group_id(0)] = sum;
 }
 
 __kernel void hmm4j_sum_partial(__global const float *x, ulong n, __global float *partials, __local float *scratch) {
-    size_t lid = get_local_id(0);
     float acc = 0.0f;
     for (size_t i = get_global_id(0); i < n; i += get_global_size(0))
         acc += x[i];
-    scratch[lid] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (size_t s = get_local_size(0) / 2; s > 0; s >>= 1) {
-        if (lid < s)
-            scratch[lid] += scratch[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (lid == 0)
-        partials[get_group_id(0)] = scratch[0];
+    float sum = hmm4j_group_sum(acc, scratch);
+    if (get_local_id(0) == 0)
+        partials[get_group_id(0)] = sum;
 }
 
 __kernel void hmm4j_reduce_partials(__global const float *partials, uint count, __global float *out,
                                     __local float *scratch) {
-    size_t lid = get_local_id(0);
     float acc = 0.0f;
-    for (uint i = lid; i < count; i += get_local_size(0))
+    for (uint i = get_local_id(0); i < count; i += get_local_size(0))
         acc += partials[i];
-    scratch[lid] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (size_t s = get_local_size(0) / 2; s > 0; s >>= 1) {
-        if (lid < s)
-            scratch[lid] += scratch[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (lid == 0)
-        out[0] = scratch[0];
+    float sum = hmm4j_group_sum(acc, scratch);
+    if (get_local_id(0) == 0)
+        out[0] = sum;
 }
 
 // Launched over exactly width x height work items.
