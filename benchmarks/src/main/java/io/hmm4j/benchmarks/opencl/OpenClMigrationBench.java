@@ -1,10 +1,9 @@
 package io.hmm4j.benchmarks.opencl;
 
-import io.hmm4j.Arg;
-import io.hmm4j.BuiltinKernel;
 import io.hmm4j.FloatArray;
 import io.hmm4j.Location;
 import io.hmm4j.ManagedHeap;
+import io.hmm4j.benchmarks.DeviceResident;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -133,8 +132,7 @@ public class OpenClMigrationBench {
     public static class DeviceOnly {
         @Setup(Level.Invocation)
         public void fillOnDevice(Heap managed) {
-            long n = managed.array.length();
-            managed.heap.launch(BuiltinKernel.FILL, n, Arg.write(managed.array), Arg.of(3f), Arg.of(n)).await();
+            DeviceResident.fill(managed.heap, managed.array, 3f);
         }
     }
 
