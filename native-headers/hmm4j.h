@@ -124,11 +124,15 @@ int hmm4j_abi_version(void);
 int hmm4j_engine_init(void);
 
 /*
- * Re-installs the handler if another library restored the handler hmm4j chains
- * to over it (a save/install/restore that overlapped hmm4j_engine_init).
- * Returns 1 if it re-installed, 0 if the handler was in place (or a third
- * party now chains in front, which is left alone), -errno on error. Cheap
- * (one sigaction query); the runtime calls it at every launch.
+ * Puts the handler back in front if something replaced it: another library
+ * restored the handler hmm4j chains to (a save/install/restore that overlapped
+ * hmm4j_engine_init), or installed a handler that cannot chain (SA_RESETHAND,
+ * as LLVM does inside PoCL during a program build; SIG_DFL; SIG_IGN). Faults
+ * outside hmm4j regions still go to the handler saved by hmm4j_engine_init,
+ * never to the replaced one. Returns 1 if it re-installed, 0 if the handler
+ * was in place (or a third party that chains now sits in front, which is
+ * left alone), -errno on error. Cheap (one sigaction query); the runtime calls
+ * it when a heap opens, at every launch and after every OpenCL program build.
  */
 int hmm4j_engine_ensure_handler(void);
 

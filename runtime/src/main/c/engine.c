@@ -102,11 +102,33 @@ static int install_handler(void)
     return sigaction(SIGSEGV, &action, NULL) == 0 ? 0 : -errno;
 }
 
+static bool same_handler(const struct sigaction *a, const struct sigaction *b)
+{
+    if ((a->sa_flags & SA_SIGINFO) != (b->sa_flags & SA_SIGINFO))
+        return false;
+    return (a->sa_flags & SA_SIGINFO) ? a->sa_sigaction == b->sa_sigaction : a->sa_handler == b->sa_handler;
+}
+
 /*
- * Native libraries loaded later (PoCL's LLVM, for one) save the SIGSEGV handler, install their own and
- * restore what they saved; when that overlaps our installation they restore the JVM's handler and ours is
- * gone. Put ours back, but only over the exact handler we chain to: a third party that chains properly is
- * left in front, or faults would loop between the two.
+ * A handler that cannot be chained behind: SA_RESETHAND means it removes itself when it runs (LLVM's crash
+ * handler inside PoCL restores what it saved and lets the fault re-issue), and SIG_DFL/SIG_IGN would kill or
+ * spin on any fault. Such a handler never forwards a fault in one of our regions to us.
+ */
+static bool is_non_chaining(const struct sigaction *action)
+{
+    if (action->sa_flags & SA_RESETHAND)
+        return true;
+    return !(action->sa_flags & SA_SIGINFO) && (action->sa_handler == SIG_DFL || action->sa_handler == SIG_IGN);
+}
+
+/*
+ * Native libraries loaded later save the SIGSEGV handler, install their own and restore what they saved; when
+ * that overlaps our installation they restore the JVM's handler and ours is gone. LLVM (PoCL's compiler)
+ * installs a non-chaining SA_RESETHAND handler during a program build and keeps it until a signal arrives.
+ * Either way ours goes back in front, still chaining to the JVM's original handler and never to the
+ * non-chaining one: a self-removing handler would re-issue every JVM fault, and as long as LLVM's never runs,
+ * LLVM counts its handlers as installed and does not install them again. A third party that chains properly
+ * is left in front, or faults would loop between the two.
  */
 HMM4J_EXPORT int hmm4j_engine_ensure_handler(void)
 {
@@ -117,10 +139,7 @@ HMM4J_EXPORT int hmm4j_engine_ensure_handler(void)
         return -errno;
     if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == on_segv)
         return 0;
-    bool same_as_previous = (current.sa_flags & SA_SIGINFO) == (previous_segv.sa_flags & SA_SIGINFO) &&
-                            ((current.sa_flags & SA_SIGINFO) ? current.sa_sigaction == previous_segv.sa_sigaction
-                                                             : current.sa_handler == previous_segv.sa_handler);
-    if (!same_as_previous)
+    if (!same_handler(&current, &previous_segv) && !is_non_chaining(&current))
         return 0;
     int rc = install_handler();
     return rc == 0 ? 1 : rc;

@@ -53,6 +53,17 @@ public final class NativeCopyEngine implements AutoCloseable {
         return cause == null ? null : cause.getMessage();
     }
 
+    /**
+     * Puts the engine's fault handler back in front of a signal handler a driver installed over it. Backends
+     * call it after every driver call that may install one (an OpenCL program build: PoCL's LLVM installs a
+     * non-chaining SIGSEGV handler then, and a fault in a managed array would kill the process).
+     *
+     * @throws UnsatisfiedLinkError if the native engine cannot load
+     */
+    public static void ensureFaultHandler() {
+        io.hmm4j.internal.engine.Engine.ensureHandler();
+    }
+
     /** Copies with memcpy, taking {@code latencyNanos} plus bytes at {@code bytesPerSecond} (0: no limit). */
     public static NativeCopyEngine emulated(String deviceId, long latencyNanos, long bytesPerSecond) {
         if (latencyNanos < 0 || bytesPerSecond < 0)

@@ -26,14 +26,14 @@ public final class Engine {
     private static final System.Logger LOG = System.getLogger("io.hmm4j");
 
     /**
-     * Puts the fault handler back if a native library restored the JVM's handler over it; see
+     * Puts the fault handler back if a native library restored the JVM's handler over it or installed a non-chaining one in front; see
      * {@code hmm4j_engine_ensure_handler}. One sigaction query when nothing changed.
      */
     public static void ensureHandler() {
         ensureInitialized();
         int rc = hmm4j_h.hmm4j_engine_ensure_handler();
         if (rc == 1)
-            LOG.log(System.Logger.Level.INFO, "hmm4j: a native library had removed the fault handler; re-installed it");
+            LOG.log(System.Logger.Level.INFO, "hmm4j: a native library had removed or replaced the fault handler; re-installed it");
         else
             NativeErrors.check("hmm4j_engine_ensure_handler", rc);
     }

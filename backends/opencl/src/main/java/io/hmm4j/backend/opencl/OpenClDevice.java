@@ -141,6 +141,10 @@ public final class OpenClDevice implements Device {
         cl_program program = CL.clCreateProgramWithSource(context, 1, new String[] {source}, null, status);
         OpenCl.check("clCreateProgramWithSource(" + what + ")", status[0], id());
         int rc = CL.clBuildProgram(program, 1, new cl_device_id[] {device}, null, null, null);
+        // PoCL's LLVM may have put its own non-chaining SIGSEGV handler in front during the build. The first
+        // build (the built-ins, when the device opens) is the one that installs it: re-installing ours keeps
+        // LLVM's from ever running, so LLVM does not install it again for later builds.
+        NativeCopyEngine.ensureFaultHandler();
         if (rc != CL.CL_SUCCESS) {
             String log = buildLog(program);
             CL.clReleaseProgram(program);
