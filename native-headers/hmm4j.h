@@ -24,6 +24,15 @@ extern "C" {
 
 #define HMM4J_ABI_VERSION 1
 
+/*
+ * Returned (negated) when the engine could not change the protection of a
+ * region's user view because the process is at the kernel's limit of memory
+ * mappings (mprotect's ENOMEM, vm.max_map_count). Nothing was committed for
+ * the blocks concerned: their state still matches their protection. Beyond
+ * errno's range so that callers do not mistake it for a full device (-ENOMEM).
+ */
+#define HMM4J_EMAPLIMIT 4096
+
 /* Block states, MSI-like. */
 enum hmm4j_block_state {
     HMM4J_BLOCK_HOST = 0,   /* host valid and writable; device copy absent or stale */
@@ -136,6 +145,13 @@ int hmm4j_engine_init(void);
  */
 int hmm4j_engine_ensure_handler(void);
 
+/*
+ * How many registry slots the fault handler scans for each SIGSEGV of the
+ * process (the highest slot of a live region, plus one). A test hook: it
+ * shrinks again when regions are destroyed.
+ */
+int hmm4j_engine_registry_span(void);
+
 /* Page size the engine works with. */
 int64_t hmm4j_engine_page_size(void);
 
@@ -185,7 +201,8 @@ int hmm4j_region_bind(struct hmm4j_region *region, struct hmm4j_device *device, 
 /*
  * Makes every block host-valid (copying DEVICE blocks back) and detaches the
  * region from its device. On a copy error nothing is detached, the blocks
- * keep their state and -EIO is returned. 0 if the region was unbound.
+ * keep their state and -EIO is returned (-HMM4J_EMAPLIMIT when a protection
+ * change failed). 0 if the region was unbound.
  */
 int hmm4j_region_unbind(struct hmm4j_region *region, int32_t cause);
 
@@ -223,13 +240,25 @@ void hmm4j_region_set_prefetch(struct hmm4j_region *region, uint64_t max_blocks)
 void hmm4j_region_set_release_host(struct hmm4j_region *region, int32_t release);
 
 /*
+ * Test hook, like a device's fault injection: after `skip` more protection
+ * changes of this region's user view succeed, the next `count` fail with
+ * -HMM4J_EMAPLIMIT without changing anything, as mprotect does at the mapping
+ * limit. count 0 disarms it.
+ */
+void hmm4j_region_inject_protect_failure(struct hmm4j_region *region, uint32_t skip, uint32_t count);
+
+/*
  * Moves blocks [first_block, first_block + nblocks) of a bound region.
  * Collect: lock the region, pick the blocks whose state must change.
  * Copy: through the device's copy table; WRITE-only intent to the device copies
  * nothing. Finalize: commit the blocks that were copied, set protections, punch
  * the host RAM of DEVICE blocks, and leave any block whose copy failed as it was.
+ * Protection changes before state: a block whose protection cannot be changed
+ * keeps the state its protection says (its previous state; SHARED after a
+ * completed copy to the device) and is marked HMM4J_MIGRATE_FAILED.
  * Returns 0 when every block reached the requested state, -EIO if a copy
- * failed (state[] tells which), -EINVAL on misuse (unbound region, range).
+ * failed (state[] tells which), -HMM4J_EMAPLIMIT if a protection change failed
+ * at the mapping limit, -EINVAL on misuse (unbound region, range).
  */
 int hmm4j_migrate(struct hmm4j_migrate *request);
 

@@ -3,6 +3,7 @@ funcs = [
  ("int","hmm4j_abi_version",[],True,"int hmm4j_abi_version(void)"),
  ("int","hmm4j_engine_init",[],False,"int hmm4j_engine_init(void)"),
  ("int","hmm4j_engine_ensure_handler",[],False,"int hmm4j_engine_ensure_handler(void)"),
+ ("int","hmm4j_engine_registry_span",[],True,"int hmm4j_engine_registry_span(void)"),
  ("long","hmm4j_engine_page_size",[],True,"int64_t hmm4j_engine_page_size(void)"),
  ("int","hmm4j_layout_describe",[("int","layout_id"),("ptr","out"),("int","max")],False,"int hmm4j_layout_describe(int layout_id, uint64_t *out, int max)"),
  ("ptr","hmm4j_stats_global",[],True,"struct hmm4j_stats *hmm4j_stats_global(void)"),
@@ -21,6 +22,7 @@ funcs = [
  ("void","hmm4j_region_launch_end",[("ptr","region")],True,"void hmm4j_region_launch_end(struct hmm4j_region *region)"),
  ("void","hmm4j_region_set_prefetch",[("ptr","region"),("long","max_blocks")],False,"void hmm4j_region_set_prefetch(struct hmm4j_region *region, uint64_t max_blocks)"),
  ("void","hmm4j_region_set_release_host",[("ptr","region"),("int","release")],False,"void hmm4j_region_set_release_host(struct hmm4j_region *region, int32_t release)"),
+ ("void","hmm4j_region_inject_protect_failure",[("ptr","region"),("int","skip"),("int","count")],True,"void hmm4j_region_inject_protect_failure(struct hmm4j_region *region, uint32_t skip, uint32_t count)"),
  ("int","hmm4j_migrate",[("ptr","request")],False,"int hmm4j_migrate(struct hmm4j_migrate *request)"),
  ("int","hmm4j_device_create_emulated",[("long","latency_ns"),("long","bytes_per_second"),("ptr","out")],False,"int hmm4j_device_create_emulated(uint64_t latency_ns, uint64_t bytes_per_second, struct hmm4j_device **out)"),
  ("int","hmm4j_device_create_cuda",[("ptr","libcuda_path"),("long","context"),("long","stream"),("ptr","out")],False,"int hmm4j_device_create_cuda(const char *libcuda_path, uint64_t context, uint64_t stream, struct hmm4j_device **out)"),
@@ -60,6 +62,7 @@ public final class hmm4j_h {
     public static final AddressLayout C_POINTER = ValueLayout.ADDRESS;
 
     public static final int HMM4J_ABI_VERSION = 1;
+    public static final int HMM4J_EMAPLIMIT = 4096;
     public static final int HMM4J_BLOCK_HOST = 0;
     public static final int HMM4J_BLOCK_SHARED = 1;
     public static final int HMM4J_BLOCK_DEVICE = 2;
@@ -124,4 +127,6 @@ for ret, name, args, critical, proto in funcs:
     }}
 ''')
 out.append("}\n")
-open("/work/main/runtime/src/main/java/io/hmm4j/internal/ffm/hmm4j_h.java","w").write("".join(out))
+import os
+target = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "runtime/src/main/java/io/hmm4j/internal/ffm/hmm4j_h.java")
+open(target, "w").write("".join(out))

@@ -43,10 +43,30 @@ static int protection_of(uint8_t state)
     }
 }
 
+static bool protect_failure_injected(struct hmm4j_region *r)
+{
+    if (atomic_load_explicit(&r->inject_protect_count, memory_order_relaxed) == 0)
+        return false;
+    uint32_t skip = atomic_load_explicit(&r->inject_protect_skip, memory_order_relaxed);
+    if (skip > 0) {
+        atomic_store_explicit(&r->inject_protect_skip, skip - 1, memory_order_relaxed);
+        return false;
+    }
+    atomic_fetch_sub_explicit(&r->inject_protect_count, 1, memory_order_relaxed);
+    return true;
+}
+
+/*
+ * Over several mappings mprotect is not atomic: at the mapping limit it may fail after changing the first
+ * ones. A single block always lies in one mapping (protections only ever change on block boundaries), so
+ * for one block it either happens or changes nothing.
+ */
 static int protect_blocks(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state)
 {
+    if (protect_failure_injected(r))
+        return -HMM4J_EMAPLIMIT;
     if (mprotect(r->user + (first << r->block_shift), count << r->block_shift, protection_of(state)) != 0)
-        return -errno;
+        return errno == ENOMEM ? -HMM4J_EMAPLIMIT : -errno;
     return 0;
 }
 
@@ -217,6 +237,13 @@ HMM4J_EXPORT void hmm4j_region_set_release_host(struct hmm4j_region *r, int32_t 
     hmm4j_region_unlock(r);
 }
 
+HMM4J_EXPORT void hmm4j_region_inject_protect_failure(struct hmm4j_region *r, uint32_t skip, uint32_t count)
+{
+    atomic_store_explicit(&r->inject_protect_count, 0, memory_order_relaxed);
+    atomic_store_explicit(&r->inject_protect_skip, skip, memory_order_relaxed);
+    atomic_store_explicit(&r->inject_protect_count, count, memory_order_relaxed);
+}
+
 HMM4J_EXPORT void hmm4j_region_set_prefetch(struct hmm4j_region *r, uint64_t max_blocks)
 {
     hmm4j_region_lock(r);
@@ -262,17 +289,55 @@ static int copy_run(struct hmm4j_region *r, uint64_t first, uint64_t count, int 
 }
 
 /*
- * Applies the final state and protection to blocks [first, first+count) that share `state`;
+ * Applies the final state and protection to blocks [first, first+count) that share `target`;
  * `protection_now` is the user view's current protection of the run (mprotect is skipped when equal).
+ * Protection first, state after (DESIGN.md invariant 8). When the run's mprotect fails (the mapping
+ * limit), each block is tried alone; a block that still fails takes `fallback`, the state its unchanged
+ * protection says, and is marked failed in `outcome` (indexed from `first`, may be NULL).
+ * Returns 0 or the first protection error; *committed counts the blocks that reached `target`.
  */
-static int commit_run(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state, int protection_now)
+static int commit_run(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t target, int protection_now,
+                      uint8_t fallback, uint8_t *outcome, uint8_t committed_bits, uint64_t *committed)
 {
+    int rc = protection_now == protection_of(target) ? 0 : protect_blocks(r, first, count, target);
+    if (rc == 0) {
+        for (uint64_t b = first; b < first + count; b++)
+            set_state(r, b, target);
+        if (target == HMM4J_BLOCK_DEVICE)
+            release_host_backing(r, first, count);
+        if (outcome)
+            memset(outcome, committed_bits, count);
+        *committed = count;
+        return 0;
+    }
+    int first_error = rc;
+    bool failed = false;
+    *committed = 0;
+    for (uint64_t b = first; b < first + count; b++) {
+        /* Blocks the failed call did change are already at `target`: mprotect of them is a no-op. */
+        bool done = protect_blocks(r, b, 1, target) == 0;
+        set_state(r, b, done ? target : fallback);
+        if (done && target == HMM4J_BLOCK_DEVICE)
+            release_host_backing(r, b, 1);
+        if (outcome)
+            outcome[b - first] = done ? committed_bits : HMM4J_MIGRATE_FAILED;
+        *committed += done;
+        failed |= !done;
+    }
+    return failed ? first_error : 0;
+}
+
+/*
+ * Puts the run's protection back to what `state` says after a failed copy or protection change. Like
+ * commit_run it falls back to single blocks; a block that cannot be restored keeps a protection stricter
+ * than its state, which the spurious-fault path repairs or reports.
+ */
+static void restore_run(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state)
+{
+    if (protect_blocks(r, first, count, state) == 0)
+        return;
     for (uint64_t b = first; b < first + count; b++)
-        set_state(r, b, state);
-    int rc = protection_now == protection_of(state) ? 0 : protect_blocks(r, first, count, state);
-    if (state == HMM4J_BLOCK_DEVICE)
-        release_host_backing(r, first, count);
-    return rc;
+        protect_blocks(r, b, 1, state);
 }
 
 /*
@@ -299,34 +364,49 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
         }
         int rc = 0;
         int protection_now = protection_of(current);
+        /* What a block whose final protection change fails can honestly say it is. */
+        uint8_t fallback = current;
         bool copy = needs_copy(current, direction, intent);
+        bool copied = false;
         if (copy) {
             /* Host writers must not change bytes while they travel to the device. */
             if (direction == HMM4J_TO_DEVICE && current == HMM4J_BLOCK_HOST) {
                 rc = protect_blocks(r, b, count, HMM4J_BLOCK_SHARED);
                 protection_now = protection_of(HMM4J_BLOCK_SHARED);
             }
-            if (rc == 0)
+            if (rc == 0) {
                 rc = copy_run(r, b, count, direction);
+                copied = rc == 0;
+                if (rc != 0)
+                    HMM4J_STAT_ADD(r->stats, copy_errors, 1);
+            }
         }
         if (rc != 0) {
-            /* finalize (rollback): the run keeps its state, data stays where it was */
-            protect_blocks(r, b, count, current);
-            HMM4J_STAT_ADD(r->stats, copy_errors, 1);
+            /*
+             * finalize (rollback): the run keeps its state, data stays where it was. The error reported is
+             * the cause; a block whose protection cannot be restored is left stricter than its state (HOST
+             * behind read-only pages), which its next write fault repairs or reports.
+             */
+            if (protection_now != protection_of(current))
+                restore_run(r, b, count, current);
             if (outcome)
                 memset(outcome + (b - first), HMM4J_MIGRATE_FAILED, count);
             result = result ? result : rc;
             b = end;
             continue;
         }
+        /* Read-only host pages over a fresh device copy are a valid SHARED block. */
+        if (copied && direction == HMM4J_TO_DEVICE)
+            fallback = HMM4J_BLOCK_SHARED;
         /* finalize (commit) */
-        rc = commit_run(r, b, count, target, protection_now);
+        uint64_t committed = 0;
+        rc = commit_run(r, b, count, target, protection_now, fallback, outcome ? outcome + (b - first) : NULL,
+                        copy ? HMM4J_MIGRATE_COPIED : HMM4J_MIGRATE_CHANGED, &committed);
         if (rc != 0 && result == 0)
             result = rc;
-        if (outcome)
-            memset(outcome + (b - first), copy ? HMM4J_MIGRATE_COPIED : HMM4J_MIGRATE_CHANGED, count);
         if (copy) {
-            uint64_t bytes = count << r->block_shift;
+            uint64_t bytes = committed << r->block_shift;
+            count = committed;
             moved += count;
             if (direction == HMM4J_TO_DEVICE) {
                 HMM4J_STAT_ADD(r->stats, blocks_to_device, count);
@@ -420,10 +500,20 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
     int rc = 0;
     hmm4j_region_lock(r);
     uint8_t current = state_of(r, block);
-    if (current == HMM4J_BLOCK_HOST || (current == HMM4J_BLOCK_SHARED && !write) || !r->device) {
+    if (current == HMM4J_BLOCK_HOST || (current == HMM4J_BLOCK_SHARED && !write)) {
+        /*
+         * Served by another thread meanwhile, or a block whose protection could not be restored after a
+         * failed migration. Setting the protection its state says is a no-op in the first case and the repair
+         * in the second; if even that fails the fault is reported instead of re-faulting forever.
+         */
+        rc = protect_blocks(r, block, 1, current);
         hmm4j_region_unlock(r);
         HMM4J_STAT_ADD(r->stats, spurious_faults, 1);
-        return current == HMM4J_BLOCK_HOST || current == HMM4J_BLOCK_SHARED ? 0 : -EFAULT;
+        return rc;
+    }
+    if (!r->device) {
+        hmm4j_region_unlock(r);
+        return -EFAULT;
     }
     /* A kernel that writes this region may still run: the device copy is final only after it. */
     if (atomic_load(&r->launches_in_flight) > 0)

@@ -2,6 +2,7 @@ package io.hmm4j.internal.engine;
 
 import io.hmm4j.DeviceException;
 import io.hmm4j.DeviceOutOfMemoryException;
+import io.hmm4j.internal.ffm.hmm4j_h;
 import java.util.Map;
 
 /** Turns the engine's {@code -errno} results into exceptions that name the call and the error. */
@@ -24,6 +25,9 @@ public final class NativeErrors {
 
     public static String describe(int negativeErrno) {
         int errno = -negativeErrno;
+        if (errno == hmm4j_h.HMM4J_EMAPLIMIT)
+            return negativeErrno + " HMM4J_EMAPLIMIT the process is at the kernel's limit of memory mappings"
+                    + " (raise vm.max_map_count, or use larger blocks)";
         return negativeErrno + " " + NAMES.getOrDefault(errno, "errno " + errno);
     }
 
@@ -33,7 +37,7 @@ public final class NativeErrors {
             return result;
         int code = (int) result;
         String message = call + " failed: " + describe(code);
-        if (code == -12)
+        if (code == -12 || code == -hmm4j_h.HMM4J_EMAPLIMIT)
             throw new OutOfMemoryError(message);
         if (code == -22)
             throw new IllegalArgumentException(message);

@@ -128,6 +128,11 @@ public final class Region {
         hmm4j_h.hmm4j_region_set_prefetch(handle, maxBlocks);
     }
 
+    /** Test hook: the next {@code count} protection changes after {@code skip} fail as at the mapping limit. */
+    void injectProtectFailure(int skip, int count) {
+        hmm4j_h.hmm4j_region_inject_protect_failure(handle, skip, count);
+    }
+
     /** Unmaps and frees. No thread may touch the user view any more (its arena is closed). */
     public void destroy() {
         hmm4j_h.hmm4j_region_destroy(handle);

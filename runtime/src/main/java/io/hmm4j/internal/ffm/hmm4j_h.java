@@ -21,6 +21,7 @@ public final class hmm4j_h {
     public static final AddressLayout C_POINTER = ValueLayout.ADDRESS;
 
     public static final int HMM4J_ABI_VERSION = 1;
+    public static final int HMM4J_EMAPLIMIT = 4096;
     public static final int HMM4J_BLOCK_HOST = 0;
     public static final int HMM4J_BLOCK_SHARED = 1;
     public static final int HMM4J_BLOCK_DEVICE = 2;
@@ -108,6 +109,28 @@ public final class hmm4j_h {
      */
     public static int hmm4j_engine_ensure_handler() {
         var mh$ = hmm4j_engine_ensure_handler.HANDLE;
+        try {
+            return (int) mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_engine_registry_span {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_engine_registry_span");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_engine_registry_span(void)
+     * }
+     */
+    public static int hmm4j_engine_registry_span() {
+        var mh$ = hmm4j_engine_registry_span.HANDLE;
         try {
             return (int) mh$.invokeExact();
         } catch (Error | RuntimeException ex) {
@@ -506,6 +529,28 @@ public final class hmm4j_h {
         var mh$ = hmm4j_region_set_release_host.HANDLE;
         try {
             mh$.invokeExact(region, release);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_inject_protect_failure {
+        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_POINTER, hmm4j_h.C_INT, hmm4j_h.C_INT);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_inject_protect_failure");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void hmm4j_region_inject_protect_failure(struct hmm4j_region *region, uint32_t skip, uint32_t count)
+     * }
+     */
+    public static void hmm4j_region_inject_protect_failure(MemorySegment region, int skip, int count) {
+        var mh$ = hmm4j_region_inject_protect_failure.HANDLE;
+        try {
+            mh$.invokeExact(region, skip, count);
         } catch (Error | RuntimeException ex) {
             throw ex;
         } catch (Throwable ex$) {

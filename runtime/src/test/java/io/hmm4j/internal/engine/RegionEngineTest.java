@@ -158,4 +158,80 @@ class RegionEngineTest {
         assertThatThrownBy(() -> region.bind(engine.handle(), deviceMemory.address()))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("EBUSY");
     }
+
+    private static final int MAP_LIMIT = -hmm4j_h.HMM4J_EMAPLIMIT;
+
+    @Test
+    void protectionFailureAtCommitLeavesStateMatchingProtection() {
+        // The run's mprotect fails, so does every single-block retry: nothing moves to DEVICE.
+        region.injectProtectFailure(0, 1 + BLOCKS);
+        assertThat(region.migrate(0, BLOCKS, TO_DEVICE, WRITE, 1, null)).isEqualTo(MAP_LIMIT);
+        assertThat(picture()).isEqualTo("HHHHHHHH");
+        user.setAtIndex(ValueLayout.JAVA_INT, 5, 55); // still writable, no fault
+        assertThat(hmm4j_stats.write_faults(stats) + hmm4j_stats.spurious_faults(stats)).isZero();
+        assertThat(region.migrate(0, BLOCKS, TO_DEVICE, WRITE, 1, null)).isZero();
+        assertThat(picture()).isEqualTo("DDDDDDDD");
+    }
+
+    @Test
+    void protectionFailureOfTheRunFallsBackToSingleBlocks() {
+        // Read-only for the copy passes; only the run's PROT_NONE fails (as it does part-way at the mapping
+        // limit), block by block succeeds.
+        region.injectProtectFailure(1, 1);
+        assertThat(region.migrate(0, BLOCKS, TO_DEVICE, READ | WRITE, 1, null)).isZero();
+        assertThat(picture()).isEqualTo("DDDDDDDD");
+        // The run and then blocks 0 and 1 fail alone: exactly those two keep their state.
+        region.injectProtectFailure(0, 3);
+        long[] moved = new long[2];
+        assertThat(region.migrate(0, BLOCKS, TO_HOST, WRITE, 2, moved)).isEqualTo(MAP_LIMIT);
+        assertThat(picture()).isEqualTo("DDHHHHHH");
+        assertThat(moved[0]).isEqualTo(BLOCKS - 2);
+        assertThat(user.getAtIndex(ValueLayout.JAVA_INT, 1024 * 3 + 9)).isEqualTo(1024 * 3 + 9);
+        assertThat(user.getAtIndex(ValueLayout.JAVA_INT, 1024 + 9)).isEqualTo(1024 + 9); // faults block 1 home
+        assertThat(picture()).isEqualTo("DSHHHHHH");
+    }
+
+    @Test
+    void protectionFailureAfterCopyToDeviceLeavesBlocksShared() {
+        // HOST -> read-only for the copy passes, then -> PROT_NONE fails for the run and every block.
+        region.injectProtectFailure(1, 1 + BLOCKS);
+        long[] moved = new long[2];
+        assertThat(region.migrate(0, BLOCKS, TO_DEVICE, READ | WRITE, 1, moved)).isEqualTo(MAP_LIMIT);
+        // Read-only pages over a fresh device copy: SHARED is what they are.
+        assertThat(picture()).isEqualTo("SSSSSSSS");
+        assertThat(moved[0]).isZero();
+        assertThat(user.getAtIndex(ValueLayout.JAVA_INT, 77)).isEqualTo(77);
+        user.setAtIndex(ValueLayout.JAVA_INT, 77, -77); // a write fault makes it HOST again
+        assertThat(picture()).isEqualTo("HSSSSSSS");
+    }
+
+    @Test
+    void faultWhoseProtectionFailsOnceIsServedByTheNextAttempt() {
+        region.migrate(0, BLOCKS, TO_DEVICE, READ | WRITE, 1, null);
+        // The run (one block) and its single-block retry fail; the fault path's second attempt passes.
+        region.injectProtectFailure(0, 2);
+        assertThat(user.getAtIndex(ValueLayout.JAVA_INT, 4 * 1024 + 1)).isEqualTo(4 * 1024 + 1);
+        assertThat(picture()).isEqualTo("DDDDSDDD");
+    }
+
+    @Test
+    void failedRollbackIsRepairedByTheNextFault() {
+        // Read-only for the copy passes, the copy fails, restoring read-write fails: HOST behind read-only pages.
+        engine.inject(NativeCopyEngine.Injection.COPY_TO_DEVICE, 0);
+        region.injectProtectFailure(1, 1 + BLOCKS);
+        assertThat(region.migrate(0, BLOCKS, TO_DEVICE, READ | WRITE, 1, null)).isEqualTo(-5);
+        assertThat(picture()).isEqualTo("HHHHHHHH");
+        user.setAtIndex(ValueLayout.JAVA_INT, 3, 33); // faults once; the spurious path restores read-write
+        assertThat(user.getAtIndex(ValueLayout.JAVA_INT, 3)).isEqualTo(33);
+        assertThat(hmm4j_stats.spurious_faults(stats)).isEqualTo(1);
+        assertThat(picture()).isEqualTo("HHHHHHHH");
+    }
+
+    @Test
+    void mapLimitBecomesAClearErrorNotADeviceOutOfMemory() {
+        assertThatThrownBy(() -> NativeErrors.checkDevice("hmm4j_migrate", MAP_LIMIT, "emulated:0", 0))
+                .isInstanceOf(OutOfMemoryError.class).hasMessageContaining("vm.max_map_count");
+        assertThatThrownBy(() -> NativeErrors.check("hmm4j_region_unbind", MAP_LIMIT))
+                .isInstanceOf(OutOfMemoryError.class).hasMessageContaining("vm.max_map_count");
+    }
 }
