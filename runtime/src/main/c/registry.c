@@ -2,7 +2,8 @@
  * The regions the fault handler may serve. The handler runs on any thread at
  * any moment, so lookups take no lock: each slot keeps its address range
  * inline and a count of handlers inside it; removal clears the slot and waits
- * for that count to drain before the region can be freed.
+ * for that count to drain before the region can be freed. Lookups scan up to
+ * a high-water mark that follows the highest live slot down again.
  */
 #define _GNU_SOURCE
 #include "engine_internal.h"
@@ -58,6 +59,15 @@ void hmm4j_registry_remove(struct hmm4j_region *region)
     atomic_store(&slot->region, NULL);
     atomic_store(&slot->start, 0);
     atomic_store(&slot->end, 0);
+    /*
+     * Every SIGSEGV of the process scans up to the high-water mark, the JVM's own (safepoint polls, implicit
+     * null checks) included: keep it at the highest live slot. Adds take the lowest free slot, so live
+     * regions stay packed low. A handler still scanning above the new mark only finds cleared slots.
+     */
+    int top = atomic_load(&high_water);
+    while (top > 0 && atomic_load(&slots[top - 1].region) == NULL)
+        top--;
+    atomic_store(&high_water, top);
     writers_unlock();
     while (atomic_load(&slot->users) != 0)
         sched_yield();
@@ -83,3 +93,5 @@ struct hmm4j_region *hmm4j_registry_enter(uintptr_t address, int *slot_index)
 }
 
 void hmm4j_registry_leave(int slot_index) { atomic_fetch_sub(&slots[slot_index].users, 1); }
+
+HMM4J_EXPORT int hmm4j_engine_registry_span(void) { return atomic_load(&high_water); }

@@ -101,7 +101,19 @@ public final class Region {
         }
     }
 
+    /** The most blocks a snapshot holds: the JDK's largest safe array length. */
+    static final long MAX_SNAPSHOT_BLOCKS = Integer.MAX_VALUE - 8;
+
+    /**
+     * One state per block.
+     *
+     * @throws IllegalStateException if the region has more blocks than an array holds (as
+     *         {@link MemorySegment#toArray} does for a segment too large for an array)
+     */
     public BlockState[] snapshot() {
+        if (blockCount > MAX_SNAPSHOT_BLOCKS)
+            throw new IllegalStateException("a snapshot of " + blockCount + " blocks does not fit in an array (at most "
+                    + MAX_SNAPSHOT_BLOCKS + "); use larger blocks");
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment states = arena.allocate(blockCount);
             long n = NativeErrors.check("hmm4j_region_snapshot", hmm4j_h.hmm4j_region_snapshot(handle, states, blockCount));

@@ -234,4 +234,17 @@ class RegionEngineTest {
         assertThatThrownBy(() -> NativeErrors.check("hmm4j_region_unbind", MAP_LIMIT))
                 .isInstanceOf(OutOfMemoryError.class).hasMessageContaining("vm.max_map_count");
     }
+
+    @Test
+    void snapshotOfMoreBlocksThanAnArrayHoldsFailsClearly() {
+        // 2^31 + 1 blocks: 8 TiB of address space per view, nothing touched.
+        Region huge = Region.create(((1L << 31) + 1) * BLOCK, BLOCK, stats);
+        try {
+            assertThat(huge.blockCount()).isEqualTo((1L << 31) + 1);
+            assertThatThrownBy(huge::snapshot).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("2147483649 blocks");
+        } finally {
+            huge.destroy();
+        }
+    }
 }
