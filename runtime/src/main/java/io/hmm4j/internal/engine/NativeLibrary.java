@@ -264,7 +264,7 @@ public final class NativeLibrary {
                     continue;
                 String name = entry.getFileName().toString();
                 if (name.equals(DIR_PREFIX + System.getProperty("user.name", "user"))) {
-                    deleteMatching(entry, "libhmm4j-*.so");
+                    deleteOldCopies(entry);
                     continue;
                 }
                 long pid = pidOf(name);
@@ -288,6 +288,17 @@ public final class NativeLibrary {
             return Long.parseLong(rest.substring(0, dash));
         } catch (NumberFormatException e) {
             return -1;
+        }
+    }
+
+    /** The old loader's copies; a recent one may belong to a JVM of that version about to load it. */
+    private static void deleteOldCopies(Path legacyDir) throws IOException {
+        Instant staleBefore = Instant.now().minus(STALE_AFTER);
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(legacyDir, "libhmm4j-*.so")) {
+            for (Path file : files) {
+                if (Files.getLastModifiedTime(file, LinkOption.NOFOLLOW_LINKS).toInstant().isBefore(staleBefore))
+                    Files.deleteIfExists(file);
+            }
         }
     }
 

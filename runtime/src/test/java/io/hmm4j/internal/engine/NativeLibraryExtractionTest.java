@@ -125,6 +125,8 @@ class NativeLibraryExtractionTest {
         Path fresh = Files.createDirectory(parent.resolve("hmm4j-" + deadPid + "-fresh"));
         Path legacy = Files.createDirectory(parent.resolve("hmm4j-" + System.getProperty("user.name")));
         Files.writeString(legacy.resolve("libhmm4j-123.so"), "x");
+        Files.setLastModifiedTime(legacy.resolve("libhmm4j-123.so"), old);
+        Files.writeString(legacy.resolve("libhmm4j-456.so"), "being loaded by an older runtime right now");
         Files.writeString(legacy.resolve("notes.txt"), "keep");
         Path victim = Files.createDirectory(parent.resolve("victim"));
         Files.writeString(victim.resolve("libhmm4j.so"), "keep");
@@ -136,6 +138,7 @@ class NativeLibraryExtractionTest {
         assertThat(live).isDirectory();
         assertThat(fresh).isDirectory();
         assertThat(legacy.resolve("libhmm4j-123.so")).doesNotExist();
+        assertThat(legacy.resolve("libhmm4j-456.so")).exists();
         assertThat(legacy.resolve("notes.txt")).exists();
         assertThat(Files.isSymbolicLink(link)).isTrue();
         assertThat(victim.resolve("libhmm4j.so")).exists();
