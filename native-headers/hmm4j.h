@@ -193,8 +193,9 @@ uint64_t hmm4j_region_block_count(const struct hmm4j_region *region);
 
 /*
  * Gives the region a home on `device` at `device_base` (block i lives at
- * device_base + i * block_size). The region must be unbound. Returns 0,
- * -EBUSY if it is bound already, -EINVAL on bad arguments.
+ * device_base + i * block_size). The region must be unbound; it holds a
+ * reference to the device until it is unbound or destroyed. Returns 0,
+ * -EBUSY if it is bound already, -EINVAL on bad arguments or a destroyed device.
  */
 int hmm4j_region_bind(struct hmm4j_region *region, struct hmm4j_device *device, uint64_t device_base);
 
@@ -290,7 +291,13 @@ int hmm4j_device_create_opencl(const char *libopencl_path, uint64_t queue,
                                struct hmm4j_device **out);
 int hmm4j_device_opencl_set_buffer(struct hmm4j_device *device, uint32_t slot, uint64_t mem);
 
-/* Frees the copy table instance. Regions bound to it must be unbound first. */
+/*
+ * Releases the owner's hold on the copy table. Regions should be unbound
+ * first; one still bound keeps the struct alive (it is freed when the last
+ * such region is unbound or destroyed), but the device counts as closed:
+ * every later copy, zero or synchronize through it fails with -EIO (raw code
+ * ENODEV), since what it copied through belongs to the owner that let go.
+ */
 void hmm4j_device_destroy(struct hmm4j_device *device);
 
 /* Direct copies for backends and tests; same error convention as migrations. */

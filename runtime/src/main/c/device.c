@@ -14,7 +14,26 @@ int hmm4j_device_init(struct hmm4j_device *dev, const struct hmm4j_device_ops *o
     atomic_store(&dev->inject_after, 0);
     atomic_store(&dev->lost, false);
     atomic_store(&dev->unreadable, false);
+    atomic_store(&dev->refs, 1);
+    atomic_store(&dev->closed, false);
     return 0;
+}
+
+void hmm4j_device_get(struct hmm4j_device *dev) { atomic_fetch_add(&dev->refs, 1); }
+
+void hmm4j_device_put(struct hmm4j_device *dev)
+{
+    if (atomic_fetch_sub(&dev->refs, 1) == 1)
+        dev->ops->destroy(dev);
+}
+
+/* A closed device's queue, context or memory belong to an owner that has let them go: fail like a lost device. */
+static int refuse_if_closed(struct hmm4j_device *dev)
+{
+    if (!atomic_load(&dev->closed))
+        return 0;
+    atomic_store(&dev->last_error, ENODEV);
+    return -EIO;
 }
 
 /* Consumes an armed one-shot injection for `what`; returns the bytes to copy before failing, or -1. */
@@ -29,6 +48,9 @@ static int64_t take_injection(struct hmm4j_device *dev, int32_t what, size_t byt
 
 int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes, bool pinned)
 {
+    int rc = refuse_if_closed(dev);
+    if (rc != 0)
+        return rc;
     if (atomic_load(&dev->lost)) {
         atomic_store(&dev->last_error, ENODEV);
         return -EIO;
@@ -45,6 +67,9 @@ int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const voi
 
 int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned)
 {
+    int rc = refuse_if_closed(dev);
+    if (rc != 0)
+        return rc;
     if (atomic_load(&dev->unreadable)) {
         atomic_store(&dev->last_error, EIO);
         return -EIO;
@@ -59,11 +84,18 @@ int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr,
     return dev->ops->to_host(dev, host, addr, bytes, pinned);
 }
 
+int hmm4j_device_do_synchronize(struct hmm4j_device *dev)
+{
+    int rc = refuse_if_closed(dev);
+    return rc != 0 ? rc : dev->ops->synchronize(dev);
+}
+
 HMM4J_EXPORT void hmm4j_device_destroy(struct hmm4j_device *dev)
 {
     if (!dev)
         return;
-    dev->ops->destroy(dev);
+    atomic_store(&dev->closed, true);
+    hmm4j_device_put(dev);
 }
 
 HMM4J_EXPORT int hmm4j_device_copy_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, uint64_t bytes)
@@ -84,8 +116,13 @@ HMM4J_EXPORT int hmm4j_device_zero(struct hmm4j_device *dev, uint64_t addr, uint
 {
     if (!dev)
         return -EINVAL;
-    if (atomic_load(&dev->lost))
+    int rc = refuse_if_closed(dev);
+    if (rc != 0)
+        return rc;
+    if (atomic_load(&dev->lost)) {
+        atomic_store(&dev->last_error, ENODEV);
         return -EIO;
+    }
     return dev->ops->zero(dev, addr, bytes);
 }
 
@@ -93,7 +130,7 @@ HMM4J_EXPORT int hmm4j_device_synchronize(struct hmm4j_device *dev)
 {
     if (!dev)
         return -EINVAL;
-    return dev->ops->synchronize(dev);
+    return hmm4j_device_do_synchronize(dev);
 }
 
 HMM4J_EXPORT int64_t hmm4j_device_last_error(const struct hmm4j_device *dev)

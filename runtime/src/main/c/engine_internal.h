@@ -34,6 +34,9 @@ struct hmm4j_device {
     _Atomic uint64_t inject_after;
     atomic_bool lost;
     atomic_bool unreadable;
+    /* The owner's reference plus one per bound region; the last one frees (hmm4j_device_put). */
+    atomic_int refs;
+    atomic_bool closed; /* the owner destroyed it: what it copies through may be gone */
     void *backend; /* the backend's private state */
 };
 
@@ -83,6 +86,10 @@ uint64_t hmm4j_now_ns(void);
 int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes, bool pinned);
 int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned);
 int hmm4j_device_init(struct hmm4j_device *dev, const struct hmm4j_device_ops *ops, void *backend);
+int hmm4j_device_do_synchronize(struct hmm4j_device *dev);
+/* A bound region holds a reference: the device outlives hmm4j_device_destroy until it is unbound or destroyed. */
+void hmm4j_device_get(struct hmm4j_device *dev);
+void hmm4j_device_put(struct hmm4j_device *dev);
 
 #define HMM4J_STAT_ADD(stats, field, value) \
     hmm4j_stats_add((stats), offsetof(struct hmm4j_stats, field), (uint64_t)(value))

@@ -108,7 +108,9 @@ static void register_host_locked(struct hmm4j_region *r)
 static void unregister_host_locked(struct hmm4j_region *r)
 {
     if (r->host_registered) {
-        r->device->ops->unregister_host(r->device, r->engine);
+        /* A closed device's context may be gone: its registration dies with it. */
+        if (!atomic_load(&r->device->closed))
+            r->device->ops->unregister_host(r->device, r->engine);
         r->host_registered = false;
     }
 }
@@ -181,7 +183,10 @@ HMM4J_EXPORT void hmm4j_region_destroy(struct hmm4j_region *r)
     if (!r)
         return;
     hmm4j_registry_remove(r);
-    unregister_host_locked(r);
+    if (r->device) {
+        unregister_host_locked(r);
+        hmm4j_device_put(r->device);
+    }
     munmap(r->engine, r->size);
     munmap(r->user, r->size);
     close(r->memfd);
@@ -204,7 +209,10 @@ HMM4J_EXPORT int hmm4j_region_bind(struct hmm4j_region *r, struct hmm4j_device *
     int rc = 0;
     if (r->device)
         rc = -EBUSY;
+    else if (atomic_load(&device->closed))
+        rc = -EINVAL;
     else {
+        hmm4j_device_get(device);
         r->device = device;
         r->device_base = device_base;
         register_host_locked(r);
@@ -467,6 +475,7 @@ HMM4J_EXPORT int hmm4j_region_unbind(struct hmm4j_region *r, int32_t cause)
         rc = migrate_locked(r, 0, r->nblocks, HMM4J_TO_HOST, HMM4J_INTENT_WRITE, cause, NULL, &moved);
         if (rc == 0) {
             unregister_host_locked(r);
+            hmm4j_device_put(r->device);
             r->device = NULL;
             r->device_base = UINT64_MAX;
         }
@@ -517,7 +526,7 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
     }
     /* A kernel that writes this region may still run: the device copy is final only after it. */
     if (atomic_load(&r->launches_in_flight) > 0)
-        r->device->ops->synchronize(r->device);
+        hmm4j_device_do_synchronize(r->device);
     uint64_t moved = 0;
     int intent = write ? HMM4J_INTENT_WRITE : HMM4J_INTENT_READ;
     uint64_t extra = current == HMM4J_BLOCK_DEVICE ? prefetch_extent(r, block) : 0;

@@ -146,7 +146,11 @@ public final class NativeCopyEngine implements AutoCloseable {
         hmm4j_h.hmm4j_device_inject(handle(), what.code, afterBytes);
     }
 
-    /** Frees the native table. Regions bound to this device must have been unbound. Idempotent. */
+    /**
+     * Releases the native table. Regions should have been unbound; one still bound keeps the table allocated
+     * until it is unbound or destroyed, and every copy through this engine fails from now on (as a lost
+     * device). Idempotent.
+     */
     @Override
     public void close() {
         if (closed.compareAndSet(false, true))
