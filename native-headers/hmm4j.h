@@ -138,10 +138,16 @@ int hmm4j_engine_init(void);
  * hmm4j_engine_init), or installed a handler that cannot chain (SA_RESETHAND,
  * as LLVM does inside PoCL during a program build; SIG_DFL; SIG_IGN). Faults
  * outside hmm4j regions still go to the handler saved by hmm4j_engine_init,
- * never to the replaced one. Returns 1 if it re-installed, 0 if the handler
- * was in place (or a third party that chains now sits in front, which is
- * left alone), -errno on error. Cheap (one sigaction query); the runtime calls
- * it when a heap opens, at every launch and after every OpenCL program build.
+ * never to the replaced one. The other signals LLVM takes over the same way
+ * (SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGUSR2, SIGTERM,
+ * SIGXCPU, SIGXFSZ, SIGSYS) are looked at when the SIGSEGV handler had to be
+ * put back, and get the action they had at hmm4j_engine_init again where an
+ * SA_RESETHAND handler replaced it. Returns 1 if it
+ * re-installed anything, 0 if all was in place (or a third party that chains
+ * now sits in front, which is left alone), -errno on error. Cheap (one
+ * sigaction query when nothing changed); the runtime calls it when a heap
+ * opens, at every launch and after every OpenCL program build. Concurrent
+ * callers may both re-install, which is harmless.
  */
 int hmm4j_engine_ensure_handler(void);
 

@@ -12,6 +12,17 @@
 
 static struct sigaction previous_segv;
 static struct sigaction previous_bus;
+
+/*
+ * The other signals LLVM (inside PoCL) takes over during a program build with a non-chaining SA_RESETHAND
+ * handler: the JVM's SIGQUIT thread dumps, SIGTERM/SIGINT/SIGHUP shutdown and SIGBUS InternalErrors would first
+ * go through it, and each time it runs it unregisters itself, so the next build installs it again, SIGSEGV
+ * included. Their actions at engine start are put back the same way as ours.
+ */
+static const int guarded_signals[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGILL,  SIGTRAP, SIGABRT,
+                                      SIGBUS,  SIGUSR2, SIGTERM, SIGXCPU, SIGXFSZ, SIGSYS};
+#define GUARDED_COUNT (sizeof guarded_signals / sizeof guarded_signals[0])
+static struct sigaction guarded_at_start[GUARDED_COUNT];
 static atomic_int handler_installed;
 static struct hmm4j_stats global_stats;
 
@@ -130,10 +141,8 @@ static bool is_non_chaining(const struct sigaction *action)
  * LLVM counts its handlers as installed and does not install them again. A third party that chains properly
  * is left in front, or faults would loop between the two.
  */
-HMM4J_EXPORT int hmm4j_engine_ensure_handler(void)
+static int ensure_segv_handler(void)
 {
-    if (!atomic_load(&handler_installed))
-        return -EINVAL;
     struct sigaction current;
     if (sigaction(SIGSEGV, NULL, &current) != 0)
         return -errno;
@@ -145,6 +154,35 @@ HMM4J_EXPORT int hmm4j_engine_ensure_handler(void)
     return rc == 0 ? 1 : rc;
 }
 
+/* Only a self-removing handler is replaced: one that chains, or that the application chose, stays. */
+static int restore_guarded_signals(void)
+{
+    int restored = 0;
+    for (size_t i = 0; i < GUARDED_COUNT; i++) {
+        struct sigaction current;
+        if (sigaction(guarded_signals[i], NULL, &current) != 0)
+            return -errno;
+        if (!(current.sa_flags & SA_RESETHAND) || same_handler(&current, &guarded_at_start[i]))
+            continue;
+        if (sigaction(guarded_signals[i], &guarded_at_start[i], NULL) != 0)
+            return -errno;
+        restored = 1;
+    }
+    return restored;
+}
+
+HMM4J_EXPORT int hmm4j_engine_ensure_handler(void)
+{
+    if (!atomic_load(&handler_installed))
+        return -EINVAL;
+    int segv = ensure_segv_handler();
+    /* LLVM takes all of them at once, SIGSEGV included: while ours is in place the others need no look. */
+    if (segv <= 0)
+        return segv;
+    int others = restore_guarded_signals();
+    return others < 0 ? others : 1;
+}
+
 HMM4J_EXPORT int hmm4j_engine_init(void)
 {
     int expected = 0;
@@ -154,6 +192,12 @@ HMM4J_EXPORT int hmm4j_engine_init(void)
     if (sigaction(SIGSEGV, NULL, &previous_segv) != 0 || sigaction(SIGBUS, NULL, &previous_bus) != 0) {
         rc = -errno;
         goto out_reset;
+    }
+    for (size_t i = 0; i < GUARDED_COUNT; i++) {
+        if (sigaction(guarded_signals[i], NULL, &guarded_at_start[i]) != 0) {
+            rc = -errno;
+            goto out_reset;
+        }
     }
     rc = install_handler();
     if (rc != 0)
