@@ -142,10 +142,14 @@ int hmm4j_engine_init(void);
  * (SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGUSR2, SIGTERM,
  * SIGXCPU, SIGXFSZ, SIGSYS) are looked at when the SIGSEGV handler had to be
  * put back, and get the action they had at hmm4j_engine_init again where an
- * SA_RESETHAND handler replaced it. Returns 1 if it
+ * SA_RESETHAND handler replaced it. When a driver has put a SIGFPE handler in
+ * front of the JVM's (PoCL steps over integer division traps for its
+ * kernels), hmm4j's goes in front of it: traps in code of no loaded object
+ * (the JVM's generated code, whose ArithmeticException relies on them) go to
+ * the JVM's handler, all others to the driver's. Returns 1 if it
  * re-installed anything, 0 if all was in place (or a third party that chains
- * now sits in front, which is left alone), -errno on error. Cheap (one
- * sigaction query when nothing changed); the runtime calls it when a heap
+ * now sits in front, which is left alone), -errno on error. Cheap (two
+ * sigaction queries when nothing changed); the runtime calls it when a heap
  * opens, at every launch and after every OpenCL program build. Concurrent
  * callers may both re-install, which is harmless.
  */

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "engine_internal.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stddef.h>
@@ -141,6 +142,45 @@ static bool is_non_chaining(const struct sigaction *action)
  * LLVM counts its handlers as installed and does not install them again. A third party that chains properly
  * is left in front, or faults would loop between the two.
  */
+/*
+ * SIGFPE: PoCL installs a handler that steps over integer division traps so that an OpenCL kernel dividing by
+ * zero does not kill the process, for every thread. The JVM's compiled code relies on that very trap for
+ * ArithmeticException; stepped over, `x / 0` in Java silently yields garbage. Once a driver has taken SIGFPE,
+ * ours goes in front: a trap in code that belongs to no loaded object (the JVM's JIT and interpreter code lives
+ * in anonymous memory) goes to the JVM's handler, anything else (kernels are dlopen'ed shared objects) to the
+ * driver's. dladdr is not on POSIX's async-signal-safe list; it takes the loader's lock, which no thread holds
+ * while waiting for a safepoint, and an integer trap cannot happen inside the loader.
+ */
+static struct sigaction jvm_fpe;
+static struct sigaction driver_fpe;
+
+static void on_fpe(int signo, siginfo_t *info, void *context)
+{
+    int saved_errno = errno;
+    Dl_info where;
+    bool integer_trap = info->si_code == FPE_INTDIV || info->si_code == FPE_INTOVF;
+    bool generated_code = integer_trap && dladdr(info->si_addr, &where) == 0;
+    errno = saved_errno;
+    forward_to(generated_code ? &jvm_fpe : &driver_fpe, signo, info, context);
+}
+
+static int ensure_fpe_handler(void)
+{
+    struct sigaction current;
+    if (sigaction(SIGFPE, NULL, &current) != 0)
+        return -errno;
+    if (((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == on_fpe) || same_handler(&current, &jvm_fpe))
+        return 0;
+    driver_fpe = current;
+    atomic_thread_fence(memory_order_seq_cst);
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = on_fpe;
+    action.sa_flags = (jvm_fpe.sa_flags | SA_SIGINFO | SA_ONSTACK) & ~SA_RESETHAND;
+    action.sa_mask = jvm_fpe.sa_mask;
+    return sigaction(SIGFPE, &action, NULL) == 0 ? 1 : -errno;
+}
+
 static int ensure_segv_handler(void)
 {
     struct sigaction current;
@@ -175,10 +215,13 @@ HMM4J_EXPORT int hmm4j_engine_ensure_handler(void)
 {
     if (!atomic_load(&handler_installed))
         return -EINVAL;
+    int fpe = ensure_fpe_handler();
+    if (fpe < 0)
+        return fpe;
     int segv = ensure_segv_handler();
     /* LLVM takes all of them at once, SIGSEGV included: while ours is in place the others need no look. */
     if (segv <= 0)
-        return segv;
+        return segv < 0 ? segv : fpe;
     int others = restore_guarded_signals();
     return others < 0 ? others : 1;
 }
@@ -189,7 +232,8 @@ HMM4J_EXPORT int hmm4j_engine_init(void)
     if (!atomic_compare_exchange_strong(&handler_installed, &expected, 1))
         return 0;
     int rc;
-    if (sigaction(SIGSEGV, NULL, &previous_segv) != 0 || sigaction(SIGBUS, NULL, &previous_bus) != 0) {
+    if (sigaction(SIGSEGV, NULL, &previous_segv) != 0 || sigaction(SIGBUS, NULL, &previous_bus) != 0 ||
+        sigaction(SIGFPE, NULL, &jvm_fpe) != 0) {
         rc = -errno;
         goto out_reset;
     }
