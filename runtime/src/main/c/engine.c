@@ -134,15 +134,6 @@ static bool is_non_chaining(const struct sigaction *action)
 }
 
 /*
- * Native libraries loaded later save the SIGSEGV handler, install their own and restore what they saved; when
- * that overlaps our installation they restore the JVM's handler and ours is gone. LLVM (PoCL's compiler)
- * installs a non-chaining SA_RESETHAND handler during a program build and keeps it until a signal arrives.
- * Either way ours goes back in front, still chaining to the JVM's original handler and never to the
- * non-chaining one: a self-removing handler would re-issue every JVM fault, and as long as LLVM's never runs,
- * LLVM counts its handlers as installed and does not install them again. A third party that chains properly
- * is left in front, or faults would loop between the two.
- */
-/*
  * SIGFPE: PoCL installs a handler that steps over integer division traps so that an OpenCL kernel dividing by
  * zero does not kill the process, for every thread. The JVM's compiled code relies on that very trap for
  * ArithmeticException; stepped over, `x / 0` in Java silently yields garbage. Once a driver has taken SIGFPE,
@@ -181,6 +172,15 @@ static int ensure_fpe_handler(void)
     return sigaction(SIGFPE, &action, NULL) == 0 ? 1 : -errno;
 }
 
+/*
+ * Native libraries loaded later save the SIGSEGV handler, install their own and restore what they saved; when
+ * that overlaps our installation they restore the JVM's handler and ours is gone. LLVM (PoCL's compiler)
+ * installs a non-chaining SA_RESETHAND handler during a program build and keeps it until a signal arrives.
+ * Either way ours goes back in front, still chaining to the JVM's original handler and never to the
+ * non-chaining one: a self-removing handler would re-issue every JVM fault, and as long as LLVM's never runs,
+ * LLVM counts its handlers as installed and does not install them again. A third party that chains properly
+ * is left in front, or faults would loop between the two.
+ */
 static int ensure_segv_handler(void)
 {
     struct sigaction current;

@@ -52,6 +52,9 @@ public final class OpenClBackendProvider implements BackendProvider {
             CL.setExceptionsEnabled(false);
             int[] platforms = new int[1];
             int status = CL.clGetPlatformIDs(0, null, platforms);
+            // Loading PoCL put its SIGFPE handler in front of the JVM's: route Java's division traps back now,
+            // not only when a heap opens.
+            NativeCopyEngine.ensureFaultHandler();
             if (status != CL.CL_SUCCESS || platforms[0] == 0) {
                 cause = "no OpenCL platform (" + (status == CL.CL_SUCCESS ? "none installed" : OpenCl.errorName(status))
                         + "; install an ICD such as pocl-opencl-icd)";
