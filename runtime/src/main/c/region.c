@@ -241,6 +241,8 @@ static bool needs_copy(uint8_t current, int direction, int intent)
 {
     if (direction == HMM4J_TO_DEVICE)
         return current == HMM4J_BLOCK_HOST && (intent & HMM4J_INTENT_READ);
+    if (intent & HMM4J_INTENT_DISCARD)
+        return false;
     /* The host always gets the bytes back: a host write may cover only part of a block. */
     return current == HMM4J_BLOCK_DEVICE;
 }
@@ -265,12 +267,13 @@ static int copy_run(struct hmm4j_region *r, uint64_t first, uint64_t count, int 
  * Applies the final state and protection to blocks [first, first+count) that share `state`;
  * `protection_now` is the user view's current protection of the run (mprotect is skipped when equal).
  */
-static int commit_run(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state, int protection_now)
+static int commit_run(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state, int protection_now,
+                      bool keep_host)
 {
     for (uint64_t b = first; b < first + count; b++)
         set_state(r, b, state);
     int rc = protection_now == protection_of(state) ? 0 : protect_blocks(r, first, count, state);
-    if (state == HMM4J_BLOCK_DEVICE)
+    if (state == HMM4J_BLOCK_DEVICE && !keep_host)
         release_host_backing(r, first, count);
     return rc;
 }
@@ -320,7 +323,7 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
             continue;
         }
         /* finalize (commit) */
-        rc = commit_run(r, b, count, target, protection_now);
+        rc = commit_run(r, b, count, target, protection_now, (intent & HMM4J_INTENT_KEEP_HOST) != 0);
         if (rc != 0 && result == 0)
             result = rc;
         if (outcome)
@@ -354,7 +357,10 @@ HMM4J_EXPORT int hmm4j_migrate(struct hmm4j_migrate *m)
     if (m->first_block >= r->nblocks || m->nblocks > r->nblocks - m->first_block)
         return -EINVAL;
     if ((m->direction != HMM4J_TO_DEVICE && m->direction != HMM4J_TO_HOST) ||
-        (m->intent & ~(HMM4J_INTENT_READ | HMM4J_INTENT_WRITE)) != 0 || m->intent == 0 ||
+        (m->intent & ~(HMM4J_INTENT_READ | HMM4J_INTENT_WRITE | HMM4J_INTENT_KEEP_HOST | HMM4J_INTENT_DISCARD)) != 0 ||
+        (m->intent & (HMM4J_INTENT_READ | HMM4J_INTENT_WRITE)) == 0 ||
+        ((m->intent & HMM4J_INTENT_KEEP_HOST) && m->direction != HMM4J_TO_DEVICE) ||
+        ((m->intent & HMM4J_INTENT_DISCARD) && m->direction != HMM4J_TO_HOST) ||
         m->cause < 0 || m->cause >= HMM4J_CAUSE_COUNT)
         return -EINVAL;
     uint64_t start = hmm4j_now_ns();
@@ -393,6 +399,31 @@ HMM4J_EXPORT int hmm4j_region_unbind(struct hmm4j_region *r, int32_t cause)
     }
     hmm4j_region_unlock(r);
     return rc;
+}
+
+HMM4J_EXPORT int64_t hmm4j_region_reclaim(struct hmm4j_region *r)
+{
+    if (!r)
+        return -EINVAL;
+    int64_t released = 0;
+    hmm4j_region_lock(r);
+    if (r->release_host) {
+        uint64_t b = 0;
+        while (b < r->nblocks) {
+            if (state_of(r, b) != HMM4J_BLOCK_DEVICE) {
+                b++;
+                continue;
+            }
+            uint64_t end = b + 1;
+            while (end < r->nblocks && state_of(r, end) == HMM4J_BLOCK_DEVICE)
+                end++;
+            release_host_backing(r, b, end - b);
+            released += (int64_t)(end - b);
+            b = end;
+        }
+    }
+    hmm4j_region_unlock(r);
+    return released;
 }
 
 /* How many DEVICE blocks after `block` to pull back with it: the window grows while faults walk in order. */
