@@ -108,7 +108,8 @@ public final class Demo {
         try (ManagedHeap automatic = ManagedHeap.create()) {
             Device device = automatic.devices().getFirst();
             if (!device.coherent()) {
-                out.printf(Locale.ROOT, "device  %s, %s%n        %s%n%n", device.id(), device.name(), describe(device));
+                out.printf(Locale.ROOT, "device  %s, %s%n        It has %s.%n%n", device.id(), device.name(),
+                        describe(device));
                 Demo demo = new Demo(automatic, size, steps, out, terminal);
                 List<Run> runs = demo.compare();
                 demo.writeSvg(runs.getFirst(), svg);
@@ -119,9 +120,9 @@ public final class Demo {
                 Device moving = migrating.devices().getFirst();
                 out.printf(Locale.ROOT, "device  %s, %s%n"
                                 + "        It shares host memory, so its automatic (coherent) placement moves nothing: kernels%n"
-                                + "        use the arrays' own pages. To show migration the demo runs %s with %s%n"
-                                + "        (%s), and the zero-copy run beside it.%n%n",
-                        device.id(), device.name(), moving.id(), placement(migrating), describe(moving));
+                                + "        use the arrays' own pages. %s%n"
+                                + "        The zero-copy run is shown beside it.%n%n",
+                        device.id(), device.name(), howMigrationIsShown(migrating));
                 Demo demo = new Demo(migrating, size, steps, out, terminal);
                 List<Run> runs = demo.compare();
                 demo.writeSvg(runs.getFirst(), svg);
@@ -151,15 +152,21 @@ public final class Demo {
         return ManagedHeap.builder().backend("emulated").build();
     }
 
-    private static String placement(ManagedHeap heap) {
-        return heap.backendName().equals("opencl") ? "placement=migrate" : "the " + heap.backendName() + " backend";
+    /** The sentence that says what the demo runs instead of a device that shares host memory. */
+    private static String howMigrationIsShown(ManagedHeap migrating) {
+        Device device = migrating.devices().getFirst();
+        String next = System.lineSeparator() + "        ";
+        if (migrating.backendName().equals("opencl"))
+            return "To show migration the demo runs it with placement=migrate:" + next
+                    + "buffers of its own, and a host access to their data faults the blocks home.";
+        return "To show migration the demo runs " + device.id() + " instead:" + next + describe(device) + ".";
     }
 
     private static String describe(Device device) {
         return switch (device.kind()) {
-            case DISCRETE -> "device memory of its own: a host access to its data faults the blocks home";
-            case EMULATED -> "a separate allocation stands in for device memory: a host access faults the blocks home";
-            case COHERENT -> "shares host memory: nothing moves";
+            case DISCRETE -> "device memory of its own, and a host access to its data faults the blocks home";
+            case EMULATED -> "a separate allocation standing in for device memory, and a host access faults the blocks home";
+            case COHERENT -> "the host's memory: nothing moves";
         };
     }
 
