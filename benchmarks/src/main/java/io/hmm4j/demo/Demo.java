@@ -117,7 +117,6 @@ public final class Demo {
                 return;
             }
             try (ManagedHeap migrating = migratingHeap(automatic, out)) {
-                Device moving = migrating.devices().getFirst();
                 out.printf(Locale.ROOT, "device  %s, %s%n"
                                 + "        It shares host memory, so its automatic (coherent) placement moves nothing: kernels%n"
                                 + "        use the arrays' own pages. %s%n"
@@ -295,23 +294,19 @@ public final class Demo {
     void summary(List<Run> runs, Run zeroCopy, Path svg) {
         Run managed = runs.get(0);
         Run copying = runs.get(1);
-        double speedUp = (double) copying.nanos() / managed.nanos();
         long notMoved = Math.max(0, copying.moved() - managed.moved());
         out.println();
-        out.printf(Locale.ROOT, "%s: %.1fx %s than copy-everything (%s vs %s for %d steps on %s).%n",
-                Way.ON_DEMAND.label, speedUp >= 1 ? speedUp : 1 / speedUp, speedUp >= 1 ? "faster" : "slower",
-                seconds(managed.nanos()), seconds(copying.nanos()), managed.steps(), managed.device().id());
+        out.printf(Locale.ROOT, "%s: %s than copy-everything (%s vs %s for %d steps on %s).%n", Way.ON_DEMAND.label,
+                fasterOrSlower(copying.nanos(), managed.nanos()), seconds(managed.nanos()), seconds(copying.nanos()),
+                managed.steps(), managed.device().id());
         out.printf(Locale.ROOT, "%s of the %s that copy-everything copied did not move: hmm4j moved %s (%.1f%%), %s of"
                         + " it home by %d host faults.%n", human(notMoved), human(copying.moved()),
                 human(managed.moved()), 100.0 * managed.moved() / Math.max(1, copying.moved()),
                 human(managed.toHost(MigrationCause.FAULT)), managed.readFaults() + managed.writeFaults());
-        if (zeroCopy != null) {
-            double versusOnDemand = (double) managed.nanos() / zeroCopy.nanos();
-            out.printf(Locale.ROOT, "zero-copy on %s: %s, %s moved, %.1fx %s than on demand: a device that shares host"
-                            + " memory needs no migration at all.%n", zeroCopy.device().id(), seconds(zeroCopy.nanos()),
-                    human(zeroCopy.moved()), versusOnDemand >= 1 ? versusOnDemand : 1 / versusOnDemand,
-                    versusOnDemand >= 1 ? "faster" : "slower");
-        }
+        if (zeroCopy != null)
+            out.printf(Locale.ROOT, "zero-copy on %s: %s, %s moved, %s: a device that shares host memory needs no"
+                            + " migration at all.%n", zeroCopy.device().id(), seconds(zeroCopy.nanos()),
+                    human(zeroCopy.moved()), versus(managed.nanos(), zeroCopy.nanos(), "on demand"));
 
         long bytes = (long) size * size * Float.BYTES;
         long blocks = (bytes + heap.blockSize() - 1) / heap.blockSize();
@@ -342,6 +337,21 @@ public final class Demo {
                 diff = Math.max(diff, Math.abs(managed.probes()[i] - other.probes()[i]));
         out.printf(Locale.ROOT, "all runs agree on the probes: max |difference| = %g%n", diff);
         out.println("residency picture of the on-demand run: " + svg.toAbsolutePath());
+    }
+
+    /** E.g. {@code 4.8x faster}: a run of {@code nanos} against one of {@code baselineNanos}. */
+    private static String fasterOrSlower(long baselineNanos, long nanos) {
+        double speedUp = (double) baselineNanos / nanos;
+        return String.format(Locale.ROOT, "%.1fx %s", speedUp >= 1 ? speedUp : 1 / speedUp,
+                speedUp >= 1 ? "faster" : "slower");
+    }
+
+    /** Like {@link #fasterOrSlower} with the baseline named, but within 10 % it says they are the same. */
+    private static String versus(long baselineNanos, long nanos, String baseline) {
+        double speedUp = (double) baselineNanos / nanos;
+        if (speedUp > 1 / 1.1 && speedUp < 1.1)
+            return "about as fast as " + baseline;
+        return fasterOrSlower(baselineNanos, nanos) + " than " + baseline;
     }
 
     private void row(List<Run> runs, String label, Function<Run, String> cell) {
