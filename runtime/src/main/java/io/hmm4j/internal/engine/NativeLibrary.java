@@ -28,21 +28,24 @@ public final class NativeLibrary {
 
     private NativeLibrary() {}
 
+    /** The library that loaded: its symbols and the file they came from. */
+    private record Loaded(SymbolLookup lookup, Path path) {}
+
     private static final class Holder {
-        static final SymbolLookup LOOKUP;
+        static final Loaded LOADED;
         static final Throwable FAILURE;
 
         static {
-            SymbolLookup lookup = null;
+            Loaded loaded = null;
             Throwable failure = null;
             try {
-                lookup = load();
-                installHandler(lookup);
+                loaded = load();
+                installHandler(loaded.lookup());
             } catch (UnsatisfiedLinkError | RuntimeException e) {
                 failure = e;
-                lookup = null;
+                loaded = null;
             }
-            LOOKUP = lookup;
+            LOADED = loaded;
             FAILURE = failure;
         }
     }
@@ -97,10 +100,20 @@ public final class NativeLibrary {
 
     public static SymbolLookup lookup() {
         ensureAvailability();
-        return Holder.LOOKUP;
+        return Holder.LOADED.lookup();
     }
 
-    private static SymbolLookup load() {
+    /**
+     * The file the engine was loaded from (the extracted copy, or {@code -Dhmm4j.native.path}).
+     *
+     * @throws UnsatisfiedLinkError when the engine cannot load
+     */
+    public static Path path() {
+        ensureAvailability();
+        return Holder.LOADED.path();
+    }
+
+    private static Loaded load() {
         List<String> attempts = new ArrayList<>();
         String platform = platform();
         if (platform == null) {
@@ -109,16 +122,17 @@ public final class NativeLibrary {
         }
         String explicit = System.getProperty(PATH_PROPERTY);
         if (explicit != null) {
-            SymbolLookup lookup = tryLoad(Path.of(explicit), attempts, "-D" + PATH_PROPERTY + "=" + explicit);
+            Path path = Path.of(explicit);
+            SymbolLookup lookup = tryLoad(path, attempts, "-D" + PATH_PROPERTY + "=" + explicit);
             if (lookup != null)
-                return lookup;
+                return new Loaded(lookup, path);
         } else {
             String resource = "/META-INF/native/" + platform + "/libhmm4j.so";
             Path extracted = extract(resource, attempts);
             if (extracted != null) {
                 SymbolLookup lookup = tryLoad(extracted, attempts, "extracted " + resource + " to " + extracted);
                 if (lookup != null)
-                    return lookup;
+                    return new Loaded(lookup, extracted);
             }
         }
         throw new UnsatisfiedLinkError("cannot load hmm4j's native engine:\n  - " + String.join("\n  - ", attempts));
