@@ -49,6 +49,16 @@ enum hmm4j_direction {
 enum hmm4j_intent {
     HMM4J_INTENT_READ = 1,  /* destination reads: stale blocks are copied */
     HMM4J_INTENT_WRITE = 2, /* destination writes: the other copy becomes invalid */
+    /*
+     * With TO_DEVICE + WRITE: blocks become DEVICE but keep their host pages, so a launch that fails
+     * before its kernel ran can be undone with DISCARD; hmm4j_region_reclaim gives the pages back later.
+     */
+    HMM4J_INTENT_KEEP_HOST = 4,
+    /*
+     * With TO_HOST: the device copy is not newer than the host pages (the kernel that was to write it
+     * never ran): DEVICE blocks become HOST without a copy. Only for blocks made DEVICE with KEEP_HOST.
+     */
+    HMM4J_INTENT_DISCARD = 8,
 };
 
 /* Why bytes moved; indexes the by-cause counters. */
@@ -216,6 +226,14 @@ int hmm4j_region_bind(struct hmm4j_region *region, struct hmm4j_device *device, 
  * change failed). 0 if the region was unbound.
  */
 int hmm4j_region_unbind(struct hmm4j_region *region, int32_t cause);
+
+/*
+ * Gives back the host pages of the region's DEVICE blocks (punch hole), as a
+ * migration to the device does unless it was asked to KEEP_HOST. Nothing
+ * happens when the region keeps host pages (hmm4j_region_set_release_host 0).
+ * Returns the number of blocks whose pages were released.
+ */
+int64_t hmm4j_region_reclaim(struct hmm4j_region *region);
 
 /* The device base of a bound region, or UINT64_MAX when unbound. */
 uint64_t hmm4j_region_device_base(const struct hmm4j_region *region);

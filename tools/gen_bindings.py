@@ -16,6 +16,7 @@ funcs = [
  ("long","hmm4j_region_block_count",[("ptr","region")],True,"uint64_t hmm4j_region_block_count(const struct hmm4j_region *region)"),
  ("int","hmm4j_region_bind",[("ptr","region"),("ptr","device"),("long","device_base")],False,"int hmm4j_region_bind(struct hmm4j_region *region, struct hmm4j_device *device, uint64_t device_base)"),
  ("int","hmm4j_region_unbind",[("ptr","region"),("int","cause")],False,"int hmm4j_region_unbind(struct hmm4j_region *region, int32_t cause)"),
+ ("long","hmm4j_region_reclaim",[("ptr","region")],False,"int64_t hmm4j_region_reclaim(struct hmm4j_region *region)"),
  ("long","hmm4j_region_device_base",[("ptr","region")],True,"uint64_t hmm4j_region_device_base(const struct hmm4j_region *region)"),
  ("long","hmm4j_region_snapshot",[("ptr","region"),("ptr","states"),("long","n")],False,"int64_t hmm4j_region_snapshot(struct hmm4j_region *region, uint8_t *states, uint64_t n)"),
  ("void","hmm4j_region_launch_begin",[("ptr","region")],True,"void hmm4j_region_launch_begin(struct hmm4j_region *region)"),
@@ -70,6 +71,8 @@ public final class hmm4j_h {
     public static final int HMM4J_TO_HOST = 1;
     public static final int HMM4J_INTENT_READ = 1;
     public static final int HMM4J_INTENT_WRITE = 2;
+    public static final int HMM4J_INTENT_KEEP_HOST = 4;
+    public static final int HMM4J_INTENT_DISCARD = 8;
     public static final int HMM4J_CAUSE_FAULT = 0;
     public static final int HMM4J_CAUSE_LAUNCH = 1;
     public static final int HMM4J_CAUSE_PREFETCH = 2;

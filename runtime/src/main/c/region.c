@@ -276,6 +276,8 @@ static bool needs_copy(uint8_t current, int direction, int intent)
 {
     if (direction == HMM4J_TO_DEVICE)
         return current == HMM4J_BLOCK_HOST && (intent & HMM4J_INTENT_READ);
+    if (intent & HMM4J_INTENT_DISCARD)
+        return false;
     /* The host always gets the bytes back: a host write may cover only part of a block. */
     return current == HMM4J_BLOCK_DEVICE;
 }
@@ -298,20 +300,21 @@ static int copy_run(struct hmm4j_region *r, uint64_t first, uint64_t count, int 
 
 /*
  * Applies the final state and protection to blocks [first, first+count) that share `target`;
- * `protection_now` is the user view's current protection of the run (mprotect is skipped when equal).
- * Protection first, state after (DESIGN.md invariant 8). When the run's mprotect fails (the mapping
+ * `protection_now` is the user view's current protection of the run (mprotect is skipped when equal);
+ * `keep_host` keeps the host pages of blocks that become DEVICE. Protection first, state after (DESIGN.md invariant 8). When the run's mprotect fails (the mapping
  * limit), each block is tried alone; a block that still fails takes `fallback`, the state its unchanged
  * protection says, and is marked failed in `outcome` (indexed from `first`, may be NULL).
  * Returns 0 or the first protection error; *committed counts the blocks that reached `target`.
  */
 static int commit_run(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t target, int protection_now,
-                      uint8_t fallback, uint8_t *outcome, uint8_t committed_bits, uint64_t *committed)
+                      bool keep_host, uint8_t fallback, uint8_t *outcome, uint8_t committed_bits, uint64_t *committed)
 {
+    bool release = target == HMM4J_BLOCK_DEVICE && !keep_host;
     int rc = protection_now == protection_of(target) ? 0 : protect_blocks(r, first, count, target);
     if (rc == 0) {
         for (uint64_t b = first; b < first + count; b++)
             set_state(r, b, target);
-        if (target == HMM4J_BLOCK_DEVICE)
+        if (release)
             release_host_backing(r, first, count);
         if (outcome)
             memset(outcome, committed_bits, count);
@@ -325,7 +328,7 @@ static int commit_run(struct hmm4j_region *r, uint64_t first, uint64_t count, ui
         /* Blocks the failed call did change are already at `target`: mprotect of them is a no-op. */
         bool done = protect_blocks(r, b, 1, target) == 0;
         set_state(r, b, done ? target : fallback);
-        if (done && target == HMM4J_BLOCK_DEVICE)
+        if (done && release)
             release_host_backing(r, b, 1);
         if (outcome)
             outcome[b - first] = done ? committed_bits : HMM4J_MIGRATE_FAILED;
@@ -408,8 +411,9 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
             fallback = HMM4J_BLOCK_SHARED;
         /* finalize (commit) */
         uint64_t committed = 0;
-        rc = commit_run(r, b, count, target, protection_now, fallback, outcome ? outcome + (b - first) : NULL,
-                        copy ? HMM4J_MIGRATE_COPIED : HMM4J_MIGRATE_CHANGED, &committed);
+        rc = commit_run(r, b, count, target, protection_now, (intent & HMM4J_INTENT_KEEP_HOST) != 0, fallback,
+                        outcome ? outcome + (b - first) : NULL, copy ? HMM4J_MIGRATE_COPIED : HMM4J_MIGRATE_CHANGED,
+                        &committed);
         if (rc != 0 && result == 0)
             result = rc;
         if (copy) {
@@ -442,7 +446,10 @@ HMM4J_EXPORT int hmm4j_migrate(struct hmm4j_migrate *m)
     if (m->first_block >= r->nblocks || m->nblocks > r->nblocks - m->first_block)
         return -EINVAL;
     if ((m->direction != HMM4J_TO_DEVICE && m->direction != HMM4J_TO_HOST) ||
-        (m->intent & ~(HMM4J_INTENT_READ | HMM4J_INTENT_WRITE)) != 0 || m->intent == 0 ||
+        (m->intent & ~(HMM4J_INTENT_READ | HMM4J_INTENT_WRITE | HMM4J_INTENT_KEEP_HOST | HMM4J_INTENT_DISCARD)) != 0 ||
+        (m->intent & (HMM4J_INTENT_READ | HMM4J_INTENT_WRITE)) == 0 ||
+        ((m->intent & HMM4J_INTENT_KEEP_HOST) && m->direction != HMM4J_TO_DEVICE) ||
+        ((m->intent & HMM4J_INTENT_DISCARD) && m->direction != HMM4J_TO_HOST) ||
         m->cause < 0 || m->cause >= HMM4J_CAUSE_COUNT)
         return -EINVAL;
     uint64_t start = hmm4j_now_ns();
@@ -482,6 +489,31 @@ HMM4J_EXPORT int hmm4j_region_unbind(struct hmm4j_region *r, int32_t cause)
     }
     hmm4j_region_unlock(r);
     return rc;
+}
+
+HMM4J_EXPORT int64_t hmm4j_region_reclaim(struct hmm4j_region *r)
+{
+    if (!r)
+        return -EINVAL;
+    int64_t released = 0;
+    hmm4j_region_lock(r);
+    if (r->release_host) {
+        uint64_t b = 0;
+        while (b < r->nblocks) {
+            if (state_of(r, b) != HMM4J_BLOCK_DEVICE) {
+                b++;
+                continue;
+            }
+            uint64_t end = b + 1;
+            while (end < r->nblocks && state_of(r, end) == HMM4J_BLOCK_DEVICE)
+                end++;
+            release_host_backing(r, b, end - b);
+            released += (int64_t)(end - b);
+            b = end;
+        }
+    }
+    hmm4j_region_unlock(r);
+    return released;
 }
 
 /* How many DEVICE blocks after `block` to pull back with it: the window grows while faults walk in order. */

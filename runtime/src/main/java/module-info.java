@@ -2,9 +2,7 @@
 module io.hmm4j {
     exports io.hmm4j;
     exports io.hmm4j.spi;
-    exports io.hmm4j.micrometer;
 
-    requires static micrometer.core;
     requires jdk.jfr;
     requires java.logging;
 

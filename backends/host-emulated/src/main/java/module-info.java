@@ -1,6 +1,7 @@
 /** The emulated backend: device memory is a separate host allocation, kernels are Java. */
 module io.hmm4j.backend.emulated {
-    requires io.hmm4j;
+    // transitive: the exported classes implement and return io.hmm4j.spi types.
+    requires transitive io.hmm4j;
 
     exports io.hmm4j.backend.emulated;
 

@@ -1,7 +1,10 @@
 package io.hmm4j;
 
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A kernel launch. On asynchronous devices it may still run when {@link ManagedHeap#launch} returns; host access
@@ -13,7 +16,13 @@ public final class Launch {
     final ManagedHeap.DeviceState device;
     final List<ManagedArray> written = new ArrayList<>();
     final List<ManagedArray> arrays = new ArrayList<>();
+    /** Written arrays handed to the device with their host pages kept, and which blocks changed (per-block outcome). */
+    final Map<ManagedArray, MemorySegment> handedOver = new IdentityHashMap<>();
     // Guarded by the heap's lock; waiters use its monitor.
+    /** Still being placed: its arrays are in flight but it may yet back off or fail; nobody waits for it directly. */
+    boolean placing = true;
+    /** Its written arrays' regions were told a kernel is in flight (launchBegin). */
+    boolean begun;
     boolean enqueued;
     volatile boolean done;
 
@@ -34,11 +43,6 @@ public final class Launch {
     public void await() {
         if (done)
             return;
-        heap.awaitEnqueued(this);
-        try {
-            device.device.synchronize();
-        } finally {
-            heap.complete(this);
-        }
+        heap.awaitLaunch(this);
     }
 }

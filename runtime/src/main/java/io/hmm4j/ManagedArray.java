@@ -28,6 +28,8 @@ public abstract sealed class ManagedArray implements AutoCloseable
     long deviceAddress;
     long deviceBytes;
     long lastUse;
+    /** Host and device memory are freed (the arena, the region); set once, under the heap's lock. */
+    boolean destroyed;
     /** Launches that use this array and have not completed; while any exist the array cannot be evicted or freed. */
     final java.util.List<Launch> inFlight = new java.util.ArrayList<>(2);
 
@@ -64,7 +66,11 @@ public abstract sealed class ManagedArray implements AutoCloseable
         return !closed.get() && heap.isOpen();
     }
 
-    /** Frees the host and device memory. Idempotent; waits for a launch that uses this array. */
+    /**
+     * Frees the host and device memory. Idempotent. Waits for launches that use this array and for threads that
+     * hold its memory (a blocking read into {@link #segment()}, a native call): other threads see the array closed
+     * at once, and its memory is freed when the last of them is done.
+     */
     @Override
     public final void close() {
         if (closed.compareAndSet(false, true))

@@ -19,6 +19,7 @@ import io.hmm4j.spi.KernelSource;
 import io.hmm4j.spi.NativeCopyEngine;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -28,6 +29,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
@@ -67,7 +69,6 @@ public final class ManagedHeap implements AutoCloseable {
     private final long blockSize;
     private final long prefetchBlocks;
     private final boolean releaseHostMemory;
-    private final Arena statsArena;
     private final MemorySegment stats;
     private final Map<Long, ManagedArray> live = new ConcurrentHashMap<>();
     private final AtomicLong nextId = new AtomicLong();
@@ -75,6 +76,11 @@ public final class ManagedHeap implements AutoCloseable {
     private final AtomicLong evictions = new AtomicLong();
     private final AtomicLong launches = new AtomicLong();
     private long useClock; // guarded by lock
+    private long progress; // guarded by lock: bumped whenever waiters may find something changed
+    private boolean tornDown; // guarded by lock: close() freed everything
+    private final AtomicInteger callsInFlight = new AtomicInteger();
+    /** How long a wait for other launches' progress lasts before it looks again (a safety net, not a clock). */
+    private static final long PROGRESS_POLL_MILLIS = 50;
 
     private ManagedHeap(Builder builder) {
         Engine.ensureInitialized();
@@ -94,8 +100,9 @@ public final class ManagedHeap implements AutoCloseable {
                 throw new IllegalStateException("backend " + backend.name() + " opened no device");
             Engine.ensureHandler();
             this.devices = List.copyOf(states);
-            this.statsArena = Arena.ofShared();
-            this.stats = statsArena.allocate(hmm4j_stats.$LAYOUT);
+            // Regions keep a raw pointer to the counters until they are destroyed; an automatic arena frees them
+            // only when the heap itself is unreachable, so no racing allocation can see them freed.
+            this.stats = Arena.ofAuto().allocate(hmm4j_stats.$LAYOUT);
         } catch (RuntimeException | Error e) {
             backend.close();
             throw e;
@@ -193,7 +200,7 @@ public final class ManagedHeap implements AutoCloseable {
         array.group = group;
         synchronized (lock) {
             if (closed.get()) {
-                destroy(array);
+                destroyWhenIdle(array);
                 throw new IllegalStateException("heap is closed");
             }
             live.put(array.id, array);
@@ -256,7 +263,6 @@ public final class ManagedHeap implements AutoCloseable {
 
     private Launch launch(int deviceIndex, Function<Device, Kernel> kernelFor, long globalSize, Arg[] args) {
         ensureOpen();
-        Engine.ensureHandler();
         DeviceState ds = device(deviceIndex);
         if (globalSize <= 0)
             throw new IllegalArgumentException("global size must be > 0: " + globalSize);
@@ -270,41 +276,49 @@ public final class ManagedHeap implements AutoCloseable {
                 Objects.requireNonNull(arg, "argument");
             }
         }
-        Kernel kernel = kernelFor.apply(ds.device);
+        enterCall();
+        try {
+            Engine.ensureHandler();
+            Kernel kernel = kernelFor.apply(ds.device);
+            return launchEntered(ds, kernel, globalSize, args, access);
+        } finally {
+            exitCall();
+        }
+    }
+
+    private Launch launchEntered(DeviceState ds, Kernel kernel, long globalSize, Arg[] args, Map<ManagedArray, Access> access) {
         Launch launch = new Launch(this, ds);
         Map<ManagedArray, KernelArgument.Buffer> buffers = new HashMap<>();
+        boolean migrates = !ds.device.coherent();
         synchronized (lock) {
-            for (ManagedArray array : access.keySet()) {
-                array.ensureAlive();
-                completePending(array);
-            }
             try {
-                for (ManagedArray array : access.keySet()) {
-                    if (!ds.device.coherent())
-                        place(array, ds);
-                    // In flight from here on: later placements of this launch cannot evict it.
-                    array.inFlight.add(launch);
-                    launch.arrays.add(array);
-                }
+                placeForLaunch(launch, access.keySet(), ds);
+                // Copies in first: a failure here leaves every block valid on the host, where it was.
+                if (migrates)
+                    for (Map.Entry<ManagedArray, Access> e : access.entrySet())
+                        if (e.getValue().reads())
+                            migrate(e.getKey(), 0, e.getKey().region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE,
+                                    hmm4j_h.HMM4J_INTENT_READ, MigrationCause.LAUNCH, null);
+                for (Map.Entry<ManagedArray, Access> e : access.entrySet())
+                    if (e.getValue().writes())
+                        launch.written.add(e.getKey());
+                for (ManagedArray array : launch.written)
+                    array.region.launchBegin();
+                launch.begun = true;
+                // Then written blocks go to the device, keeping their host pages until the kernel is enqueued.
+                if (migrates)
+                    for (ManagedArray array : launch.written)
+                        handOver(launch, array, access.get(array));
                 for (Map.Entry<ManagedArray, Access> e : access.entrySet()) {
                     ManagedArray array = e.getKey();
-                    Access mode = e.getValue();
-                    if (!ds.device.coherent())
-                        migrate(array, 0, array.region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, intentOf(mode),
-                                MigrationCause.LAUNCH);
-                    long address = ds.device.coherent() ? array.segment.address() : array.deviceAddress;
-                    buffers.put(array, new KernelArgument.Buffer(address, array.byteSize(), mode, array.segment));
-                    if (mode.writes())
-                        launch.written.add(array);
+                    long address = migrates ? array.deviceAddress : array.segment.address();
+                    buffers.put(array, new KernelArgument.Buffer(address, array.byteSize(), e.getValue(), array.segment));
                 }
             } catch (RuntimeException | Error e) {
-                launch.enqueued = true;
-                launch.written.clear();
-                complete(launch);
+                failBeforeKernel(launch);
                 throw e;
             }
-            for (ManagedArray array : launch.written)
-                array.region.launchBegin();
+            launch.placing = false;
             launches.incrementAndGet();
         }
         List<KernelArgument> arguments = new ArrayList<>(args.length);
@@ -317,121 +331,290 @@ public final class ManagedHeap implements AutoCloseable {
         try {
             ds.device.launch(kernel, globalSize, arguments);
         } catch (RuntimeException | Error e) {
-            markEnqueued(launch);
-            complete(launch);
+            synchronized (lock) {
+                failBeforeKernel(launch);
+            }
             throw e;
         }
-        markEnqueued(launch);
+        synchronized (lock) {
+            launch.enqueued = true;
+            if (releaseHostMemory)
+                for (ManagedArray array : launch.handedOver.keySet())
+                    array.region.reclaim();
+            launch.handedOver.clear();
+            progressLocked();
+        }
         if (ds.device.launchesAreSynchronous())
             complete(launch);
         return launch;
     }
 
-    private void markEnqueued(Launch launch) {
-        synchronized (lock) {
-            launch.enqueued = true;
-            lock.notifyAll();
-        }
+    /**
+     * Makes the written array DEVICE for the kernel, remembering which blocks changed so a failure can undo it.
+     * A read-write array is copied again where a host write made a block HOST since the copy-in (the engine's
+     * lock was free in between); that copy is one of the undone changes too.
+     */
+    private void handOver(Launch launch, ManagedArray array, Access mode) {
+        MemorySegment outcome = Arena.ofAuto().allocate(array.region.blockCount());
+        launch.handedOver.put(array, outcome);
+        int intent = (mode.reads() ? hmm4j_h.HMM4J_INTENT_READ : 0) | hmm4j_h.HMM4J_INTENT_WRITE
+                | hmm4j_h.HMM4J_INTENT_KEEP_HOST;
+        migrate(array, 0, array.region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.LAUNCH, outcome);
     }
 
-    /** Waits until the launching thread has handed {@code launch} to the device (or failed to). */
-    void awaitEnqueued(Launch launch) {
-        synchronized (lock) {
-            boolean interrupted = false;
-            while (!launch.enqueued) {
-                try {
-                    lock.wait();
-                } catch (InterruptedException e) {
-                    interrupted = true;
+    private static final int HANDED_OVER = hmm4j_h.HMM4J_MIGRATE_CHANGED | hmm4j_h.HMM4J_MIGRATE_COPIED;
+
+    /**
+     * The launch failed before its kernel ran: blocks handed to the device go back to the host pages they kept
+     * (their bytes there are the current ones), and the launch's arrays are released. Called with the lock held.
+     */
+    private void failBeforeKernel(Launch launch) {
+        for (Map.Entry<ManagedArray, MemorySegment> e : launch.handedOver.entrySet()) {
+            ManagedArray array = e.getKey();
+            MemorySegment outcome = e.getValue();
+            long blocks = outcome.byteSize();
+            long b = 0;
+            while (b < blocks) {
+                if ((outcome.get(ValueLayout.JAVA_BYTE, b) & HANDED_OVER) == 0) {
+                    b++;
+                    continue;
                 }
+                long end = b + 1;
+                while (end < blocks && (outcome.get(ValueLayout.JAVA_BYTE, end) & HANDED_OVER) != 0)
+                    end++;
+                int rc = array.region.migrate(b, end - b, hmm4j_h.HMM4J_TO_HOST,
+                        hmm4j_h.HMM4J_INTENT_WRITE | hmm4j_h.HMM4J_INTENT_DISCARD, MigrationCause.LAUNCH.code(), null, null);
+                if (rc < 0)
+                    System.getLogger("io.hmm4j").log(System.Logger.Level.ERROR, "could not give blocks " + b + ".." + end
+                            + " of array " + array.id + " back to the host after a failed launch: "
+                            + NativeErrors.describe(rc));
+                b = end;
             }
-            if (interrupted)
-                Thread.currentThread().interrupt();
         }
+        launch.handedOver.clear();
+        launch.enqueued = true;
+        completeLocked(launch);
     }
 
-    private static int intentOf(Access mode) {
-        return switch (mode) {
-            case READ -> hmm4j_h.HMM4J_INTENT_READ;
-            case WRITE -> hmm4j_h.HMM4J_INTENT_WRITE;
-            case READ_WRITE -> hmm4j_h.HMM4J_INTENT_READ | hmm4j_h.HMM4J_INTENT_WRITE;
-        };
+    /** Waits until the launching thread has handed {@code launch} to the device (or failed to); lock held. */
+    private void awaitEnqueued(Launch launch) {
+        while (!launch.enqueued)
+            waitForChange(0);
     }
+
 
     /** Ends a launch's bookkeeping: its arrays are no longer in flight. */
     void complete(Launch launch) {
         synchronized (lock) {
-            if (launch.done)
-                return;
-            for (ManagedArray array : launch.written)
-                array.region.launchEnd();
-            for (ManagedArray array : launch.arrays)
-                array.inFlight.remove(launch);
-            launch.done = true;
-            lock.notifyAll();
+            completeLocked(launch);
         }
     }
 
-    /** Waits for every launch that uses {@code array}; called with the lock held. */
-    private void completePending(ManagedArray array) {
-        while (!array.inFlight.isEmpty())
-            array.inFlight.getFirst().await();
+    private void completeLocked(Launch launch) {
+        if (launch.done)
+            return;
+        if (launch.begun)
+            for (ManagedArray array : launch.written)
+                array.region.launchEnd();
+        for (ManagedArray array : launch.arrays)
+            array.inFlight.remove(launch);
+        launch.placing = false;
+        launch.done = true;
+        progressLocked();
+    }
+
+    /** {@link Launch#await()}: a call of its own, so that close() waits for it before it frees the device. */
+    void awaitLaunch(Launch launch) {
+        try {
+            enterCall();
+        } catch (IllegalStateException closedHeap) {
+            // close() completes every launch before it frees anything: wait for that.
+            synchronized (lock) {
+                while (!launch.done && !tornDown)
+                    waitForChange(0);
+            }
+            return;
+        }
+        try {
+            synchronized (lock) {
+                awaitEnqueued(launch);
+                if (launch.done)
+                    return;
+            }
+            try {
+                launch.device.device.synchronize();
+            } finally {
+                complete(launch);
+            }
+        } finally {
+            exitCall();
+        }
+    }
+
+    /** Waits for {@code launch} with the lock held (the lock is released while it waits to be enqueued). */
+    private void awaitLocked(Launch launch) {
+        awaitEnqueued(launch);
+        if (launch.done)
+            return;
+        try {
+            launch.device.device.synchronize();
+        } finally {
+            completeLocked(launch);
+        }
+    }
+
+    /**
+     * Waits for one launch that uses {@code array}, with the lock held. A launch still being placed is not waited
+     * for directly (it may itself wait for memory): the caller waits for any progress and looks again.
+     */
+    private void awaitOneUse(ManagedArray array) {
+        Launch launch = array.inFlight.getFirst();
+        if (launch.placing)
+            waitForChange(PROGRESS_POLL_MILLIS);
+        else
+            awaitLocked(launch);
+    }
+
+    /**
+     * Returns once no launch uses any of {@code arrays} and all are alive, with the lock held and not released
+     * since that was checked. Every wait releases the lock, so after each one everything is checked again.
+     *
+     * @throws IllegalStateException if an array or the heap was closed
+     */
+    private void awaitIdle(Collection<ManagedArray> arrays) {
+        restart:
+        while (true) {
+            for (ManagedArray array : arrays)
+                array.ensureAlive();
+            for (ManagedArray array : arrays) {
+                if (!array.inFlight.isEmpty()) {
+                    awaitOneUse(array);
+                    continue restart;
+                }
+            }
+            return;
+        }
     }
 
     // ---- placement ----
 
-    /** Gives {@code array} device memory on {@code ds}, evicting least recently used arrays if the budget is full. */
-    private void place(ManagedArray array, DeviceState ds) {
+    /** What became of one array's placement. */
+    private enum Placement {
+        /** The array has device memory on the device. */
+        DONE,
+        /** A wait released the lock: the whole placement starts over. */
+        RETRY,
+        /** Only launches still being placed hold the memory: give up this launch's arrays and wait for progress. */
+        BACK_OFF
+    }
+
+    /**
+     * Gives every array of {@code launch} device memory on {@code ds} and keeps them in flight, so that nothing
+     * evicts or frees them before the kernel ran. A launch never waits for itself, nor for another launch that is
+     * still being placed (two such launches could wait for each other): it backs off instead.
+     *
+     * @throws DeviceOutOfMemoryException if the arrays do not fit on the device even with nothing else there
+     */
+    private void placeForLaunch(Launch launch, Collection<ManagedArray> arrays, DeviceState ds) {
+        if (!ds.device.coherent()) {
+            long needed = 0;
+            for (ManagedArray array : arrays)
+                needed = Math.addExact(needed, array.region.size());
+            if (needed > ds.budget.limit())
+                throw new DeviceOutOfMemoryException("launch needs " + needed + " bytes on " + ds.device.id()
+                        + " at once, more than its budget of " + ds.budget.limit() + " bytes", ds.device.id());
+        }
+        while (true) {
+            awaitIdle(arrays);
+            for (ManagedArray array : arrays) {
+                array.inFlight.add(launch);
+                launch.arrays.add(array);
+            }
+            if (ds.device.coherent())
+                return;
+            Placement outcome = Placement.DONE;
+            try {
+                for (ManagedArray array : arrays) {
+                    outcome = place(array, ds, launch);
+                    if (outcome != Placement.DONE)
+                        break;
+                }
+            } catch (RuntimeException | Error e) {
+                release(launch);
+                throw e;
+            }
+            if (outcome == Placement.DONE)
+                return;
+            release(launch);
+            if (outcome == Placement.BACK_OFF)
+                waitForChange(PROGRESS_POLL_MILLIS);
+        }
+    }
+
+    /** Takes a launch that is still being placed off its arrays, so that others may evict or use them. */
+    private void release(Launch launch) {
+        for (ManagedArray array : launch.arrays)
+            array.inFlight.remove(launch);
+        launch.arrays.clear();
+        progressLocked();
+    }
+
+    /**
+     * Gives {@code array} device memory on {@code ds}, evicting least recently used idle arrays if the budget is
+     * full. {@code self} is the launch being placed ({@code null} for a prefetch).
+     */
+    private Placement place(ManagedArray array, DeviceState ds, Launch self) {
         array.lastUse = ++useClock;
         if (array.boundDevice == ds)
-            return;
+            return Placement.DONE;
         if (array.boundDevice != null)
             evict(array, MigrationCause.EVICTION);
         long bytes = array.region.size();
-        long address = allocateEvicting(ds, bytes);
-        try {
-            array.region.bind(ds.engine.handle(), address);
-        } catch (RuntimeException e) {
-            ds.budget.deallocate(address, bytes);
-            throw e;
-        }
-        array.boundDevice = ds;
-        array.deviceAddress = address;
-        array.deviceBytes = bytes;
-    }
-
-    private long allocateEvicting(DeviceState ds, long bytes) {
         while (true) {
+            long address;
             try {
-                return ds.budget.allocate(bytes);
+                address = ds.budget.allocate(bytes);
             } catch (DeviceOutOfMemoryException full) {
                 ManagedArray victim = null;
                 for (ManagedArray candidate : live.values()) {
-                    if (candidate.boundDevice == ds && candidate.inFlight.isEmpty()
+                    if (candidate.boundDevice == ds && candidate.inFlight.isEmpty() && !candidate.destroyed
                             && (victim == null || candidate.lastUse < victim.lastUse))
                         victim = candidate;
                 }
-                if (victim == null) {
-                    // Arrays of launches nobody awaited stay pinned: finish those launches and look again.
-                    if (completeLaunchesOn(ds))
-                        continue;
-                    throw full;
+                if (victim != null) {
+                    evict(victim, MigrationCause.EVICTION);
+                    continue;
                 }
-                evict(victim, MigrationCause.EVICTION);
+                Launch running = launchOn(ds, self, false);
+                if (running != null) {
+                    // Enqueued launches finish on their own; after the wait anything may have changed.
+                    awaitLocked(running);
+                    return Placement.RETRY;
+                }
+                if (launchOn(ds, self, true) != null)
+                    return Placement.BACK_OFF;
+                throw full;
             }
+            try {
+                array.region.bind(ds.engine.handle(), address);
+            } catch (RuntimeException e) {
+                ds.budget.deallocate(address, bytes);
+                throw e;
+            }
+            array.boundDevice = ds;
+            array.deviceAddress = address;
+            array.deviceBytes = bytes;
+            return Placement.DONE;
         }
     }
 
-    /** Waits for the launches in flight on {@code ds}; returns whether there were any. */
-    private boolean completeLaunchesOn(DeviceState ds) {
-        List<Launch> pending = new ArrayList<>();
+    /** A launch other than {@code self} that holds arrays on {@code ds} and is (or is not) still being placed. */
+    private Launch launchOn(DeviceState ds, Launch self, boolean placing) {
         for (ManagedArray array : live.values())
             for (Launch launch : array.inFlight)
-                if (launch.device == ds && !pending.contains(launch))
-                    pending.add(launch);
-        for (Launch launch : pending)
-            launch.await();
-        return !pending.isEmpty();
+                if (launch != self && launch.device == ds && launch.placing == placing)
+                    return launch;
+        return null;
     }
 
     /** Copies the array's device-only blocks home and frees its device memory. */
@@ -458,11 +641,12 @@ public final class ManagedHeap implements AutoCloseable {
         ds.budget.deallocate(array.deviceAddress, array.deviceBytes);
     }
 
-    private void migrate(ManagedArray array, long firstBlock, long blocks, int direction, int intent, MigrationCause cause) {
+    private void migrate(ManagedArray array, long firstBlock, long blocks, int direction, int intent, MigrationCause cause,
+                         MemorySegment outcome) {
         MigrationEvent event = new MigrationEvent();
         event.begin();
         long[] moved = new long[2];
-        int rc = array.region.migrate(firstBlock, blocks, direction, intent, cause.code(), moved);
+        int rc = array.region.migrate(firstBlock, blocks, direction, intent, cause.code(), moved, outcome);
         DeviceState ds = array.boundDevice;
         if (moved[0] > 0 && event.shouldCommit()) {
             event.arrayId = array.id;
@@ -516,50 +700,87 @@ public final class ManagedHeap implements AutoCloseable {
         checkOwned(array);
         Objects.requireNonNull(where, "where");
         Objects.checkFromIndexSize(offset, length, array.byteSize());
+        DeviceState target = where.isHost() ? null : device(where.deviceIndex());
         if (length == 0)
             return;
         long first = offset / blockSize;
         long blocks = (offset + length - 1) / blockSize - first + 1;
+        try {
+            moveLocked(array, first, blocks, target, intent);
+        } finally {
+            restoreInterrupt();
+        }
+    }
+
+    private void moveLocked(ManagedArray array, long first, long blocks, DeviceState target, int intent) {
         synchronized (lock) {
-            array.ensureAlive();
-            completePending(array);
-            if (where.isHost()) {
-                if (array.boundDevice != null)
-                    migrate(array, first, blocks, hmm4j_h.HMM4J_TO_HOST, intent, MigrationCause.PREFETCH);
-                return;
+            while (true) {
+                awaitIdle(List.of(array));
+                if (target == null) {
+                    if (array.boundDevice != null)
+                        migrate(array, first, blocks, hmm4j_h.HMM4J_TO_HOST, intent, MigrationCause.PREFETCH, null);
+                    return;
+                }
+                if (target.device.coherent())
+                    return;
+                Placement outcome = place(array, target, null);
+                if (outcome == Placement.DONE) {
+                    migrate(array, first, blocks, hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.PREFETCH, null);
+                    return;
+                }
+                if (outcome == Placement.BACK_OFF)
+                    waitForChange(PROGRESS_POLL_MILLIS);
             }
-            DeviceState ds = device(where.deviceIndex());
-            if (ds.device.coherent())
-                return;
-            place(array, ds);
-            migrate(array, first, blocks, hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.PREFETCH);
         }
     }
 
     /**
      * Moves every array off device {@code deviceIndex} (device-only blocks are copied home) and frees their device
-     * memory. Arrays stay usable and move back on their next launch there.
+     * memory. Arrays stay usable and move back on their next launch there. Waits for launches that use them.
      *
+     * @throws IllegalArgumentException for a bad device index
+     * @throws IllegalStateException if the heap is closed
      * @throws DeviceException if a copy home fails; that array keeps its device memory and data
      */
     public void evacuate(int deviceIndex) {
         ensureOpen();
         DeviceState ds = device(deviceIndex);
+        try {
+            evacuateLocked(ds);
+        } finally {
+            restoreInterrupt();
+        }
+    }
+
+    private void evacuateLocked(DeviceState ds) {
         synchronized (lock) {
-            for (ManagedArray array : live.values()) {
-                if (array.boundDevice == ds) {
-                    completePending(array);
+            restart:
+            while (true) {
+                ensureOpen();
+                for (ManagedArray array : live.values()) {
+                    if (array.boundDevice != ds || array.destroyed)
+                        continue;
+                    if (!array.inFlight.isEmpty()) {
+                        awaitOneUse(array);
+                        continue restart;
+                    }
                     evict(array, MigrationCause.EVICTION);
                 }
+                return;
             }
         }
     }
 
-    /** Waits for every launch on every device. */
+    /**
+     * Waits for every launch on every device.
+     *
+     * @throws IllegalStateException if the heap is closed
+     * @throws DeviceException if a kernel or the device failed
+     */
     public void synchronize() {
-        ensureOpen();
         List<Launch> pending = new ArrayList<>();
         synchronized (lock) {
+            ensureOpen();
             for (ManagedArray array : live.values())
                 for (Launch launch : array.inFlight)
                     if (!pending.contains(launch))
@@ -571,12 +792,19 @@ public final class ManagedHeap implements AutoCloseable {
 
     // ---- observation ----
 
-    /** Where each block of {@code array} is valid right now. */
+    /**
+     * Where each block of {@code array} is valid right now.
+     *
+     * @throws IllegalStateException if the array or the heap is closed
+     */
     public Residency residency(ManagedArray array) {
         checkOwned(array);
-        array.ensureAlive();
-        DeviceState ds = array.boundDevice;
-        return new Residency(blockSize, ds == null ? null : ds.device.id(), array.region.snapshot());
+        synchronized (lock) {
+            // Under the lock: a concurrent close cannot free the state array while it is read.
+            array.ensureAlive();
+            DeviceState ds = array.boundDevice;
+            return new Residency(blockSize, ds == null ? null : ds.device.id(), array.region.snapshot());
+        }
     }
 
     public HeapStats stats() {
@@ -628,35 +856,82 @@ public final class ManagedHeap implements AutoCloseable {
 
     // ---- lifecycle ----
 
+    /** Frees {@code array} once no launch and no native call uses it; see {@link ManagedArray#close()}. */
     void release(ManagedArray array) {
-        synchronized (lock) {
-            if (live.remove(array.id) == null)
-                return;
-            try {
-                completePending(array);
-            } catch (DeviceException e) {
-                // The array is being freed; the launch's failure was the kernel's, not the free's.
-                System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING, "launch failed before free", e);
+        try {
+            synchronized (lock) {
+                destroyWhenIdle(array);
             }
-            destroy(array);
+        } finally {
+            restoreInterrupt();
         }
     }
 
-    private void destroy(ManagedArray array) {
-        array.arena.close();
-        if (array.boundDevice != null)
-            freeDeviceMemory(array);
-        array.region.destroy();
-        if (array.group != null)
-            array.group.uncharge(array.region.size());
+    /**
+     * Frees an array's host and device memory once nothing uses it, with the lock held: launches that use it are
+     * waited for, and so is any thread that holds its segment (a blocking read into it, a native call), because
+     * closing the segment's arena fails while it is acquired and freeing the memory under the call would crash.
+     * Either everything is freed or, until it can be, nothing is.
+     */
+    private void destroyWhenIdle(ManagedArray array) {
+        long backoffMillis = 1;
+        long waitingSince = 0;
+        while (!array.destroyed) {
+            if (!array.inFlight.isEmpty()) {
+                try {
+                    awaitOneUse(array);
+                } catch (DeviceException e) {
+                    // The array is being freed; the launch's failure was the kernel's, not the free's.
+                    System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING, "launch failed before free", e);
+                }
+                continue;
+            }
+            if (array.arena.scope().isAlive()) {
+                try {
+                    array.arena.close();
+                } catch (IllegalStateException acquired) {
+                    if (waitingSince == 0) {
+                        waitingSince = System.nanoTime();
+                    } else if (waitingSince != -1 && System.nanoTime() - waitingSince > 1_000_000_000L) {
+                        System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING, "closing " + array
+                                + " waits for a thread that holds its memory (blocking I/O or a native call)");
+                        waitingSince = -1;
+                    }
+                    waitForChange(backoffMillis);
+                    backoffMillis = Math.min(backoffMillis * 2, 50);
+                    continue;
+                }
+            }
+            if (array.boundDevice != null)
+                freeDeviceMemory(array);
+            array.region.destroy();
+            if (array.group != null)
+                array.group.uncharge(array.region.size());
+            array.destroyed = true;
+            live.remove(array.id);
+            progressLocked();
+        }
     }
 
-    /** Frees every array and all device memory and closes the backend. Later use of any array throws. */
+    /**
+     * Frees every array and all device memory and closes the backend. Waits for running launches and for calls
+     * in progress on other threads. Later use of any array throws {@link IllegalStateException}.
+     */
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true))
             return;
+        try {
+            tearDown();
+        } finally {
+            restoreInterrupt();
+        }
+    }
+
+    private void tearDown() {
         synchronized (lock) {
+            while (callsInFlight.get() > 0)
+                waitForChange(0);
             for (DeviceState ds : devices) {
                 try {
                     ds.device.synchronize();
@@ -664,23 +939,72 @@ public final class ManagedHeap implements AutoCloseable {
                     System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING, "device failed while closing", e);
                 }
             }
-            Collection<ManagedArray> arrays = new ArrayList<>(live.values());
-            live.clear();
-            for (ManagedArray array : arrays) {
-                try {
-                    completePending(array);
-                } catch (DeviceException e) {
-                    System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING, "launch failed while closing", e);
-                }
-                destroy(array);
-            }
+            // Each free may wait, releasing the lock; arrays freed meanwhile by their own close() are skipped.
+            while (!live.isEmpty())
+                destroyWhenIdle(live.values().iterator().next());
             for (DeviceState ds : devices)
                 if (ds.pool != null)
                     ds.pool.close();
             backend.close();
-            statsArena.close();
+            tornDown = true;
+            progressLocked();
         }
     }
+
+    // ---- waiting ----
+
+    /**
+     * Counts a call that uses the backend outside the lock (a launch and its kernel build, an await); close()
+     * waits until none is left before it frees anything.
+     *
+     * @throws IllegalStateException if the heap is closed
+     */
+    private void enterCall() {
+        callsInFlight.incrementAndGet();
+        if (closed.get()) {
+            exitCall();
+            throw new IllegalStateException("heap is closed");
+        }
+    }
+
+    private void exitCall() {
+        restoreInterrupt();
+        if (callsInFlight.decrementAndGet() == 0 && closed.get()) {
+            synchronized (lock) {
+                lock.notifyAll();
+            }
+        }
+    }
+
+    /** Something that waiters may be waiting for happened: a launch was enqueued, completed or released, an array freed. */
+    private void progressLocked() {
+        progress++;
+        lock.notifyAll();
+    }
+
+    /**
+     * Waits on the lock for a change, at most {@code millis} (0: until notified). Callers check their condition
+     * again afterwards. An interrupt does not end the wait early (the operation must finish or fail cleanly);
+     * it is kept and restored when the thread leaves the heap ({@link #restoreInterrupt()}).
+     */
+    private void waitForChange(long millis) {
+        try {
+            lock.wait(millis);
+        } catch (InterruptedException e) {
+            // Setting the flag again here would make every later wait throw at once, spinning with the lock held.
+            INTERRUPTED_WHILE_WAITING.set(Boolean.TRUE);
+        }
+    }
+
+    /** Gives the thread back an interrupt that arrived while it waited inside the heap. */
+    private static void restoreInterrupt() {
+        if (INTERRUPTED_WHILE_WAITING.get() != null) {
+            INTERRUPTED_WHILE_WAITING.remove();
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static final ThreadLocal<Boolean> INTERRUPTED_WHILE_WAITING = new ThreadLocal<>();
 
     void ensureOpen() {
         if (closed.get())

@@ -70,14 +70,18 @@ public final class MemoryGroup {
         return heap.allocateDoubles(length, this);
     }
 
-    /** Charges this group and its ancestors, all or nothing. */
+    /**
+     * Charges this group and its ancestors, all or nothing. A charge is counted only once it fits (compare and
+     * set): adding first and undoing on failure let a request that could never fit refuse concurrent ones that did.
+     */
     void charge(long bytes) {
-        long after = used.addAndGet(bytes);
-        if (after > limit) {
-            used.addAndGet(-bytes);
-            throw new MemoryLimitExceededException("memory group " + name() + " limit of " + limit + " bytes exceeded: "
-                    + bytes + " requested, " + (after - bytes) + " in use", name(), limit);
-        }
+        long before;
+        do {
+            before = used.get();
+            if (bytes > limit - before)
+                throw new MemoryLimitExceededException("memory group " + name() + " limit of " + limit
+                        + " bytes exceeded: " + bytes + " requested, " + before + " in use", name(), limit);
+        } while (!used.compareAndSet(before, before + bytes));
         if (parent != null) {
             try {
                 parent.charge(bytes);
@@ -86,6 +90,7 @@ public final class MemoryGroup {
                 throw e;
             }
         }
+        long after = before + bytes;
         peak.accumulateAndGet(after, Math::max);
     }
 

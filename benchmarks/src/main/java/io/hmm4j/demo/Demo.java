@@ -8,23 +8,31 @@ import io.hmm4j.ManagedHeap;
 import io.hmm4j.MigrationCause;
 import io.hmm4j.spi.Device;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Function;
 
 /**
- * 2-D heat diffusion on the automatic backend: the kernel (STENCIL_2D) runs on the device every step, the CPU
- * drives a heater on the top boundary row (a write, so a write fault on that row's block) and checks convergence
- * every few steps by reading a few probe cells (read faults). The application never copies: the heap moves what
- * is touched. The same steps then run the copy-everything way (the whole grid home after every kernel and back
- * before the next), and the final table compares both, measured in this run. A residency picture over time
- * (one row per sampled step, one cell per block) is written as SVG.
+ * 2-D heat diffusion, the main job: the kernel (STENCIL_2D) runs on the device every step, the CPU drives a heater
+ * on the top boundary row (a write, so a write fault on that row's block) and checks convergence every few steps
+ * by reading a few probe cells (read faults). The application never copies: the heap moves what is touched. The
+ * same steps then run the copy-everything way (the whole grid home after every kernel and back before the next),
+ * and the summary compares both, measured in this run. A residency picture over time (one row per sampled step,
+ * one cell per block) is written as SVG.
+ *
+ * <p>The demo is about migration, so it runs where blocks really move. The automatic backend is used as it is
+ * when its device has memory of its own (a GPU, the emulated device). A device that shares host memory (PoCL's
+ * CPU device, an integrated GPU) is opened coherent by default and nothing would move there; the demo then runs
+ * the same OpenCL device with {@code placement=migrate} (else the emulated device), says why, and runs the
+ * coherent placement beside it as the zero-copy case.
  *
  * <pre>
- * Demo [size] [steps]    size: grid edge in cells (default 1024), steps: default 1000
+ * Demo [size] [steps]    size: grid edge in cells (default 1024), steps: at most this many (default 1000)
  * -Dhmm4j.demo.out=PATH  where the SVG goes (default target/demo-residency.svg)
  * HMM4J_BACKEND=opencl   pick a backend (default: CUDA, then OpenCL, then emulated)
  * </pre>
@@ -37,17 +45,35 @@ public final class Demo {
     private static final int CHECK_EVERY = 25;
     private static final float CONVERGED = 1e-4f;
     private static final int MAX_PICTURE_ROWS = 60;
+    private static final int WARM_UP_STEPS = 20;
+
+    /** How a run treats the grids. */
+    enum Way {
+        /** hmm4j as an application uses it: no copies, the heap moves what is touched. */
+        ON_DEMAND("hmm4j (on demand)"),
+        /** After every kernel the whole output grid home, before the next the whole grid back. */
+        COPY_EVERYTHING("copy everything"),
+        /** On demand on a device that shares host memory: kernels use the arrays' own pages, nothing moves. */
+        ZERO_COPY("zero-copy");
+
+        final String label;
+
+        Way(String label) {
+            this.label = label;
+        }
+    }
 
     private final ManagedHeap heap;
     private final int size;
     private final int steps;
     private final PrintStream out;
+    private final boolean terminal;
 
     /** One sampled row of the residency picture: the step and both grids' block states. */
     record Sample(int step, String gridA, String gridB) {}
 
-    /** What one run did. */
-    record Run(String name, int steps, long nanos, HeapStats before, HeapStats after, float[] probes,
+    /** What one run did, on which device. */
+    record Run(Way way, Device device, int steps, long nanos, HeapStats before, HeapStats after, float[] probes,
                boolean converged, List<Sample> samples) {
 
         long readFaults() { return after.readFaults() - before.readFaults(); }
@@ -55,14 +81,16 @@ public final class Demo {
         long toDevice() { return after.bytesToDevice() - before.bytesToDevice(); }
         long toHost() { return after.bytesToHost() - before.bytesToHost(); }
         long toHost(MigrationCause cause) { return after.bytesToHost(cause) - before.bytesToHost(cause); }
+        long moved() { return toDevice() + toHost(); }
         long launches() { return after.launches() - before.launches(); }
     }
 
-    Demo(ManagedHeap heap, int size, int steps, PrintStream out) {
+    Demo(ManagedHeap heap, int size, int steps, PrintStream out, boolean terminal) {
         this.heap = heap;
         this.size = size;
         this.steps = steps;
         this.out = out;
+        this.terminal = terminal;
     }
 
     public static void main(String[] args) throws IOException {
@@ -73,22 +101,72 @@ public final class Demo {
         if (steps < 1)
             usage("steps must be >= 1: " + steps);
         Path svg = Path.of(System.getProperty("hmm4j.demo.out", "target/demo-residency.svg"));
+        PrintStream out = System.out;
+        boolean terminal = Progress.stdoutIsTerminal();
 
-        try (ManagedHeap heap = ManagedHeap.create()) {
-            Demo demo = new Demo(heap, size, steps, System.out);
-            Device device = heap.devices().getFirst();
-            System.out.printf(Locale.ROOT, "hmm4j demo: 2-D heat diffusion, %d x %d cells, %d steps on %s (%s)%n",
-                    size, size, steps, device.id(), device.name());
-            // Warm-up (JIT, kernel builds, device pools) for both ways, so neither timed run pays it alone.
-            Demo quiet = new Demo(heap, size, Math.min(steps, 20), new PrintStream(PrintStream.nullOutputStream()));
-            quiet.run(false);
-            quiet.run(true);
-            Run managed = demo.run(false);
-            Run copying = demo.run(true, managed.steps());
-            Files.createDirectories(svg.toAbsolutePath().getParent());
-            Files.writeString(svg, demo.svg(managed));
-            demo.table(device, managed, copying, svg.toAbsolutePath());
+        out.printf(Locale.ROOT, "hmm4j demo: 2-D heat diffusion, %d x %d cells, up to %d steps%n", size, size, steps);
+        try (ManagedHeap automatic = ManagedHeap.create()) {
+            Device device = automatic.devices().getFirst();
+            if (!device.coherent()) {
+                out.printf(Locale.ROOT, "device  %s, %s%n        It has %s.%n%n", device.id(), device.name(),
+                        describe(device));
+                Demo demo = new Demo(automatic, size, steps, out, terminal);
+                List<Run> runs = demo.compare();
+                demo.writeSvg(runs.getFirst(), svg);
+                demo.summary(runs, null, svg);
+                return;
+            }
+            try (ManagedHeap migrating = migratingHeap(automatic, out)) {
+                out.printf(Locale.ROOT, "device  %s, %s%n"
+                                + "        It shares host memory, so its automatic (coherent) placement moves nothing: kernels%n"
+                                + "        use the arrays' own pages. %s%n"
+                                + "        The zero-copy run is shown beside it.%n%n",
+                        device.id(), device.name(), howMigrationIsShown(migrating));
+                Demo demo = new Demo(migrating, size, steps, out, terminal);
+                List<Run> runs = demo.compare();
+                demo.writeSvg(runs.getFirst(), svg);
+                Demo zeroCopy = new Demo(automatic, size, runs.getFirst().steps(), out, terminal);
+                zeroCopy.warmUp();
+                Run coherent = zeroCopy.run(Way.ZERO_COPY, runs.getFirst().steps());
+                demo.summary(runs, coherent, svg);
+            }
         }
+    }
+
+    /**
+     * A heap whose blocks really move, for a machine whose automatic device shares host memory: the same OpenCL
+     * device with its own buffers, else the emulated device.
+     */
+    static ManagedHeap migratingHeap(ManagedHeap coherent, PrintStream out) {
+        if (coherent.backendName().equals("opencl")) {
+            try {
+                ManagedHeap heap = ManagedHeap.builder().backend("opencl").setting("placement", "migrate").build();
+                if (!heap.devices().getFirst().coherent())
+                    return heap;
+                heap.close();
+            } catch (IllegalStateException | IllegalArgumentException e) {
+                out.println("(OpenCL with placement=migrate did not open: " + e.getMessage() + ")");
+            }
+        }
+        return ManagedHeap.builder().backend("emulated").build();
+    }
+
+    /** The sentence that says what the demo runs instead of a device that shares host memory. */
+    private static String howMigrationIsShown(ManagedHeap migrating) {
+        Device device = migrating.devices().getFirst();
+        String next = System.lineSeparator() + "        ";
+        if (migrating.backendName().equals("opencl"))
+            return "To show migration the demo runs it with placement=migrate:" + next
+                    + "buffers of its own, and a host access to their data faults the blocks home.";
+        return "To show migration the demo runs " + device.id() + " instead:" + next + describe(device) + ".";
+    }
+
+    private static String describe(Device device) {
+        return switch (device.kind()) {
+            case DISCRETE -> "device memory of its own, and a host access to its data faults the blocks home";
+            case EMULATED -> "a separate allocation standing in for device memory, and a host access faults the blocks home";
+            case COHERENT -> "the host's memory: nothing moves";
+        };
     }
 
     private static int parse(String arg, String what) {
@@ -106,18 +184,30 @@ public final class Demo {
         System.exit(2);
     }
 
-    Run run(boolean copyEverything) {
-        return run(copyEverything, steps);
+    /** On demand, then copy-everything for as many steps as on demand took. */
+    List<Run> compare() {
+        warmUp();
+        Run onDemand = run(Way.ON_DEMAND, steps);
+        Run copying = run(Way.COPY_EVERYTHING, onDemand.steps());
+        return List.of(onDemand, copying);
+    }
+
+    /** JIT, kernel builds and device pools for both ways, so that no measured run pays them alone. */
+    void warmUp() {
+        Demo quiet = new Demo(heap, size, Math.min(steps, WARM_UP_STEPS), new PrintStream(OutputStream.nullOutputStream()),
+                false);
+        quiet.run(Way.ON_DEMAND, quiet.steps);
+        quiet.run(Way.COPY_EVERYTHING, quiet.steps);
     }
 
     /**
-     * Runs the simulation for at most {@code maxSteps} steps. With {@code copyEverything}, after each kernel the
+     * Runs the simulation for at most {@code maxSteps} steps. {@link Way#COPY_EVERYTHING}: after each kernel the
      * whole output grid is made host-writable (every block copied home, the device copy made stale), so the next
      * kernel copies the whole grid back: what a program with explicit whole-array copies does.
      */
-    Run run(boolean copyEverything, int maxSteps) {
-        String name = copyEverything ? "copy everything" : "hmm4j";
+    Run run(Way way, int maxSteps) {
         long cells = (long) size * size;
+        Progress progress = new Progress(out, terminal, way.label, maxSteps);
         try (FloatArray a = heap.allocateFloats(cells); FloatArray b = heap.allocateFloats(cells)) {
             a.segment().fill((byte) 0);
             b.segment().fill((byte) 0);
@@ -145,7 +235,7 @@ public final class Demo {
 
                 heap.launch(BuiltinKernel.STENCIL_2D, cells, Arg.read(current), Arg.write(next), Arg.of(size),
                         Arg.of(size), Arg.of(ALPHA));
-                if (copyEverything)
+                if (way == Way.COPY_EVERYTHING)
                     heap.makeHostWritable(next, 0, next.byteSize());
                 FloatArray t = current;
                 current = next;
@@ -167,15 +257,17 @@ public final class Demo {
                     if (step > HEATER_RAMP_STEPS && coldest > CONVERGED && change < CONVERGED * CHECK_EVERY)
                         converged = true;
                 }
-                progress(name, step, maxSteps, probes[probes.length - 1]);
+                progress.update(step, String.format(Locale.ROOT, "T(probe near heater) %.4f", probes[probes.length - 1]));
                 if (converged)
                     break;
             }
             heap.synchronize();
             long nanos = System.nanoTime() - start;
             HeapStats after = heap.stats();
-            out.print('\n');
-            return new Run(name, done, nanos, before, after, probes.clone(), converged, samples);
+            progress.finish(done, String.format(Locale.ROOT, "%s%s", seconds(nanos),
+                    converged ? ", converged: the probes stopped moving" : ""));
+            return new Run(way, heap.devices().getFirst(), done, nanos, before, after, probes.clone(), converged,
+                    samples);
         }
     }
 
@@ -186,57 +278,87 @@ public final class Demo {
                 (long) (size / 16) * size + c, (long) (size / 64) * size + c};
     }
 
-    private int lastPercent = -1;
-
-    private void progress(String name, int step, int total, float probe) {
-        int percent = (int) (100L * step / total);
-        if (percent == lastPercent && step != total)
-            return;
-        lastPercent = percent;
-        int width = 30;
-        int filled = width * step / total;
-        out.printf(Locale.ROOT, "\r%-16s [%s%s] %3d%%  step %d/%d  T(probe near heater) %.4f", name,
-                "#".repeat(filled), " ".repeat(width - filled), percent, step, total, probe);
-        out.flush();
+    private void writeSvg(Run onDemand, Path svg) throws IOException {
+        Path absolute = svg.toAbsolutePath();
+        Files.createDirectories(absolute.getParent());
+        Files.writeString(absolute, svg(onDemand));
     }
 
-    void table(Device device, Run managed, Run copying, Path svg) {
+    /**
+     * The answer first (faster or slower than copy-everything, by how much, how many bytes did not move), then the
+     * measurements behind it.
+     *
+     * @param runs on demand, then copy-everything, on this demo's heap
+     * @param zeroCopy the same steps on a device that shares host memory, or {@code null}
+     */
+    void summary(List<Run> runs, Run zeroCopy, Path svg) {
+        Run managed = runs.get(0);
+        Run copying = runs.get(1);
+        long notMoved = Math.max(0, copying.moved() - managed.moved());
+        out.println();
+        out.printf(Locale.ROOT, "%s: %s than copy-everything (%s vs %s for %d steps on %s).%n", Way.ON_DEMAND.label,
+                fasterOrSlower(copying.nanos(), managed.nanos()), seconds(managed.nanos()), seconds(copying.nanos()),
+                managed.steps(), managed.device().id());
+        out.printf(Locale.ROOT, "%s of the %s that copy-everything copied did not move: hmm4j moved %s (%.1f%%), %s of"
+                        + " it home by %d host faults.%n", human(notMoved), human(copying.moved()),
+                human(managed.moved()), 100.0 * managed.moved() / Math.max(1, copying.moved()),
+                human(managed.toHost(MigrationCause.FAULT)), managed.readFaults() + managed.writeFaults());
+        if (zeroCopy != null)
+            out.printf(Locale.ROOT, "zero-copy on %s: %s, %s moved, %s: a device that shares host memory needs no"
+                            + " migration at all.%n", zeroCopy.device().id(), seconds(zeroCopy.nanos()),
+                    human(zeroCopy.moved()), versus(managed.nanos(), zeroCopy.nanos(), "on demand"));
+
         long bytes = (long) size * size * Float.BYTES;
         long blocks = (bytes + heap.blockSize() - 1) / heap.blockSize();
         out.println();
-        out.printf(Locale.ROOT, "backend          %s, device %s (%s)%s%n", heap.backendName(), device.id(),
-                device.name(), device.coherent() ? " — coherent: kernels use host memory, nothing migrates" : "");
         out.printf(Locale.ROOT, "grid             %d x %d floats, 2 arrays of %s, %d blocks of %s each%n", size, size,
                 human(bytes), blocks, human(heap.blockSize()));
         out.printf(Locale.ROOT, "steps            %d%s, probe check every %d steps%n", managed.steps(),
                 managed.converged() ? " (converged: the probes stopped moving)" : "", CHECK_EVERY);
         out.printf(Locale.ROOT, "probes (T)       %s%n", java.util.Arrays.toString(managed.probes()));
         out.println();
-        out.printf(Locale.ROOT, "%-26s %18s %18s%n", "", "hmm4j (on demand)", "copy everything");
-        row("wall time", seconds(managed.nanos()), seconds(copying.nanos()));
-        row("time per step", micros(managed.nanos() / managed.steps()), micros(copying.nanos() / copying.steps()));
-        row("kernel launches", Long.toString(managed.launches()), Long.toString(copying.launches()));
-        row("host read faults", Long.toString(managed.readFaults()), Long.toString(copying.readFaults()));
-        row("host write faults", Long.toString(managed.writeFaults()), Long.toString(copying.writeFaults()));
-        row("bytes to device", human(managed.toDevice()), human(copying.toDevice()));
-        row("bytes to host", human(managed.toHost()), human(copying.toHost()));
-        row("  of which by faults", human(managed.toHost(MigrationCause.FAULT)), human(copying.toHost(MigrationCause.FAULT)));
+        List<Run> all = new ArrayList<>(runs);
+        if (zeroCopy != null)
+            all.add(zeroCopy);
+        row(all, "", r -> r.way().label);
+        row(all, "device", r -> r.device().id());
+        row(all, "wall time", r -> seconds(r.nanos()));
+        row(all, "time per step", r -> micros(r.nanos() / r.steps()));
+        row(all, "kernel launches", r -> Long.toString(r.launches()));
+        row(all, "host read faults", r -> Long.toString(r.readFaults()));
+        row(all, "host write faults", r -> Long.toString(r.writeFaults()));
+        row(all, "bytes to device", r -> human(r.toDevice()));
+        row(all, "bytes to host", r -> human(r.toHost()));
+        row(all, "  of which by faults", r -> human(r.toHost(MigrationCause.FAULT)));
         out.println();
-        if (device.coherent())
-            out.println("(a coherent device moves no bytes either way: the two times differ only by noise; to see"
-                    + " migration use HMM4J_BACKEND=emulated, or -Dhmm4j.opencl.placement=migrate on OpenCL)");
-        out.printf(Locale.ROOT, "on demand vs copy everything: %.2fx the speed, %.1f%% of the bytes moved%n",
-                (double) copying.nanos() / managed.nanos(),
-                100.0 * (managed.toDevice() + managed.toHost()) / Math.max(1, copying.toDevice() + copying.toHost()));
         float diff = 0;
-        for (int i = 0; i < managed.probes().length; i++)
-            diff = Math.max(diff, Math.abs(managed.probes()[i] - copying.probes()[i]));
-        out.printf(Locale.ROOT, "both runs agree on the probes: max |difference| = %g%n", diff);
-        out.println("residency picture: " + svg);
+        for (Run other : all)
+            for (int i = 0; i < managed.probes().length; i++)
+                diff = Math.max(diff, Math.abs(managed.probes()[i] - other.probes()[i]));
+        out.printf(Locale.ROOT, "all runs agree on the probes: max |difference| = %g%n", diff);
+        out.println("residency picture of the on-demand run: " + svg.toAbsolutePath());
     }
 
-    private void row(String label, String managed, String copying) {
-        out.printf(Locale.ROOT, "%-26s %18s %18s%n", label, managed, copying);
+    /** E.g. {@code 4.8x faster}: a run of {@code nanos} against one of {@code baselineNanos}. */
+    private static String fasterOrSlower(long baselineNanos, long nanos) {
+        double speedUp = (double) baselineNanos / nanos;
+        return String.format(Locale.ROOT, "%.1fx %s", speedUp >= 1 ? speedUp : 1 / speedUp,
+                speedUp >= 1 ? "faster" : "slower");
+    }
+
+    /** Like {@link #fasterOrSlower} with the baseline named, but within 10 % it says they are the same. */
+    private static String versus(long baselineNanos, long nanos, String baseline) {
+        double speedUp = (double) baselineNanos / nanos;
+        if (speedUp > 1 / 1.1 && speedUp < 1.1)
+            return "about as fast as " + baseline;
+        return fasterOrSlower(baselineNanos, nanos) + " than " + baseline;
+    }
+
+    private void row(List<Run> runs, String label, Function<Run, String> cell) {
+        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%-22s", label));
+        for (Run run : runs)
+            line.append(String.format(Locale.ROOT, " %19s", cell.apply(run)));
+        out.println(line);
     }
 
     private static String seconds(long nanos) {

@@ -39,21 +39,24 @@ public final class NativeLibrary {
 
     private NativeLibrary() {}
 
+    /** The library that loaded: its symbols and the file they came from. */
+    private record Loaded(SymbolLookup lookup, Path path) {}
+
     private static final class Holder {
-        static final SymbolLookup LOOKUP;
+        static final Loaded LOADED;
         static final Throwable FAILURE;
 
         static {
-            SymbolLookup lookup = null;
+            Loaded loaded = null;
             Throwable failure = null;
             try {
-                lookup = load();
-                installHandler(lookup);
+                loaded = load();
+                installHandler(loaded.lookup());
             } catch (UnsatisfiedLinkError | RuntimeException e) {
                 failure = e;
-                lookup = null;
+                loaded = null;
             }
-            LOOKUP = lookup;
+            LOADED = loaded;
             FAILURE = failure;
         }
     }
@@ -108,10 +111,21 @@ public final class NativeLibrary {
 
     public static SymbolLookup lookup() {
         ensureAvailability();
-        return Holder.LOOKUP;
+        return Holder.LOADED.lookup();
     }
 
-    private static SymbolLookup load() {
+    /**
+     * The file the engine was loaded from ({@code -Dhmm4j.native.path}, or the copy extracted from the jar, which
+     * is deleted once loaded: the mapping stays, nothing piles up).
+     *
+     * @throws UnsatisfiedLinkError when the engine cannot load
+     */
+    public static Path path() {
+        ensureAvailability();
+        return Holder.LOADED.path();
+    }
+
+    private static Loaded load() {
         List<String> attempts = new ArrayList<>();
         String platform = platform();
         if (platform == null) {
@@ -120,21 +134,18 @@ public final class NativeLibrary {
         }
         String explicit = System.getProperty(PATH_PROPERTY);
         if (explicit != null) {
-            SymbolLookup lookup = tryLoad(Path.of(explicit), attempts, "-D" + PATH_PROPERTY + "=" + explicit);
-            if (lookup != null) {
-                loadedFrom = Path.of(explicit);
-                return lookup;
-            }
+            Path path = Path.of(explicit);
+            SymbolLookup lookup = tryLoad(path, attempts, "-D" + PATH_PROPERTY + "=" + explicit);
+            if (lookup != null)
+                return new Loaded(lookup, path);
         } else {
             String resource = "/META-INF/native/" + platform + "/libhmm4j.so";
             Path extracted = extract(resource, attempts);
             if (extracted != null) {
                 try {
                     SymbolLookup lookup = tryLoad(extracted, attempts, "extracted " + resource + " to " + extracted);
-                    if (lookup != null) {
-                        loadedFrom = extracted;
-                        return lookup;
-                    }
+                    if (lookup != null)
+                        return new Loaded(lookup, extracted);
                 } finally {
                     // Mapped now (or refused): the copy has done its job, and nothing piles up after a crash.
                     deletePrivateDirectory(extracted.getParent());
@@ -144,12 +155,6 @@ public final class NativeLibrary {
         throw new UnsatisfiedLinkError("cannot load hmm4j's native engine:\n  - " + String.join("\n  - ", attempts));
     }
 
-    /** The file the engine was loaded from (an extracted copy is deleted once loaded); {@code null} if none. */
-    static Path loadedFrom() {
-        return loadedFrom;
-    }
-
-    private static volatile Path loadedFrom;
 
     private static Path extract(String resource, List<String> attempts) {
         try (InputStream in = NativeLibrary.class.getResourceAsStream(resource)) {

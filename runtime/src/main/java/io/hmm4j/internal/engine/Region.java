@@ -80,9 +80,16 @@ public final class Region {
 
     /**
      * One three-phase migration. Returns what moved; a copy failure is reported in the result (the engine left
-     * the failed blocks where they were) together with the negative errno via {@code failed}.
+     * the failed blocks where they were) together with the negative errno via {@code failed}. {@code outcome},
+     * when not null, receives one HMM4J_MIGRATE_* byte per block of the range.
      */
     public int migrate(long firstBlock, long blocks, int direction, int intent, int cause, long[] movedOut) {
+        return migrate(firstBlock, blocks, direction, intent, cause, movedOut, null);
+    }
+
+    /** {@link #migrate(long, long, int, int, int, long[])} that also reports each block's outcome. */
+    public int migrate(long firstBlock, long blocks, int direction, int intent, int cause, long[] movedOut,
+                       MemorySegment outcome) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment request = hmm4j_migrate.allocate(arena);
             hmm4j_migrate.region(request, handle);
@@ -91,7 +98,7 @@ public final class Region {
             hmm4j_migrate.direction(request, direction);
             hmm4j_migrate.intent(request, intent);
             hmm4j_migrate.cause(request, cause);
-            hmm4j_migrate.state(request, MemorySegment.NULL);
+            hmm4j_migrate.state(request, outcome == null ? MemorySegment.NULL : outcome);
             int rc = hmm4j_h.hmm4j_migrate(request);
             if (movedOut != null) {
                 movedOut[0] = hmm4j_migrate.moved_blocks(request);
@@ -122,6 +129,11 @@ public final class Region {
                 result[i] = BlockState.ofCode(states.get(ValueLayout.JAVA_BYTE, i));
             return result;
         }
+    }
+
+    /** Gives back the host pages of DEVICE blocks that a migration kept ({@code HMM4J_INTENT_KEEP_HOST}). */
+    public long reclaim() {
+        return NativeErrors.check("hmm4j_region_reclaim", hmm4j_h.hmm4j_region_reclaim(handle));
     }
 
     public void launchBegin() {

@@ -29,6 +29,8 @@ public final class hmm4j_h {
     public static final int HMM4J_TO_HOST = 1;
     public static final int HMM4J_INTENT_READ = 1;
     public static final int HMM4J_INTENT_WRITE = 2;
+    public static final int HMM4J_INTENT_KEEP_HOST = 4;
+    public static final int HMM4J_INTENT_DISCARD = 8;
     public static final int HMM4J_CAUSE_FAULT = 0;
     public static final int HMM4J_CAUSE_LAUNCH = 1;
     public static final int HMM4J_CAUSE_PREFETCH = 2;
@@ -397,6 +399,28 @@ public final class hmm4j_h {
         var mh$ = hmm4j_region_unbind.HANDLE;
         try {
             return (int) mh$.invokeExact(region, cause);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_reclaim {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_LONG, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_reclaim");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t hmm4j_region_reclaim(struct hmm4j_region *region)
+     * }
+     */
+    public static long hmm4j_region_reclaim(MemorySegment region) {
+        var mh$ = hmm4j_region_reclaim.HANDLE;
+        try {
+            return (long) mh$.invokeExact(region);
         } catch (Error | RuntimeException ex) {
             throw ex;
         } catch (Throwable ex$) {

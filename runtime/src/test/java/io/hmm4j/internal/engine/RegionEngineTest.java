@@ -141,7 +141,7 @@ class RegionEngineTest {
         long sum = 0;
         for (int i = 0; i < BLOCK * BLOCKS / 4; i++)
             sum += user.getAtIndex(ValueLayout.JAVA_INT, i);
-        assertThat(sum).isEqualTo((long) (BLOCK * BLOCKS / 4) * (BLOCK * BLOCKS / 4 - 1) / 2);
+        assertThat(sum).isEqualTo((BLOCK * BLOCKS / 4) * (BLOCK * BLOCKS / 4 - 1) / 2);
         assertThat(hmm4j_stats.read_faults(stats)).isLessThan(BLOCKS);
         assertThat(hmm4j_stats.prefetched_blocks(stats)).isPositive();
     }

@@ -134,4 +134,40 @@ class FaultInjectionTest {
         a.close();
         assertThat(heap.liveArrays()).isZero();
     }
+
+    /** Issue 9 item 7: a launch that fails before its kernel ran leaves every argument as it was. */
+    @Test
+    void launchFailingOnAnotherArgumentsCopyKeepsTheWrittenArgument() {
+        FloatArray written = pattern();
+        FloatArray read = pattern();
+        var copy = heap.load(io.hmm4j.spi.KernelSource.java("copy", (n, args) -> {
+            throw new AssertionError("the kernel must not run");
+        }));
+        device.copyEngine().inject(NativeCopyEngine.Injection.COPY_TO_DEVICE, 100);
+        assertThatThrownBy(() -> heap.launch(copy, N, Arg.write(written), Arg.read(read)))
+                .isInstanceOf(DeviceException.class);
+        assertThat(heap.residency(written).all(BlockState.HOST)).isTrue();
+        assertPattern(written, 1);
+        assertPattern(read, 1);
+    }
+
+    /** Issue 9 item 7: arguments the kernel refuses (here: missing scalars) destroy nothing. */
+    @Test
+    void launchWithBadArgumentsKeepsTheWrittenArgument() {
+        FloatArray written = pattern();
+        assertThatThrownBy(() -> heap.launch(BuiltinKernel.FILL, N, Arg.write(written)))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThat(heap.residency(written).all(BlockState.HOST)).isTrue();
+        assertPattern(written, 1);
+    }
+
+    /** Issue 9 item 7: a device lost before the launch fails it and the written argument keeps its bytes. */
+    @Test
+    void launchOnALostDeviceKeepsTheWrittenArgument() {
+        FloatArray written = pattern();
+        device.loseDevice();
+        assertThatThrownBy(() -> heap.launch(BuiltinKernel.FILL, N, Arg.write(written), Arg.of(5f), Arg.of((long) N)))
+                .isInstanceOf(DeviceException.class);
+        assertPattern(written, 1);
+    }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.hmm4j.Arg;
 import io.hmm4j.BuiltinKernel;
+import io.hmm4j.ByteArray;
 import io.hmm4j.FloatArray;
 import io.hmm4j.ManagedHeap;
 import io.hmm4j.MemoryGroup;
@@ -59,5 +60,60 @@ class MemoryGroupTest {
         heap.close();
         assertThat(group.used()).isZero();
         assertThatThrownBy(() -> group.allocateInts(1)).isInstanceOf(IllegalStateException.class);
+    }
+
+    /**
+     * Issue 9 item 11: charges that fit were refused when a concurrent charge that did not fit was counted first
+     * (add, then subtract on failure). Two small requesters always fit beside the filler; four large ones never do.
+     */
+    @Test
+    void chargesThatFitAreNeverRefusedBecauseOfConcurrentOnesThatDoNot() throws Exception {
+        try (ManagedHeap heap = ManagedHeap.builder().backend("emulated").blockSize(BLOCK).build()) {
+            MemoryGroup group = heap.createGroup("contended", 4 * BLOCK);
+            ByteArray filler = group.allocateBytes(2 * BLOCK);
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(6);
+            java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.List<java.util.concurrent.Future<Integer>> small = new java.util.ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                pool.submit(() -> {
+                    go.await();
+                    while (!stop.get()) {
+                        try {
+                            group.allocateBytes(3 * BLOCK).close();
+                            throw new AssertionError("3 blocks cannot fit beside 2 in a limit of 4");
+                        } catch (MemoryLimitExceededException expected) {
+                            // never fits
+                        }
+                    }
+                    return null;
+                });
+            }
+            for (int t = 0; t < 2; t++) {
+                small.add(pool.submit(() -> {
+                    go.await();
+                    int refused = 0;
+                    for (int i = 0; i < 2000; i++) {
+                        try {
+                            group.allocateBytes(BLOCK).close();
+                        } catch (MemoryLimitExceededException e) {
+                            refused++;
+                        }
+                    }
+                    return refused;
+                }));
+            }
+            go.countDown();
+            int refused = 0;
+            for (var f : small)
+                refused += f.get();
+            stop.set(true);
+            pool.shutdown();
+            assertThat(pool.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(refused).as("1-block requests refused although they fit").isZero();
+            filler.close();
+            assertThat(group.used()).isZero();
+            assertThat(group.peak()).isLessThanOrEqualTo(4 * BLOCK);
+        }
     }
 }

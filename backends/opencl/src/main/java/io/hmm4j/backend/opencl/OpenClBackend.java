@@ -52,6 +52,10 @@ public final class OpenClBackend implements Backend {
 
     private static final System.Logger LOG = System.getLogger(OpenClBackend.class.getName());
 
+    // OpenCL 2.0 deprecated CL_DEVICE_HOST_UNIFIED_MEMORY without a replacement that answers the same question (SVM
+    // capabilities say whether pointers can be shared, not whether a USE_HOST_PTR buffer is the host's memory);
+    // PoCL 3.0 and NVIDIA's OpenCL still answer it, and it is the check that keeps coherent placement correct.
+    @SuppressWarnings("deprecation")
     static boolean sharesHostMemory(cl_device_id device) {
         return DeviceInfo.longValue(device, CL.CL_DEVICE_HOST_UNIFIED_MEMORY) != 0;
     }
