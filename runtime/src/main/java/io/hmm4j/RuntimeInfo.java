@@ -42,7 +42,7 @@ public final class RuntimeInfo {
     }
 
     /**
-     * The engine library's file: the copy extracted from the runtime jar (deleted once loaded), or
+     * The engine library's file: the copy extracted from the runtime jar (deleted at exit), or
      * {@code -Dhmm4j.native.path}.
      *
      * @throws IllegalStateException if the engine does not load (the message carries the cause)

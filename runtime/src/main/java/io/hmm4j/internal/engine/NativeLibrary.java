@@ -28,7 +28,8 @@ import java.util.List;
 /**
  * Finds, extracts and loads libhmm4j. One loader: an explicit path ({@code -Dhmm4j.native.path}) first,
  * else the jar's resource extracted into a private directory that this process creates (0700) under
- * {@code -Dhmm4j.native.workdir} or {@code java.io.tmpdir}, checked, loaded and deleted again. Every failed attempt is kept for the final error, each
+ * {@code -Dhmm4j.native.workdir} or {@code java.io.tmpdir}, checked, loaded, and deleted at exit (copies left by
+ * a crash are cleaned by the next start). Every failed attempt is kept for the final error, each
  * with the fix named. Loaded into the global arena: the fault handler's code must stay mapped until exit.
  */
 public final class NativeLibrary {
@@ -115,8 +116,8 @@ public final class NativeLibrary {
     }
 
     /**
-     * The file the engine was loaded from ({@code -Dhmm4j.native.path}, or the copy extracted from the jar, which
-     * is deleted once loaded: the mapping stays, nothing piles up).
+     * The file the engine was loaded from ({@code -Dhmm4j.native.path}, or the copy extracted from the jar into
+     * a private directory, deleted when the JVM exits).
      *
      * @throws UnsatisfiedLinkError when the engine cannot load
      */
@@ -142,14 +143,15 @@ public final class NativeLibrary {
             String resource = "/META-INF/native/" + platform + "/libhmm4j.so";
             Path extracted = extract(resource, attempts);
             if (extracted != null) {
-                try {
-                    SymbolLookup lookup = tryLoad(extracted, attempts, "extracted " + resource + " to " + extracted);
-                    if (lookup != null)
-                        return new Loaded(lookup, extracted);
-                } finally {
-                    // Mapped now (or refused): the copy has done its job, and nothing piles up after a crash.
-                    deletePrivateDirectory(extracted.getParent());
+                SymbolLookup lookup = tryLoad(extracted, attempts, "extracted " + resource + " to " + extracted);
+                if (lookup != null) {
+                    // Kept while the process runs, so diagnostics and debuggers find the file; an abnormal exit
+                    // leaves it to cleanStale. deleteOnExit runs in reverse order: the file, then its directory.
+                    extracted.getParent().toFile().deleteOnExit();
+                    extracted.toFile().deleteOnExit();
+                    return new Loaded(lookup, extracted);
                 }
+                deletePrivateDirectory(extracted.getParent());
             }
         }
         throw new UnsatisfiedLinkError("cannot load hmm4j's native engine:\n  - " + String.join("\n  - ", attempts));
