@@ -25,6 +25,8 @@ public final class Launch {
     boolean begun;
     boolean enqueued;
     volatile boolean done;
+    /** What the device reported when the launch was waited for, by whichever thread did. */
+    volatile DeviceException failure;
 
     Launch(ManagedHeap heap, ManagedHeap.DeviceState device) {
         this.heap = heap;
@@ -41,8 +43,10 @@ public final class Launch {
      * @throws DeviceException if the device reports a failure of the kernel or the device
      */
     public void await() {
-        if (done)
-            return;
-        heap.awaitLaunch(this);
+        if (!done)
+            heap.awaitLaunch(this);
+        DeviceException f = failure;
+        if (f != null)
+            throw f;
     }
 }

@@ -76,7 +76,6 @@ public final class ManagedHeap implements AutoCloseable {
     private final AtomicLong evictions = new AtomicLong();
     private final AtomicLong launches = new AtomicLong();
     private long useClock; // guarded by lock
-    private long progress; // guarded by lock: bumped whenever waiters may find something changed
     private boolean tornDown; // guarded by lock: close() freed everything
     private final AtomicInteger callsInFlight = new AtomicInteger();
     /** How long a wait for other launches' progress lasts before it looks again (a safety net, not a clock). */
@@ -423,7 +422,10 @@ public final class ManagedHeap implements AutoCloseable {
         progressLocked();
     }
 
-    /** {@link Launch#await()}: a call of its own, so that close() waits for it before it frees the device. */
+    /**
+     * {@link Launch#await()}: a call of its own, so that close() waits for it before it frees the device. A device
+     * failure is recorded in the launch, for whichever thread awaits it.
+     */
     void awaitLaunch(Launch launch) {
         try {
             enterCall();
@@ -433,6 +435,7 @@ public final class ManagedHeap implements AutoCloseable {
                 while (!launch.done && !tornDown)
                     waitForChange(0);
             }
+            restoreInterrupt();
             return;
         }
         try {
@@ -443,6 +446,8 @@ public final class ManagedHeap implements AutoCloseable {
             }
             try {
                 launch.device.device.synchronize();
+            } catch (DeviceException e) {
+                launch.failure = e;
             } finally {
                 complete(launch);
             }
@@ -451,13 +456,18 @@ public final class ManagedHeap implements AutoCloseable {
         }
     }
 
-    /** Waits for {@code launch} with the lock held (the lock is released while it waits to be enqueued). */
+    /**
+     * Waits for {@code launch} with the lock held (released while it waits to be enqueued). A failure is kept in
+     * the launch for its owner's {@link Launch#await()}, not thrown at whoever happened to wait for it.
+     */
     private void awaitLocked(Launch launch) {
         awaitEnqueued(launch);
         if (launch.done)
             return;
         try {
             launch.device.device.synchronize();
+        } catch (DeviceException e) {
+            launch.failure = e;
         } finally {
             completeLocked(launch);
         }
@@ -878,12 +888,7 @@ public final class ManagedHeap implements AutoCloseable {
         long waitingSince = 0;
         while (!array.destroyed) {
             if (!array.inFlight.isEmpty()) {
-                try {
-                    awaitOneUse(array);
-                } catch (DeviceException e) {
-                    // The array is being freed; the launch's failure was the kernel's, not the free's.
-                    System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING, "launch failed before free", e);
-                }
+                awaitOneUse(array);
                 continue;
             }
             if (array.arena.scope().isAlive()) {
@@ -978,7 +983,6 @@ public final class ManagedHeap implements AutoCloseable {
 
     /** Something that waiters may be waiting for happened: a launch was enqueued, completed or released, an array freed. */
     private void progressLocked() {
-        progress++;
         lock.notifyAll();
     }
 
