@@ -13,6 +13,8 @@ import java.util.Map;
 public final class Launch {
 
     private final ManagedHeap heap;
+    /** The thread that launches it; until it is enqueued, only that thread can finish it. */
+    final Thread launcher = Thread.currentThread();
     final ManagedHeap.DeviceState device;
     final List<ManagedArray> written = new ArrayList<>();
     final List<ManagedArray> arrays = new ArrayList<>();

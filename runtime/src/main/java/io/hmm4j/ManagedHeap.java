@@ -27,6 +27,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -78,6 +79,8 @@ public final class ManagedHeap implements AutoCloseable {
     private long useClock; // guarded by lock
     private boolean tornDown; // guarded by lock: close() freed everything
     private final AtomicInteger callsInFlight = new AtomicInteger();
+    /** Threads inside launch(): a kernel they run synchronously must not wait for the launch that runs it. */
+    private final Set<Thread> launchingThreads = ConcurrentHashMap.newKeySet();
     /** How long a wait for other launches' progress lasts before it looks again (a safety net, not a clock). */
     private static final long PROGRESS_POLL_MILLIS = 50;
 
@@ -276,11 +279,15 @@ public final class ManagedHeap implements AutoCloseable {
             }
         }
         enterCall();
+        Thread self = Thread.currentThread();
+        boolean outermost = launchingThreads.add(self);
         try {
             Engine.ensureHandler();
             Kernel kernel = kernelFor.apply(ds.device);
             return launchEntered(ds, kernel, globalSize, args, access);
         } finally {
+            if (outermost)
+                launchingThreads.remove(self);
             exitCall();
         }
     }
@@ -870,6 +877,10 @@ public final class ManagedHeap implements AutoCloseable {
     void release(ManagedArray array) {
         try {
             synchronized (lock) {
+                for (Launch launch : array.inFlight)
+                    if (launch.launcher == Thread.currentThread() && !launch.enqueued)
+                        throw new IllegalStateException(array + " closed from inside a launch that uses it (a kernel run by"
+                                + " the launching thread): it would wait for itself; close it after the launch");
                 destroyWhenIdle(array);
             }
         } finally {
@@ -924,6 +935,9 @@ public final class ManagedHeap implements AutoCloseable {
      */
     @Override
     public void close() {
+        if (launchingThreads.contains(Thread.currentThread()))
+            throw new IllegalStateException("heap closed from inside one of its launches (a kernel run by the launching"
+                    + " thread): it would wait for itself; close it after the launch");
         if (!closed.compareAndSet(false, true))
             return;
         try {
