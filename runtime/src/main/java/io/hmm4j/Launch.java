@@ -13,6 +13,8 @@ import java.util.Map;
 public final class Launch {
 
     private final ManagedHeap heap;
+    /** The thread that launches it; until it is enqueued, only that thread can finish it. */
+    final Thread launcher = Thread.currentThread();
     final ManagedHeap.DeviceState device;
     final List<ManagedArray> written = new ArrayList<>();
     final List<ManagedArray> arrays = new ArrayList<>();
@@ -25,6 +27,8 @@ public final class Launch {
     boolean begun;
     boolean enqueued;
     volatile boolean done;
+    /** What the device reported when the launch was waited for, by whichever thread did. */
+    volatile DeviceException failure;
 
     Launch(ManagedHeap heap, ManagedHeap.DeviceState device) {
         this.heap = heap;
@@ -41,8 +45,10 @@ public final class Launch {
      * @throws DeviceException if the device reports a failure of the kernel or the device
      */
     public void await() {
-        if (done)
-            return;
-        heap.awaitLaunch(this);
+        if (!done)
+            heap.awaitLaunch(this);
+        DeviceException f = failure;
+        if (f != null)
+            throw f;
     }
 }

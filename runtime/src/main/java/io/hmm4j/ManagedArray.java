@@ -73,8 +73,14 @@ public abstract sealed class ManagedArray implements AutoCloseable
      */
     @Override
     public final void close() {
-        if (closed.compareAndSet(false, true))
-            heap.release(this);
+        if (closed.compareAndSet(false, true)) {
+            try {
+                heap.release(this);
+            } catch (IllegalStateException refused) {
+                closed.set(false);
+                throw refused;
+            }
+        }
     }
 
     final void ensureAlive() {

@@ -27,6 +27,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -76,9 +77,10 @@ public final class ManagedHeap implements AutoCloseable {
     private final AtomicLong evictions = new AtomicLong();
     private final AtomicLong launches = new AtomicLong();
     private long useClock; // guarded by lock
-    private long progress; // guarded by lock: bumped whenever waiters may find something changed
     private boolean tornDown; // guarded by lock: close() freed everything
     private final AtomicInteger callsInFlight = new AtomicInteger();
+    /** Threads inside launch(): a kernel they run synchronously must not wait for the launch that runs it. */
+    private final Set<Thread> launchingThreads = ConcurrentHashMap.newKeySet();
     /** How long a wait for other launches' progress lasts before it looks again (a safety net, not a clock). */
     private static final long PROGRESS_POLL_MILLIS = 50;
 
@@ -277,11 +279,15 @@ public final class ManagedHeap implements AutoCloseable {
             }
         }
         enterCall();
+        Thread self = Thread.currentThread();
+        boolean outermost = launchingThreads.add(self);
         try {
             Engine.ensureHandler();
             Kernel kernel = kernelFor.apply(ds.device);
             return launchEntered(ds, kernel, globalSize, args, access);
         } finally {
+            if (outermost)
+                launchingThreads.remove(self);
             exitCall();
         }
     }
@@ -423,7 +429,10 @@ public final class ManagedHeap implements AutoCloseable {
         progressLocked();
     }
 
-    /** {@link Launch#await()}: a call of its own, so that close() waits for it before it frees the device. */
+    /**
+     * {@link Launch#await()}: a call of its own, so that close() waits for it before it frees the device. A device
+     * failure is recorded in the launch, for whichever thread awaits it.
+     */
     void awaitLaunch(Launch launch) {
         try {
             enterCall();
@@ -433,6 +442,7 @@ public final class ManagedHeap implements AutoCloseable {
                 while (!launch.done && !tornDown)
                     waitForChange(0);
             }
+            restoreInterrupt();
             return;
         }
         try {
@@ -443,6 +453,8 @@ public final class ManagedHeap implements AutoCloseable {
             }
             try {
                 launch.device.device.synchronize();
+            } catch (DeviceException e) {
+                launch.failure = e;
             } finally {
                 complete(launch);
             }
@@ -451,13 +463,18 @@ public final class ManagedHeap implements AutoCloseable {
         }
     }
 
-    /** Waits for {@code launch} with the lock held (the lock is released while it waits to be enqueued). */
+    /**
+     * Waits for {@code launch} with the lock held (released while it waits to be enqueued). A failure is kept in
+     * the launch for its owner's {@link Launch#await()}, not thrown at whoever happened to wait for it.
+     */
     private void awaitLocked(Launch launch) {
         awaitEnqueued(launch);
         if (launch.done)
             return;
         try {
             launch.device.device.synchronize();
+        } catch (DeviceException e) {
+            launch.failure = e;
         } finally {
             completeLocked(launch);
         }
@@ -860,6 +877,10 @@ public final class ManagedHeap implements AutoCloseable {
     void release(ManagedArray array) {
         try {
             synchronized (lock) {
+                for (Launch launch : array.inFlight)
+                    if (launch.launcher == Thread.currentThread() && !launch.enqueued)
+                        throw new IllegalStateException(array + " closed from inside a launch that uses it (a kernel run by"
+                                + " the launching thread): it would wait for itself; close it after the launch");
                 destroyWhenIdle(array);
             }
         } finally {
@@ -878,12 +899,7 @@ public final class ManagedHeap implements AutoCloseable {
         long waitingSince = 0;
         while (!array.destroyed) {
             if (!array.inFlight.isEmpty()) {
-                try {
-                    awaitOneUse(array);
-                } catch (DeviceException e) {
-                    // The array is being freed; the launch's failure was the kernel's, not the free's.
-                    System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING, "launch failed before free", e);
-                }
+                awaitOneUse(array);
                 continue;
             }
             if (array.arena.scope().isAlive()) {
@@ -919,6 +935,9 @@ public final class ManagedHeap implements AutoCloseable {
      */
     @Override
     public void close() {
+        if (launchingThreads.contains(Thread.currentThread()))
+            throw new IllegalStateException("heap closed from inside one of its launches (a kernel run by the launching"
+                    + " thread): it would wait for itself; close it after the launch");
         if (!closed.compareAndSet(false, true))
             return;
         try {
@@ -978,7 +997,6 @@ public final class ManagedHeap implements AutoCloseable {
 
     /** Something that waiters may be waiting for happened: a launch was enqueued, completed or released, an array freed. */
     private void progressLocked() {
-        progress++;
         lock.notifyAll();
     }
 

@@ -244,6 +244,34 @@ class LifecycleRaceTest {
         }
     }
 
+    /** A kernel (run by the launching thread on this backend) that closes its own array or heap must not hang. */
+    @Test
+    void closingFromInsideAKernelThatUsesItFailsCleanly() {
+        try (ManagedHeap heap = ManagedHeap.builder().backend("emulated").blockSize(BLOCK).build()) {
+            FloatArray a = heap.allocateFloats(N);
+            AtomicReference<Throwable> arrayClose = new AtomicReference<>();
+            AtomicReference<Throwable> heapClose = new AtomicReference<>();
+            var closer = heap.load(io.hmm4j.spi.KernelSource.java("closer", (n, args) -> {
+                try {
+                    a.close();
+                } catch (IllegalStateException e) {
+                    arrayClose.set(e);
+                }
+                try {
+                    heap.close();
+                } catch (IllegalStateException e) {
+                    heapClose.set(e);
+                }
+            }));
+            heap.launch(closer, 1, Arg.readWrite(a)).await();
+            assertThat(arrayClose.get()).hasMessageContaining("inside");
+            assertThat(heapClose.get()).hasMessageContaining("inside");
+            assertThat(heap.isOpen()).isTrue();
+            a.set(1, 1f); // the refused close left the array alive
+            assertThat(a.get(1)).isEqualTo(1f);
+        }
+    }
+
     private static Throwable catchFrom(Future<?> future) throws InterruptedException {
         try {
             future.get(20, TimeUnit.SECONDS);
