@@ -94,9 +94,12 @@ class BuildWhileFaultingTest {
         OpenClBackendProvider provider = new OpenClBackendProvider();
         Assumptions.assumeTrue(provider.isAvailable(), () -> "OpenCL not available: " + provider.unavailabilityCause());
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp",
+        ProcessBuilder child = new ProcessBuilder(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp",
                 System.getProperty("java.class.path"), BuildWhileFaultingTest.class.getName()))
-                .redirectErrorStream(true).redirectOutput(dir.resolve("out.txt").toFile()).start();
+                .redirectErrorStream(true).redirectOutput(dir.resolve("out.txt").toFile());
+        // PoCL's kernel cache would answer repeated runs without compiling: every build must run LLVM.
+        child.environment().put("POCL_KERNEL_CACHE", "0");
+        Process p = child.start();
         boolean exited = p.waitFor(120, TimeUnit.SECONDS);
         if (!exited)
             p.destroyForcibly().waitFor();
