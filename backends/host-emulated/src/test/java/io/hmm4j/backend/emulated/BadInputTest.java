@@ -72,6 +72,7 @@ class BadInputTest {
                 row("prefetch range outside the array", IndexOutOfBoundsException.class, null, t -> t.heap.prefetch(t.heap.allocateFloats(4), 8, 16, Location.HOST)),
                 row("kernel reads past its array", IndexOutOfBoundsException.class, "n = 100", t -> t.heap.launch(BuiltinKernel.FILL, 100, Arg.write(t.heap.allocateFloats(10)), Arg.of(1f), Arg.of(100L))),
                 row("scalar where an array is expected", IllegalArgumentException.class, "not an array", t -> t.heap.launch(BuiltinKernel.FILL, 1, Arg.of(1f), Arg.of(1f), Arg.of(1L))),
+                row("user kernel of another heap", IllegalArgumentException.class, "another heap", t -> t.heap.launch(t.otherHeap.load(KernelSource.java("noop", (n, a) -> {})), 1)),
                 row("OpenCL source on the emulated backend", IllegalArgumentException.class, "Java kernels only", t -> t.heap.launch(t.heap.load(KernelSource.openCl("k", "kernel void k(){}")), 1)),
                 row("blank kernel name", IllegalArgumentException.class, "blank", t -> KernelSource.ptx(" ", ".version 7.0")),
                 row("null array argument", NullPointerException.class, "array", t -> Arg.read(null))
