@@ -54,8 +54,16 @@ public final class OpenClDevice implements Device {
     /** Most CL_MEM_USE_HOST_PTR buffers kept (coherent placement); the least recently used is released beyond it. */
     static final int HOST_BUFFER_CACHE = 1024;
 
-    /** A kernel of this device; the lock serialises clSetKernelArg + enqueue, which share the cl_kernel. */
-    record ClKernel(String name, cl_kernel kernel, BuiltinKernel builtin, Object lock) implements Kernel {}
+    /**
+     * A kernel of {@code device}; the lock serialises clSetKernelArg + enqueue, which share the cl_kernel. On another
+     * device's queue it is undefined behaviour (PoCL ran it without an error), so launch checks the owner.
+     */
+    record ClKernel(String name, cl_kernel kernel, BuiltinKernel builtin, Object lock, OpenClDevice device) implements Kernel {
+        @Override
+        public String toString() {
+            return "ClKernel[" + name + " on " + device.id() + "]";
+        }
+    }
 
     private final int index;
     private final cl_device_id device;
@@ -165,10 +173,10 @@ public final class OpenClDevice implements Device {
         int[] status = new int[1];
         // DOT and SUM are two-pass: their entries have no cl_kernel of their own.
         if (builtin == BuiltinKernel.DOT || builtin == BuiltinKernel.SUM)
-            return new ClKernel(kernelName, null, builtin, new Object());
+            return new ClKernel(kernelName, null, builtin, new Object(), this);
         cl_kernel kernel = CL.clCreateKernel(program, kernelName, status);
         OpenCl.check("clCreateKernel(" + kernelName + ")", status[0], id());
-        return new ClKernel(kernelName, kernel, builtin, new Object());
+        return new ClKernel(kernelName, kernel, builtin, new Object(), this);
     }
 
     /** The JOCL device handle, for tests that compare with clGetDeviceInfo. */
@@ -246,8 +254,8 @@ public final class OpenClDevice implements Device {
 
     @Override
     public void launch(Kernel kernel, long globalSize, List<KernelArgument> arguments) {
-        if (!(kernel instanceof ClKernel cl))
-            throw new IllegalArgumentException("kernel " + kernel + " was not loaded by an OpenCL device");
+        if (!(kernel instanceof ClKernel cl) || cl.device() != this)
+            throw new IllegalArgumentException("kernel " + kernel + " was not loaded by this " + id());
         if (cl.builtin() == null)
             launchUser(cl, globalSize, arguments);
         else

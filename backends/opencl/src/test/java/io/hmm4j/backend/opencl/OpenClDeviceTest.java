@@ -441,6 +441,33 @@ class OpenClDeviceTest {
         memory.deallocate(b, 1 << 20);
     }
 
+    /** offset + size wrapped around a long and passed the range check; the sub-buffer then failed in the driver. */
+    @Test
+    void aRangeRunningPastItsBufferIsRefused() {
+        open("migrate");
+        Arrays arrays = new Arrays();
+        KernelArgument.Buffer first = arrays.upload(new float[1], Access.WRITE);
+        long align = device.memory().alignment();
+        KernelArgument.Buffer past = new KernelArgument.Buffer(first.deviceAddress() + align, Long.MAX_VALUE,
+                Access.WRITE, first.host());
+        assertThatThrownBy(() -> launch(BuiltinKernel.FILL, 1, past, scalar(1f), scalar(1L)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("is not device memory of opencl:0");
+    }
+
+    /** A cl_kernel belongs to its device's context; on another device it is refused as CUDA's are, before any CL call. */
+    @ParameterizedTest
+    @ValueSource(strings = {"migrate", "coherent"})
+    void aKernelOfAnotherDeviceIsRefused(String placement) {
+        open(placement);
+        Arrays arrays = new Arrays();
+        KernelArgument.Buffer x = arrays.upload(new float[4], Access.WRITE);
+        try (var other = PROVIDER.open(new BackendConfig(Map.of("placement", placement)))) {
+            var foreign = other.devices().get(0).builtin(BuiltinKernel.FILL);
+            assertThatThrownBy(() -> device.launch(foreign, 4, List.of(x, scalar(1f), scalar(4L))))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("was not loaded by this opencl:0");
+        }
+    }
+
     /** Sub-buffers are cached per (address, size); many distinct ranges in one long-lived chunk must not pile up. */
     @Test
     void subBufferCacheStaysBounded() {
