@@ -31,7 +31,7 @@ public abstract class HeapLeakTest {
 
     /** Heaps opened and closed after the warm-up. */
     protected static final int HEAPS = 60;
-    private static final int WARM_UP_HEAPS = 15;
+    private static final int WARM_UP_HEAPS = 30;
     protected static final long RSS_BOUND_KB = 16 * 1024;
     private static final int FD_BOUND = 3;
     private static final int FLOATS = 4096;

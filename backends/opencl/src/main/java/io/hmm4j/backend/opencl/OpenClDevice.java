@@ -234,17 +234,21 @@ public final class OpenClDevice implements Device {
         Objects.requireNonNull(source, "source");
         if (source.language() != KernelSource.Language.OPENCL_C)
             throw new IllegalArgumentException("the OpenCL backend runs OpenCL C kernels, not " + source.language());
-        cl_program program = build(source.text(), source.entryPoint());
-        ClKernel kernel;
-        try {
-            kernel = kernel(program, source.entryPoint(), null);
-        } catch (RuntimeException e) {
+        String entry = source.entryPoint();
+        cl_program program = build(source.text(), entry);
+        int[] status = new int[1];
+        cl_kernel kernel = CL.clCreateKernel(program, entry, status);
+        if (status[0] != CL.CL_SUCCESS) {
             CL.clReleaseProgram(program);
-            throw e;
+            // The source lacks the entry point: a build problem, as CUDA reports it, not a device failure.
+            if (status[0] == CL.CL_INVALID_KERNEL_NAME)
+                throw new KernelBuildException("clCreateKernel failed on " + id() + ": no kernel '" + entry
+                        + "' in the program (CL_INVALID_KERNEL_NAME); is it declared __kernel?", null);
+            OpenCl.check("clCreateKernel(" + entry + ")", status[0], id());
         }
-        userKernels.add(kernel.kernel());
+        userKernels.add(kernel);
         userPrograms.add(program);
-        return kernel;
+        return new ClKernel(entry, kernel, null, new Object(), this);
     }
 
     @Override
