@@ -153,30 +153,34 @@ public final class EmulatedDevice implements Device {
             return MemorySegment.ofAddress(address).reinterpret(size);
         }
 
-        private Number scalar(int index) {
+        /** Scalar {@code index}, which must be a {@code type}: OpenCL and CUDA pass a scalar with its own C type too. */
+        private <T extends Number> T scalar(int index, Class<T> type) {
             if (!(arguments.get(index) instanceof KernelArgument.Scalar(Number value)))
                 throw new IllegalArgumentException("argument " + index + " is not a scalar: " + arguments.get(index));
-            return value;
+            if (!type.isInstance(value))
+                throw new IllegalArgumentException("argument " + index + " is a " + value.getClass().getSimpleName()
+                        + ", not " + (type == Integer.class ? "an " : "a ") + type.getSimpleName() + ": " + value);
+            return type.cast(value);
         }
 
         @Override
         public int intValue(int index) {
-            return scalar(index).intValue();
+            return scalar(index, Integer.class);
         }
 
         @Override
         public long longValue(int index) {
-            return scalar(index).longValue();
+            return scalar(index, Long.class);
         }
 
         @Override
         public float floatValue(int index) {
-            return scalar(index).floatValue();
+            return scalar(index, Float.class);
         }
 
         @Override
         public double doubleValue(int index) {
-            return scalar(index).doubleValue();
+            return scalar(index, Double.class);
         }
 
         @Override
