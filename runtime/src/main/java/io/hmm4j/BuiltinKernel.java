@@ -1,8 +1,18 @@
 package io.hmm4j;
 
 /**
- * Kernels that every backend provides, on {@code float} arrays. The argument order is the one given
- * here; {@code n} is a {@code long} element count, {@code width}/{@code height} are {@code int}s.
+ * Kernels that every backend provides, on {@code float} arrays ({@link FloatArray}). The argument order is the one
+ * given here; {@code n} is a {@code long} element count, {@code width}/{@code height} are {@code int}s, all
+ * {@code >= 0}.
+ *
+ * <p>Every backend checks a launch the same way, before any array moves ({@link io.hmm4j.spi.BuiltinSignature}):
+ * scalars must have the parameter's type ({@code Arg.of(2f)} for a float, {@code Arg.of(4)} for an int), except
+ * that an int is accepted where a long is expected (widening is exact); nothing is rounded, so {@code Arg.of(1)}
+ * as a FILL value is refused. Arrays must hold what {@code n} (or {@code width * height}) needs, DOT's and SUM's
+ * {@code out} one float. A mismatch is an {@link IllegalArgumentException} naming the kernel and the argument.
+ *
+ * <p>A built-in always processes its whole {@code n} (or grid); the launch's global size does not change the
+ * result, each backend splits the work its own way.
  */
 public enum BuiltinKernel {
     /** {@code FILL(out: WRITE, value: float, n: long)}: {@code out[i] = value}. */

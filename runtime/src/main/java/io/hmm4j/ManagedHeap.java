@@ -231,7 +231,7 @@ public final class ManagedHeap implements AutoCloseable {
     public UserKernel load(KernelSource source) {
         Objects.requireNonNull(source, "source");
         ensureOpen();
-        return new UserKernel(source);
+        return new UserKernel(this, source);
     }
 
     /** Launches a built-in kernel on device 0; see {@link #launchOn(int, BuiltinKernel, long, Arg...)}. */
@@ -248,22 +248,30 @@ public final class ManagedHeap implements AutoCloseable {
      * only blocks not valid on the device are copied (WRITE-only arrays copy nothing); after it, written arrays
      * are DEVICE and read-only ones SHARED.
      *
-     * @throws IllegalArgumentException for a bad device index, a non-positive size, or an array of another heap
+     * @throws IllegalArgumentException for a bad device index, a non-positive size, an array of another heap, or
+     *     arguments that do not match the kernel's {@link io.hmm4j.spi.BuiltinSignature} (count, types, sizes); no
+     *     array has moved then
      * @throws IllegalStateException if the heap or an array argument is closed
      * @throws DeviceOutOfMemoryException if the arguments do not fit on the device even after eviction
      * @throws DeviceException if a copy or the launch fails; data that was on the host stays there
      */
     public Launch launchOn(int deviceIndex, BuiltinKernel kernel, long globalSize, Arg... args) {
         Objects.requireNonNull(kernel, "kernel");
-        return launch(deviceIndex, device -> device.builtin(kernel), globalSize, args);
+        return launch(deviceIndex, device -> device.builtin(kernel), LaunchArguments.of(kernel), globalSize, args);
     }
 
+    /**
+     * Launches a user kernel loaded by this heap; see {@link #launchOn(int, BuiltinKernel, long, Arg...)}.
+     *
+     * @throws IllegalArgumentException also if another heap loaded {@code kernel}
+     */
     public Launch launchOn(int deviceIndex, UserKernel kernel, long globalSize, Arg... args) {
         Objects.requireNonNull(kernel, "kernel");
-        return launch(deviceIndex, kernel::on, globalSize, args);
+        return launch(deviceIndex, kernel::on, LaunchArguments.of(kernel), globalSize, args);
     }
 
-    private Launch launch(int deviceIndex, Function<Device, Kernel> kernelFor, long globalSize, Arg[] args) {
+    private Launch launch(int deviceIndex, Function<Device, Kernel> kernelFor, LaunchArguments checks, long globalSize,
+            Arg[] args) {
         ensureOpen();
         DeviceState ds = device(deviceIndex);
         if (globalSize <= 0)
@@ -278,13 +286,14 @@ public final class ManagedHeap implements AutoCloseable {
                 Objects.requireNonNull(arg, "argument");
             }
         }
+        Arg[] checkedArgs = checks.checked(this, args);
         enterCall();
         Thread self = Thread.currentThread();
         boolean outermost = launchingThreads.add(self);
         try {
             Engine.ensureHandler();
             Kernel kernel = kernelFor.apply(ds.device);
-            return launchEntered(ds, kernel, globalSize, args, access);
+            return launchEntered(ds, kernel, globalSize, checkedArgs, access);
         } finally {
             if (outermost)
                 launchingThreads.remove(self);

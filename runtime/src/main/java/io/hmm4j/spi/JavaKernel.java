@@ -12,7 +12,11 @@ public interface JavaKernel {
 
     void run(long globalSize, Arguments arguments);
 
-    /** The launch's arguments, read by position. */
+    /**
+     * The launch's arguments, read by position. A scalar is read with the accessor of its own type
+     * ({@code intValue} for an {@code Integer}, ...), as OpenCL and CUDA pass it with that C type; another accessor
+     * throws an {@link IllegalArgumentException} rather than convert it.
+     */
     interface Arguments {
         /** The device memory of buffer argument {@code index}. */
         MemorySegment buffer(int index);

@@ -18,6 +18,8 @@ public sealed interface KernelArgument {
      */
     record Buffer(long deviceAddress, long byteSize, Access access, MemorySegment host) implements KernelArgument {
         public Buffer {
+            if (byteSize < 0)
+                throw new IllegalArgumentException("byteSize must be >= 0: " + byteSize);
             Objects.requireNonNull(access, "access");
             Objects.requireNonNull(host, "host");
         }

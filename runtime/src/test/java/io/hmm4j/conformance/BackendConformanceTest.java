@@ -12,6 +12,7 @@ import io.hmm4j.FloatArray;
 import io.hmm4j.HeapStats;
 import io.hmm4j.IntArray;
 import io.hmm4j.Location;
+import io.hmm4j.ManagedArray;
 import io.hmm4j.ManagedHeap;
 import io.hmm4j.MigrationCause;
 import io.hmm4j.Residency;
@@ -19,10 +20,14 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Function;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The behaviour every backend must show, written once. A backend's test module subclasses it, names the backend
@@ -348,6 +353,114 @@ public abstract class BackendConformanceTest {
             launch.await();
             assertThat(launch.isDone()).isTrue();
         }
+    }
+
+    /**
+     * A built-in launch whose arguments do not match {@link BuiltinKernel}'s signature.
+     *
+     * @param argument what the message must name besides the kernel, e.g. {@code "argument 1 (value)"}
+     */
+    record BadLaunch(String name, BuiltinKernel kernel, String argument, Function<ManagedHeap, Arg[]> arguments) {
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    private static BadLaunch bad(String name, BuiltinKernel kernel, String argument, Function<ManagedHeap, Arg[]> arguments) {
+        return new BadLaunch(name, kernel, argument, arguments);
+    }
+
+    /** A float array of {@code n} elements, all {@link #UNTOUCHED}, so a rejected launch can be seen to leave it alone. */
+    private static FloatArray untouched(ManagedHeap heap, long n) {
+        FloatArray a = heap.allocateFloats(n);
+        for (long i = 0; i < n; i++)
+            a.set(i, UNTOUCHED);
+        return a;
+    }
+
+    private static final float UNTOUCHED = 5f;
+
+    static Stream<BadLaunch> badLaunches() {
+        return Stream.of(
+                bad("int FILL value", BuiltinKernel.FILL, "argument 1 (value)",
+                        h -> new Arg[] {Arg.write(untouched(h, 16)), Arg.of(1), Arg.of(16L)}),
+                bad("double FILL value", BuiltinKernel.FILL, "argument 1 (value)",
+                        h -> new Arg[] {Arg.write(untouched(h, 16)), Arg.of(1.0), Arg.of(16L)}),
+                bad("long SCALE factor", BuiltinKernel.SCALE, "argument 1 (a)",
+                        h -> new Arg[] {Arg.readWrite(untouched(h, 16)), Arg.of(2L), Arg.of(16L)}),
+                bad("float n", BuiltinKernel.AXPY, "argument 3 (n)",
+                        h -> new Arg[] {Arg.read(untouched(h, 16)), Arg.readWrite(untouched(h, 16)), Arg.of(2f), Arg.of(16f)}),
+                bad("long stencil width", BuiltinKernel.STENCIL_2D, "argument 2 (width)",
+                        h -> new Arg[] {Arg.read(untouched(h, 12)), Arg.write(untouched(h, 12)), Arg.of(4L), Arg.of(3), Arg.of(0.1f)}),
+                bad("scalar where an array is expected", BuiltinKernel.FILL, "argument 0 (out)",
+                        h -> new Arg[] {Arg.of(1f), Arg.of(1f), Arg.of(1L)}),
+                bad("array where a scalar is expected", BuiltinKernel.SCALE, "argument 1 (a)",
+                        h -> new Arg[] {Arg.readWrite(untouched(h, 16)), Arg.read(untouched(h, 16)), Arg.of(16L)}),
+                bad("int array where a float array is expected", BuiltinKernel.SUM, "argument 0 (x)",
+                        h -> new Arg[] {Arg.read(h.allocateInts(16)), Arg.write(untouched(h, 1)), Arg.of(16L)}),
+                bad("one-byte DOT output", BuiltinKernel.DOT, "argument 2 (out)",
+                        h -> new Arg[] {Arg.read(untouched(h, 16)), Arg.read(untouched(h, 16)), Arg.write(h.allocateBytes(1)), Arg.of(16L)}),
+                bad("too few arguments", BuiltinKernel.FILL, "takes 3 arguments",
+                        h -> new Arg[] {Arg.write(untouched(h, 16)), Arg.of(1f)}),
+                bad("too many arguments", BuiltinKernel.DOT, "takes 4 arguments",
+                        h -> new Arg[] {Arg.read(untouched(h, 16)), Arg.read(untouched(h, 16)), Arg.write(untouched(h, 1)), Arg.of(16L), Arg.of(16L)}),
+                bad("n beyond the output", BuiltinKernel.FILL, "argument 0 (out)",
+                        h -> new Arg[] {Arg.write(untouched(h, 10)), Arg.of(1f), Arg.of(11L)}),
+                bad("n beyond the second input", BuiltinKernel.AXPY, "argument 1 (y)",
+                        h -> new Arg[] {Arg.read(untouched(h, 16)), Arg.readWrite(untouched(h, 10)), Arg.of(2f), Arg.of(16L)}),
+                bad("stencil grid beyond the output", BuiltinKernel.STENCIL_2D, "argument 1 (out)",
+                        h -> new Arg[] {Arg.read(untouched(h, 12)), Arg.write(untouched(h, 11)), Arg.of(4), Arg.of(3), Arg.of(0.1f)}),
+                bad("negative n", BuiltinKernel.SCALE, "argument 2 (n)",
+                        h -> new Arg[] {Arg.readWrite(untouched(h, 16)), Arg.of(2f), Arg.of(-1L)}),
+                bad("negative stencil height", BuiltinKernel.STENCIL_2D, "argument 3 (height)",
+                        h -> new Arg[] {Arg.read(untouched(h, 12)), Arg.write(untouched(h, 12)), Arg.of(4), Arg.of(-3), Arg.of(0.1f)}),
+                // (2^31 - 1)^2 floats are 2^64 - 2^34 + 4 bytes: a long byte count wraps negative and passes a naive check.
+                bad("stencil grid whose byte size overflows a long", BuiltinKernel.STENCIL_2D, "argument 0 (in)",
+                        h -> new Arg[] {Arg.read(untouched(h, 12)), Arg.write(untouched(h, 12)), Arg.of(Integer.MAX_VALUE),
+                                Arg.of(Integer.MAX_VALUE), Arg.of(0.1f)}),
+                bad("n whose byte size overflows a long", BuiltinKernel.FILL, "argument 0 (out)",
+                        h -> new Arg[] {Arg.write(untouched(h, 16)), Arg.of(1f), Arg.of(Long.MAX_VALUE)}));
+    }
+
+    /**
+     * Every backend refuses the same bad built-in launches with the same exception, naming the kernel and the
+     * argument, before any array moves: the arrays stay on the host with their bytes.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("badLaunches")
+    void badBuiltinArgumentsAreRejectedAlikeBeforeAnyArrayMoves(BadLaunch bad) {
+        Arg[] args = bad.arguments().apply(heap);
+        assertThatThrownBy(() -> heap.launch(bad.kernel(), 16, args).await())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(bad.kernel().name())
+                .hasMessageContaining(bad.argument());
+        for (Arg arg : args) {
+            if (arg instanceof Arg.Array(ManagedArray array, Access access)) {
+                assertThat(heap.residency(array).all(BlockState.HOST)).as("%s stays on the host", array).isTrue();
+                if (array instanceof FloatArray floats)
+                    assertThat(floats.toArray()).as("%s keeps its values", array).containsOnly(UNTOUCHED);
+            }
+        }
+    }
+
+    @Test
+    void anIntElementCountIsWidenedToLongOnEveryBackend() {
+        int n = BLOCK_FLOATS + 3;
+        FloatArray x = heap.allocateFloats(n);
+        heap.launch(BuiltinKernel.FILL, n, Arg.write(x), Arg.of(2f), Arg.of(n)).await();
+        assertThat(x.toArray()).containsOnly(2f);
+    }
+
+    @Test
+    void builtinsDoTheirWholeCountWhateverTheGlobalSize() {
+        int n = BLOCK_FLOATS + 3;
+        FloatArray x = heap.allocateFloats(n);
+        heap.launch(BuiltinKernel.FILL, 1, Arg.write(x), Arg.of(3f), Arg.of((long) n)).await();
+        assertThat(x.toArray()).containsOnly(3f);
+        FloatArray out = heap.allocateFloats(1);
+        heap.launch(BuiltinKernel.SUM, 7, Arg.read(x), Arg.write(out), Arg.of((long) n)).await();
+        assertThat((double) out.get(0)).isCloseTo(3.0 * n, within(1e-4 * 3 * n));
     }
 
     @Test

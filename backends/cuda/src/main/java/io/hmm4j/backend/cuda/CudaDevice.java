@@ -2,6 +2,7 @@ package io.hmm4j.backend.cuda;
 
 import io.hmm4j.BuiltinKernel;
 import io.hmm4j.DeviceException;
+import io.hmm4j.spi.BuiltinSignature;
 import io.hmm4j.spi.Device;
 import io.hmm4j.spi.DeviceKind;
 import io.hmm4j.spi.DeviceMemoryResource;
@@ -332,8 +333,9 @@ public final class CudaDevice implements Device {
         if (globalSize < 0)
             throw new IllegalArgumentException("globalSize < 0: " + globalSize);
         BuiltinKernel builtin = cuda.builtin();
-        if (builtin != null)
-            BuiltinSignatures.check(builtin, arguments);
+        // A wrong built-in argument must be refused here: on the GPU it is CUDA_ERROR_ILLEGAL_ADDRESS, which
+        // poisons the context for every later call.
+        List<KernelArgument> checked = builtin == null ? arguments : BuiltinSignature.of(builtin).checkLaunch(arguments);
         int blocks;
         if (builtin != null) {
             long cap = (long) Math.max(1, multiprocessors) * BLOCKS_PER_SM;
@@ -347,11 +349,11 @@ public final class CudaDevice implements Device {
                         + blockSize + " threads");
             blocks = (int) needed;
         }
-        Pointer parameters = parameters(arguments);
+        Pointer parameters = parameters(checked);
         enter();
         try {
             if (builtin == BuiltinKernel.DOT || builtin == BuiltinKernel.SUM) {
-                KernelArgument.Buffer out = (KernelArgument.Buffer) arguments.get(builtin == BuiltinKernel.DOT ? 2 : 1);
+                KernelArgument.Buffer out = (KernelArgument.Buffer) checked.get(builtin == BuiltinKernel.DOT ? 2 : 1);
                 Pointer zeroParameters = Pointer.to(Pointer.to(new long[] {out.deviceAddress()}));
                 CudaErrors.check(JCudaDriver.cuLaunchKernel(zeroFirst, 1, 1, 1, 1, 1, 1, 0, stream, zeroParameters, null),
                         "cuLaunchKernel(hmm4j_zero_first)", id);

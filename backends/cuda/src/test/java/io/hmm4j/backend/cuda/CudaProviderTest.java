@@ -3,18 +3,14 @@ package io.hmm4j.backend.cuda;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.hmm4j.Access;
-import io.hmm4j.BuiltinKernel;
 import io.hmm4j.spi.BackendConfig;
 import io.hmm4j.spi.BackendProvider;
-import io.hmm4j.spi.KernelArgument;
-import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.ServiceLoader;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
-/** What runs everywhere: discovery, the availability answer, settings and argument checks. */
+/** What runs everywhere: discovery, the availability answer, settings. (Built-in argument checks: the runtime's BuiltinSignatureTest.) */
 class CudaProviderTest {
 
     @Test
@@ -67,41 +63,5 @@ class CudaProviderTest {
         assertThatThrownBy(() -> CudaBackend.ordinals("0,0", 3)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> CudaBackend.ordinals("gpu0", 3)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("devices");
-    }
-
-    private static KernelArgument.Buffer floats(int n) {
-        return new KernelArgument.Buffer(0x1000, (long) n * Float.BYTES, Access.READ_WRITE,
-                MemorySegment.ofArray(new float[n]));
-    }
-
-    private static KernelArgument.Scalar of(Number v) {
-        return new KernelArgument.Scalar(v);
-    }
-
-    @Test
-    void builtinSignaturesAcceptTheDocumentedOrder() {
-        BuiltinSignatures.check(BuiltinKernel.FILL, List.of(floats(10), of(1f), of(10L)));
-        BuiltinSignatures.check(BuiltinKernel.SCALE, List.of(floats(10), of(1f), of(0L)));
-        BuiltinSignatures.check(BuiltinKernel.AXPY, List.of(floats(10), floats(10), of(2f), of(10L)));
-        BuiltinSignatures.check(BuiltinKernel.DOT, List.of(floats(10), floats(10), floats(1), of(10L)));
-        BuiltinSignatures.check(BuiltinKernel.SUM, List.of(floats(10), floats(1), of(10L)));
-        BuiltinSignatures.check(BuiltinKernel.STENCIL_2D, List.of(floats(12), floats(12), of(4), of(3), of(0.2f)));
-    }
-
-    @Test
-    void builtinSignaturesRejectWhatWouldFaultOnTheGpu() {
-        assertThatThrownBy(() -> BuiltinSignatures.check(BuiltinKernel.FILL, List.of(floats(10), of(1f), of(11L))))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("holds 10 floats");
-        assertThatThrownBy(() -> BuiltinSignatures.check(BuiltinKernel.FILL, List.of(floats(10), of(1f), of(10))))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("argument 2 must be LONG");
-        assertThatThrownBy(() -> BuiltinSignatures.check(BuiltinKernel.AXPY, List.of(floats(10), of(1f), of(10L))))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("takes 4 arguments");
-        assertThatThrownBy(() -> BuiltinSignatures.check(BuiltinKernel.SUM, List.of(floats(10), floats(0), of(10L))))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("argument 1");
-        assertThatThrownBy(() -> BuiltinSignatures.check(BuiltinKernel.SCALE, List.of(floats(10), of(1f), of(-1L))))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("n must be >= 0");
-        assertThatThrownBy(() -> BuiltinSignatures.check(BuiltinKernel.STENCIL_2D,
-                List.of(floats(12), floats(11), of(4), of(3), of(0.2f))))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("argument 1");
     }
 }

@@ -2,6 +2,7 @@ package io.hmm4j.backend.emulated;
 
 import io.hmm4j.BuiltinKernel;
 import io.hmm4j.DeviceException;
+import io.hmm4j.spi.BuiltinSignature;
 import io.hmm4j.spi.Device;
 import io.hmm4j.spi.DeviceKind;
 import io.hmm4j.spi.DeviceMemoryResource;
@@ -22,8 +23,8 @@ import java.util.Objects;
  */
 public final class EmulatedDevice implements Device {
 
-    /** An emulated kernel: a name and a Java body. */
-    record EmulatedKernel(String name, JavaKernel body) implements Kernel {}
+    /** An emulated kernel: a name, a Java body, and which built-in it is ({@code null} for a user kernel). */
+    record EmulatedKernel(String name, JavaKernel body, BuiltinKernel builtin) implements Kernel {}
 
     private final int index;
     private final long capacity;
@@ -80,7 +81,7 @@ public final class EmulatedDevice implements Device {
 
     @Override
     public Kernel builtin(BuiltinKernel which) {
-        return new EmulatedKernel(which.name().toLowerCase(java.util.Locale.ROOT), EmulatedKernels.of(which));
+        return new EmulatedKernel(which.name().toLowerCase(java.util.Locale.ROOT), EmulatedKernels.of(which), which);
     }
 
     @Override
@@ -88,7 +89,7 @@ public final class EmulatedDevice implements Device {
         Objects.requireNonNull(source, "source");
         if (source.language() != KernelSource.Language.JAVA)
             throw new IllegalArgumentException("the emulated backend runs Java kernels only, not " + source.language());
-        return new EmulatedKernel(source.entryPoint(), source.javaKernel());
+        return new EmulatedKernel(source.entryPoint(), source.javaKernel(), null);
     }
 
     @Override
@@ -97,7 +98,9 @@ public final class EmulatedDevice implements Device {
             throw new IllegalArgumentException("kernel " + kernel + " was not loaded by an emulated device");
         if (lost)
             throw new DeviceException("launch of " + kernel.name() + " failed on " + id() + ": device lost", id(), 0);
-        emulated.body().run(globalSize, new Arguments(arguments));
+        List<KernelArgument> checked = emulated.builtin() == null ? arguments
+                : BuiltinSignature.of(emulated.builtin()).checkLaunch(arguments);
+        emulated.body().run(globalSize, new Arguments(checked));
     }
 
     @Override
@@ -150,30 +153,34 @@ public final class EmulatedDevice implements Device {
             return MemorySegment.ofAddress(address).reinterpret(size);
         }
 
-        private Number scalar(int index) {
+        /** Scalar {@code index}, which must be a {@code type}: OpenCL and CUDA pass a scalar with its own C type too. */
+        private <T extends Number> T scalar(int index, Class<T> type) {
             if (!(arguments.get(index) instanceof KernelArgument.Scalar(Number value)))
                 throw new IllegalArgumentException("argument " + index + " is not a scalar: " + arguments.get(index));
-            return value;
+            if (!type.isInstance(value))
+                throw new IllegalArgumentException("argument " + index + " is a " + value.getClass().getSimpleName()
+                        + ", not " + (type == Integer.class ? "an " : "a ") + type.getSimpleName() + ": " + value);
+            return type.cast(value);
         }
 
         @Override
         public int intValue(int index) {
-            return scalar(index).intValue();
+            return scalar(index, Integer.class);
         }
 
         @Override
         public long longValue(int index) {
-            return scalar(index).longValue();
+            return scalar(index, Long.class);
         }
 
         @Override
         public float floatValue(int index) {
-            return scalar(index).floatValue();
+            return scalar(index, Float.class);
         }
 
         @Override
         public double doubleValue(int index) {
-            return scalar(index).doubleValue();
+            return scalar(index, Double.class);
         }
 
         @Override

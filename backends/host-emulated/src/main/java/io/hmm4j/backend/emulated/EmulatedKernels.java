@@ -5,7 +5,10 @@ import io.hmm4j.spi.JavaKernel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
-/** The built-in kernels in Java, over emulated device memory. Reductions accumulate in double. */
+/**
+ * The built-in kernels in Java, over emulated device memory. Reductions accumulate in double. Their arguments have
+ * passed {@link io.hmm4j.spi.BuiltinSignature}'s check (EmulatedDevice.launch), so counts fit the arrays.
+ */
 final class EmulatedKernels {
 
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
@@ -23,17 +26,10 @@ final class EmulatedKernels {
         };
     }
 
-    private static long count(MemorySegment array, long n, long globalSize) {
-        long elements = array.byteSize() / Float.BYTES;
-        if (n < 0 || n > elements)
-            throw new IndexOutOfBoundsException("n = " + n + " but the array has " + elements + " floats");
-        return Math.min(n, globalSize);
-    }
-
     private static void fill(long globalSize, JavaKernel.Arguments a) {
         MemorySegment out = a.buffer(0);
         float value = a.floatValue(1);
-        long n = count(out, a.longValue(2), globalSize);
+        long n = a.longValue(2);
         for (long i = 0; i < n; i++)
             out.setAtIndex(F, i, value);
     }
@@ -41,7 +37,7 @@ final class EmulatedKernels {
     private static void scale(long globalSize, JavaKernel.Arguments a) {
         MemorySegment x = a.buffer(0);
         float factor = a.floatValue(1);
-        long n = count(x, a.longValue(2), globalSize);
+        long n = a.longValue(2);
         for (long i = 0; i < n; i++)
             x.setAtIndex(F, i, x.getAtIndex(F, i) * factor);
     }
@@ -50,7 +46,7 @@ final class EmulatedKernels {
         MemorySegment x = a.buffer(0);
         MemorySegment y = a.buffer(1);
         float alpha = a.floatValue(2);
-        long n = count(y, count(x, a.longValue(3), globalSize), globalSize);
+        long n = a.longValue(3);
         for (long i = 0; i < n; i++)
             y.setAtIndex(F, i, alpha * x.getAtIndex(F, i) + y.getAtIndex(F, i));
     }
@@ -59,7 +55,7 @@ final class EmulatedKernels {
         MemorySegment x = a.buffer(0);
         MemorySegment y = a.buffer(1);
         MemorySegment out = a.buffer(2);
-        long n = count(y, count(x, a.longValue(3), globalSize), globalSize);
+        long n = a.longValue(3);
         double sum = 0;
         for (long i = 0; i < n; i++)
             sum += (double) x.getAtIndex(F, i) * y.getAtIndex(F, i);
@@ -69,7 +65,7 @@ final class EmulatedKernels {
     private static void sum(long globalSize, JavaKernel.Arguments a) {
         MemorySegment x = a.buffer(0);
         MemorySegment out = a.buffer(1);
-        long n = count(x, a.longValue(2), globalSize);
+        long n = a.longValue(2);
         double sum = 0;
         for (long i = 0; i < n; i++)
             sum += x.getAtIndex(F, i);
@@ -82,9 +78,6 @@ final class EmulatedKernels {
         int width = a.intValue(2);
         int height = a.intValue(3);
         float alpha = a.floatValue(4);
-        long cells = (long) width * height;
-        if (width <= 0 || height <= 0 || cells * Float.BYTES > in.byteSize() || cells * Float.BYTES > out.byteSize())
-            throw new IndexOutOfBoundsException("grid " + width + "x" + height + " does not fit the arrays");
         for (int y = 0; y < height; y++) {
             for (int x = 0; x < width; x++) {
                 long i = (long) y * width + x;

@@ -70,8 +70,11 @@ class BadInputTest {
                 row("negative location", IllegalArgumentException.class, ">= 0", t -> Location.device(-2)),
                 row("zero global size", IllegalArgumentException.class, "global size", t -> t.heap.launch(BuiltinKernel.FILL, 0)),
                 row("prefetch range outside the array", IndexOutOfBoundsException.class, null, t -> t.heap.prefetch(t.heap.allocateFloats(4), 8, 16, Location.HOST)),
-                row("kernel reads past its array", IndexOutOfBoundsException.class, "n = 100", t -> t.heap.launch(BuiltinKernel.FILL, 100, Arg.write(t.heap.allocateFloats(10)), Arg.of(1f), Arg.of(100L))),
-                row("scalar where an array is expected", IllegalArgumentException.class, "not an array", t -> t.heap.launch(BuiltinKernel.FILL, 1, Arg.of(1f), Arg.of(1f), Arg.of(1L))),
+                row("kernel reads past its array", IllegalArgumentException.class, "FILL argument 0 (out) holds 10 floats, the launch needs 100", t -> t.heap.launch(BuiltinKernel.FILL, 100, Arg.write(t.heap.allocateFloats(10)), Arg.of(1f), Arg.of(100L))),
+                row("scalar where an array is expected", IllegalArgumentException.class, "FILL argument 0 (out) must be a float array", t -> t.heap.launch(BuiltinKernel.FILL, 1, Arg.of(1f), Arg.of(1f), Arg.of(1L))),
+                row("user kernel of another heap", IllegalArgumentException.class, "another heap", t -> t.heap.launch(t.otherHeap.load(KernelSource.java("noop", (n, a) -> {})), 1)),
+                // OpenCL and CUDA pass a Long as a 64-bit value, which an int parameter refuses; emulated must not truncate it.
+                row("Java kernel reading a Long as an int", IllegalArgumentException.class, "argument 0 is a Long, not an Integer", t -> t.heap.launch(t.heap.load(KernelSource.java("narrow", (n, a) -> a.intValue(0))), 1, Arg.of(1L << 40))),
                 row("OpenCL source on the emulated backend", IllegalArgumentException.class, "Java kernels only", t -> t.heap.launch(t.heap.load(KernelSource.openCl("k", "kernel void k(){}")), 1)),
                 row("blank kernel name", IllegalArgumentException.class, "blank", t -> KernelSource.ptx(" ", ".version 7.0")),
                 row("null array argument", NullPointerException.class, "array", t -> Arg.read(null))

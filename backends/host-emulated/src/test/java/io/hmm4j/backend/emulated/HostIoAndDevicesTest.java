@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.hmm4j.Arg;
 import io.hmm4j.BlockState;
 import io.hmm4j.BuiltinKernel;
-import io.hmm4j.ByteArray;
 import io.hmm4j.FloatArray;
 import io.hmm4j.Location;
 import io.hmm4j.ManagedHeap;
@@ -33,9 +32,9 @@ class HostIoAndDevicesTest {
         Files.write(file, content);
         try (ManagedHeap heap = ManagedHeap.builder().backend("emulated").blockSize(BLOCK).build();
                 FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            ByteArray a = heap.allocateBytes(content.length);
-            heap.launch(BuiltinKernel.FILL, content.length / 4, Arg.write(a), Arg.of(1f),
-                    Arg.of((long) content.length / 4)).await();
+            // A float array, so that a built-in FILL (on float arrays only) can put it on the device.
+            FloatArray a = heap.allocateFloats(content.length / 4);
+            heap.launch(BuiltinKernel.FILL, a.length(), Arg.write(a), Arg.of(1f), Arg.of(a.length())).await();
             ByteBuffer view = a.segment().asByteBuffer();
             // The kernel refuses to write into PROT_NONE pages: EFAULT, not a fault hmm4j could serve.
             assertThatThrownBy(() -> channel.read(view, 0)).isInstanceOf(IOException.class).hasMessageContaining("Bad address");

@@ -1,6 +1,7 @@
 package io.hmm4j.backend.opencl;
 
 import io.hmm4j.BuiltinKernel;
+import io.hmm4j.spi.BuiltinSignature;
 import io.hmm4j.spi.Device;
 import io.hmm4j.spi.DeviceKind;
 import io.hmm4j.spi.DeviceMemoryResource;
@@ -19,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.jocl.CL;
 import org.jocl.Pointer;
 import org.jocl.Sizeof;
@@ -52,8 +54,16 @@ public final class OpenClDevice implements Device {
     /** Most CL_MEM_USE_HOST_PTR buffers kept (coherent placement); the least recently used is released beyond it. */
     static final int HOST_BUFFER_CACHE = 1024;
 
-    /** A kernel of this device; the lock serialises clSetKernelArg + enqueue, which share the cl_kernel. */
-    record ClKernel(String name, cl_kernel kernel, BuiltinKernel builtin, Object lock) implements Kernel {}
+    /**
+     * A kernel of {@code device}; the lock serialises clSetKernelArg + enqueue, which share the cl_kernel. On another
+     * device's queue it is undefined behaviour (PoCL ran it without an error), so launch checks the owner.
+     */
+    record ClKernel(String name, cl_kernel kernel, BuiltinKernel builtin, Object lock, OpenClDevice device) implements Kernel {
+        @Override
+        public String toString() {
+            return "ClKernel[" + name + " on " + device.id() + "]";
+        }
+    }
 
     private final int index;
     private final cl_device_id device;
@@ -87,7 +97,9 @@ public final class OpenClDevice implements Device {
     };
     /** DOT and SUM: both passes share {@link #partials}, so one reduction's two enqueues must not interleave with another's. */
     private final Object reductionLock = new Object();
-    private final List<cl_program> userPrograms = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** Released on close, kernels before their programs (a cl_kernel keeps its program alive). */
+    private final List<cl_program> userPrograms = new CopyOnWriteArrayList<>();
+    private final List<cl_kernel> userKernels = new CopyOnWriteArrayList<>();
 
     OpenClDevice(int index, cl_platform_id platform, cl_device_id device, OpenClBackend.Placement placement) {
         this.index = index;
@@ -165,10 +177,10 @@ public final class OpenClDevice implements Device {
         int[] status = new int[1];
         // DOT and SUM are two-pass: their entries have no cl_kernel of their own.
         if (builtin == BuiltinKernel.DOT || builtin == BuiltinKernel.SUM)
-            return new ClKernel(kernelName, null, builtin, new Object());
+            return new ClKernel(kernelName, null, builtin, new Object(), this);
         cl_kernel kernel = CL.clCreateKernel(program, kernelName, status);
         OpenCl.check("clCreateKernel(" + kernelName + ")", status[0], id());
-        return new ClKernel(kernelName, kernel, builtin, new Object());
+        return new ClKernel(kernelName, kernel, builtin, new Object(), this);
     }
 
     /** The JOCL device handle, for tests that compare with clGetDeviceInfo. */
@@ -226,9 +238,21 @@ public final class OpenClDevice implements Device {
         Objects.requireNonNull(source, "source");
         if (source.language() != KernelSource.Language.OPENCL_C)
             throw new IllegalArgumentException("the OpenCL backend runs OpenCL C kernels, not " + source.language());
-        cl_program program = build(source.text(), source.entryPoint());
+        String entry = source.entryPoint();
+        cl_program program = build(source.text(), entry);
+        int[] status = new int[1];
+        cl_kernel kernel = CL.clCreateKernel(program, entry, status);
+        if (status[0] != CL.CL_SUCCESS) {
+            CL.clReleaseProgram(program);
+            // The source lacks the entry point: a build problem, as CUDA reports it, not a device failure.
+            if (status[0] == CL.CL_INVALID_KERNEL_NAME)
+                throw new KernelBuildException("clCreateKernel failed on " + id() + ": no kernel '" + entry
+                        + "' in the program (CL_INVALID_KERNEL_NAME); is it declared __kernel?", null);
+            OpenCl.check("clCreateKernel(" + entry + ")", status[0], id());
+        }
+        userKernels.add(kernel);
         userPrograms.add(program);
-        return kernel(program, source.entryPoint(), null);
+        return new ClKernel(entry, kernel, null, new Object(), this);
     }
 
     @Override
@@ -238,8 +262,8 @@ public final class OpenClDevice implements Device {
 
     @Override
     public void launch(Kernel kernel, long globalSize, List<KernelArgument> arguments) {
-        if (!(kernel instanceof ClKernel cl))
-            throw new IllegalArgumentException("kernel " + kernel + " was not loaded by an OpenCL device");
+        if (!(kernel instanceof ClKernel cl) || cl.device() != this)
+            throw new IllegalArgumentException("kernel " + kernel + " was not loaded by this " + id());
         if (cl.builtin() == null)
             launchUser(cl, globalSize, arguments);
         else
@@ -261,51 +285,34 @@ public final class OpenClDevice implements Device {
         }
     }
 
-    private void launchBuiltin(BuiltinKernel which, List<KernelArgument> a) {
+    /** Runs a built-in over its whole n (or grid); its arguments have passed {@link BuiltinSignature}'s check. */
+    private void launchBuiltin(BuiltinKernel which, List<KernelArgument> arguments) {
+        List<KernelArgument> a = BuiltinSignature.of(which).checkLaunch(arguments);
         switch (which) {
             case FILL, SCALE -> {
-                long n = count(a, 2, 0);
+                long n = count(a, 2);
                 if (n > 0)
                     runSplit(builtins.get(which), n, 1, BULK_GRANULE, a.get(0), a.get(1), a.get(2));
             }
             case AXPY -> {
-                long n = Math.min(count(a, 3, 0), count(a, 3, 1));
+                long n = count(a, 3);
                 if (n > 0)
                     runSplit(builtins.get(which), n, 1, BULK_GRANULE, a.get(0), a.get(1), a.get(2), a.get(3));
             }
-            case DOT -> reduce(dotPartial, count(a, 3, 0), a.get(2), a.get(0), a.get(1), a.get(3));
-            case SUM -> reduce(sumPartial, count(a, 2, 0), a.get(1), a.get(0), a.get(2));
+            case DOT -> reduce(dotPartial, count(a, 3), a.get(2), a.get(0), a.get(1), a.get(3));
+            case SUM -> reduce(sumPartial, count(a, 2), a.get(1), a.get(0), a.get(2));
             case STENCIL_2D -> {
-                int width = scalar(a, 2).intValue();
-                int height = scalar(a, 3).intValue();
-                long cells = (long) width * height;
-                if (width <= 0 || height <= 0 || cells * Float.BYTES > buffer(a, 0).byteSize()
-                        || cells * Float.BYTES > buffer(a, 1).byteSize())
-                    throw new IndexOutOfBoundsException("grid " + width + "x" + height + " does not fit the arrays");
-                runSplit(builtins.get(which), width, height, STENCIL_GRANULE, a.toArray(KernelArgument[]::new));
+                int width = (Integer) ((KernelArgument.Scalar) a.get(2)).value();
+                int height = (Integer) ((KernelArgument.Scalar) a.get(3)).value();
+                if (width > 0 && height > 0)
+                    runSplit(builtins.get(which), width, height, STENCIL_GRANULE, a.toArray(KernelArgument[]::new));
             }
         }
     }
 
-    /** The element count argument {@code nIndex}, checked against the float array {@code arrayIndex}. */
-    private static long count(List<KernelArgument> a, int nIndex, int arrayIndex) {
-        long n = scalar(a, nIndex).longValue();
-        long elements = buffer(a, arrayIndex).byteSize() / Float.BYTES;
-        if (n < 0 || n > elements)
-            throw new IndexOutOfBoundsException("n = " + n + " but the array has " + elements + " floats");
-        return n;
-    }
-
-    private static KernelArgument.Buffer buffer(List<KernelArgument> a, int index) {
-        if (!(a.get(index) instanceof KernelArgument.Buffer b))
-            throw new IllegalArgumentException("argument " + index + " is not an array: " + a.get(index));
-        return b;
-    }
-
-    private static Number scalar(List<KernelArgument> a, int index) {
-        if (!(a.get(index) instanceof KernelArgument.Scalar(Number value)))
-            throw new IllegalArgumentException("argument " + index + " is not a scalar: " + a.get(index));
-        return value;
+    /** The checked element count at {@code index} (a Long after {@link BuiltinSignature#checkLaunch}). */
+    private static long count(List<KernelArgument> a, int index) {
+        return (Long) ((KernelArgument.Scalar) a.get(index)).value();
     }
 
     /** Two passes: per-group partial sums, then one group adds them into out[0]. */
@@ -442,7 +449,10 @@ public final class OpenClDevice implements Device {
         for (ClKernel k : List.of(dotPartial, sumPartial, reducePartials))
             CL.clReleaseKernel(k.kernel());
         CL.clReleaseProgram(builtinProgram);
+        userKernels.forEach(CL::clReleaseKernel);
+        userKernels.clear();
         userPrograms.forEach(CL::clReleaseProgram);
+        userPrograms.clear();
         CL.clReleaseCommandQueue(queue);
         CL.clReleaseContext(context);
     }

@@ -112,7 +112,8 @@ final class OpenClMemory implements DeviceMemoryResource {
     synchronized cl_mem bufferFor(long address, long bytes) {
         int slot = (int) (address >>> OFFSET_BITS);
         long offset = address & offsetMask();
-        if (slot <= 0 || slot >= SLOTS || buffers[slot] == null || offset + bytes > sizes[slot])
+        // bytes > size - offset, not offset + bytes > size: the sum wraps for a huge size and would pass.
+        if (slot <= 0 || slot >= SLOTS || buffers[slot] == null || bytes <= 0 || bytes > sizes[slot] - offset)
             throw new IllegalArgumentException("0x" + Long.toHexString(address) + " (+" + bytes + ") is not device memory of " + deviceId);
         if (offset == 0 && bytes == sizes[slot])
             return retain(buffers[slot]);

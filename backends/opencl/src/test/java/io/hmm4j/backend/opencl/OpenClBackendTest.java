@@ -57,6 +57,25 @@ class OpenClBackendTest {
         }
     }
 
+    /** A cl_kernel belongs to its heap's context: on another heap it failed with CL_INVALID_CONTEXT. */
+    @ParameterizedTest
+    @ValueSource(strings = {"migrate", "coherent"})
+    void aUserKernelOfAnotherHeapIsRefusedBeforeAnyArrayMoves(String placement) {
+        try (ManagedHeap loader = heap(placement); ManagedHeap other = heap(placement)) {
+            UserKernel addOne = loader.load(KernelSource.openCl("add_one", ADD_ONE));
+            IntArray mine = loader.allocateInts(16);
+            loader.launch(addOne, mine.length(), Arg.readWrite(mine), Arg.of(1)).await();
+            IntArray values = other.allocateInts(16);
+            values.set(3, 7);
+            assertThatThrownBy(() -> other.launch(addOne, values.length(), Arg.readWrite(values), Arg.of(1)))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("add_one")
+                    .hasMessageContaining("another heap");
+            assertThat(other.residency(values).all(BlockState.HOST)).isTrue();
+            assertThat(values.get(3)).isEqualTo(7);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"migrate", "coherent"})
     void placementDecidesTheDeviceKind(String placement) {
@@ -92,8 +111,10 @@ class OpenClBackendTest {
                     .isInstanceOf(DeviceException.class)
                     .hasMessageContaining("clEnqueueNDRangeKernel(two_args) failed on opencl:0: CL_INVALID_KERNEL_ARGS");
             UserKernel missing = heap.load(KernelSource.openCl("not_there", "__kernel void present(__global float *x) { }"));
+            // A build problem, as CUDA reports a missing entry point: a KernelBuildException, not a device failure.
             assertThatThrownBy(() -> heap.launch(missing, 1, Arg.write(a)))
-                    .isInstanceOf(DeviceException.class).hasMessageContaining("CL_INVALID_KERNEL_NAME");
+                    .isInstanceOf(KernelBuildException.class)
+                    .hasMessageContaining("no kernel 'not_there' in the program (CL_INVALID_KERNEL_NAME)");
             heap.launch(twoArgs, 4, Arg.write(a), Arg.of(2f)).await();
             assertThat(a.get(3)).isEqualTo(2f);
         }

@@ -279,9 +279,11 @@ class OpenClDeviceTest {
         Arrays arrays = new Arrays();
         KernelArgument.Buffer x = arrays.upload(new float[10], Access.READ_WRITE);
         assertThatThrownBy(() -> launch(BuiltinKernel.SCALE, 11, x, scalar(2f), scalar(11L)))
-                .isInstanceOf(IndexOutOfBoundsException.class).hasMessageContaining("n = 11");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("SCALE argument 0 (x) holds 10 floats, the launch needs 11");
         assertThatThrownBy(() -> launch(BuiltinKernel.STENCIL_2D, 12, x, x, scalar(4), scalar(3), scalar(0.1f)))
-                .isInstanceOf(IndexOutOfBoundsException.class);
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("STENCIL_2D argument 0 (in) holds 10 floats, the launch needs 12");
     }
 
     /** Reductions from several threads at once share the device's partial-sum buffer; each must get its own sum. */
@@ -437,6 +439,33 @@ class OpenClDeviceTest {
         assertThatThrownBy(() -> device.copyEngine().copyToHost(host, stray)).isInstanceOf(RuntimeException.class)
                 .hasMessageContaining("hmm4j_device_copy_to_host");
         memory.deallocate(b, 1 << 20);
+    }
+
+    /** offset + size wrapped around a long and passed the range check; the sub-buffer then failed in the driver. */
+    @Test
+    void aRangeRunningPastItsBufferIsRefused() {
+        open("migrate");
+        Arrays arrays = new Arrays();
+        KernelArgument.Buffer first = arrays.upload(new float[1], Access.WRITE);
+        long align = device.memory().alignment();
+        KernelArgument.Buffer past = new KernelArgument.Buffer(first.deviceAddress() + align, Long.MAX_VALUE,
+                Access.WRITE, first.host());
+        assertThatThrownBy(() -> launch(BuiltinKernel.FILL, 1, past, scalar(1f), scalar(1L)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("is not device memory of opencl:0");
+    }
+
+    /** A cl_kernel belongs to its device's context; on another device it is refused as CUDA's are, before any CL call. */
+    @ParameterizedTest
+    @ValueSource(strings = {"migrate", "coherent"})
+    void aKernelOfAnotherDeviceIsRefused(String placement) {
+        open(placement);
+        Arrays arrays = new Arrays();
+        KernelArgument.Buffer x = arrays.upload(new float[4], Access.WRITE);
+        try (var other = PROVIDER.open(new BackendConfig(Map.of("placement", placement)))) {
+            var foreign = other.devices().get(0).builtin(BuiltinKernel.FILL);
+            assertThatThrownBy(() -> device.launch(foreign, 4, List.of(x, scalar(1f), scalar(4L))))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("was not loaded by this opencl:0");
+        }
     }
 
     /** Sub-buffers are cached per (address, size); many distinct ranges in one long-lived chunk must not pile up. */
