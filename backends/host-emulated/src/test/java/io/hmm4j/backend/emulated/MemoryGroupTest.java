@@ -93,7 +93,7 @@ class MemoryGroupTest {
                 small.add(pool.submit(() -> {
                     go.await();
                     int refused = 0;
-                    for (int i = 0; i < 2000; i++) {
+                    for (int i = 0; i < 500; i++) {
                         try {
                             group.allocateBytes(BLOCK).close();
                         } catch (MemoryLimitExceededException e) {
