@@ -172,6 +172,19 @@ int hmm4j_engine_ensure_handler(void);
  */
 int hmm4j_engine_registry_span(void);
 
+/*
+ * Turns on userfaultfd for regions created from now on (memfd-backed ones; file-backed regions keep mprotect):
+ * their blocks are protected with userfaultfd instead of mprotect, so that faults the kernel takes on them
+ * (read(2) into a DEVICE block, write(2) from one) are served like the process's own instead of failing with
+ * EFAULT. Needs userfaultfd(2) or /dev/userfaultfd with shmem missing, minor and write-protect support (Linux
+ * 5.19 or later). Starts one native handler thread, never attached to the JVM. Returns 0 (also when already
+ * on) or the -errno of the probe, which later calls return again without probing.
+ */
+int hmm4j_uffd_enable(void);
+
+/* 1 when userfaultfd is on, 0 when never asked for, else the probe's -errno. */
+int hmm4j_uffd_status(void);
+
 /* Page size the engine works with. */
 int64_t hmm4j_engine_page_size(void);
 

@@ -4,6 +4,8 @@ funcs = [
  ("int","hmm4j_engine_init",[],False,"int hmm4j_engine_init(void)"),
  ("int","hmm4j_engine_ensure_handler",[],False,"int hmm4j_engine_ensure_handler(void)"),
  ("int","hmm4j_engine_registry_span",[],True,"int hmm4j_engine_registry_span(void)"),
+ ("int","hmm4j_uffd_enable",[],False,"int hmm4j_uffd_enable(void)"),
+ ("int","hmm4j_uffd_status",[],True,"int hmm4j_uffd_status(void)"),
  ("long","hmm4j_engine_page_size",[],True,"int64_t hmm4j_engine_page_size(void)"),
  ("int","hmm4j_layout_describe",[("int","layout_id"),("ptr","out"),("int","max")],False,"int hmm4j_layout_describe(int layout_id, uint64_t *out, int max)"),
  ("ptr","hmm4j_stats_global",[],True,"struct hmm4j_stats *hmm4j_stats_global(void)"),

@@ -67,6 +67,9 @@ struct hmm4j_region {
     /* region_file.c: bytes of the user view that map a file (0: memfd-backed); such pages are never punched */
     uint64_t file_bytes;
     bool read_only;               /* mapped from a read-only file: the user view never gets PROT_WRITE */
+    /* uffd.c: the user view is registered with userfaultfd, which replaces mprotect for its states */
+    bool uffd;
+    atomic_bool uffd_fell_back;   /* an unservable fault left a block PROT_NONE for the SIGSEGV path */
 };
 
 /* registry.c: regions the fault handler may serve, looked up without locks. */
@@ -83,6 +86,12 @@ int hmm4j_region_serve_fault(struct hmm4j_region *region, uintptr_t address, boo
 /* migrate's collect/copy/finalize for callers that hold the region lock (region_file.c's force). */
 int hmm4j_region_migrate_locked(struct hmm4j_region *region, uint64_t first, uint64_t n, int direction, int intent,
                                 int cause, uint64_t *moved_blocks);
+
+/* uffd.c */
+int hmm4j_uffd_register(struct hmm4j_region *region);
+int hmm4j_uffd_protect(struct hmm4j_region *region, uint64_t first, uint64_t count, uint8_t state);
+/* Maps the user view of block `block` again after a served fault and wakes its waiters (region lock held). */
+int hmm4j_uffd_resolve_locked(struct hmm4j_region *region, uint64_t block);
 
 /* engine.c */
 void hmm4j_stats_add(struct hmm4j_stats *stats, size_t field_offset, uint64_t value);

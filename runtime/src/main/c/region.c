@@ -65,6 +65,8 @@ static int protect_blocks(struct hmm4j_region *r, uint64_t first, uint64_t count
 {
     if (protect_failure_injected(r))
         return -HMM4J_EMAPLIMIT;
+    if (r->uffd)
+        return hmm4j_uffd_protect(r, first, count, state);
     int protection = protection_of(state);
     if (r->read_only)
         protection &= ~PROT_WRITE;
@@ -163,6 +165,8 @@ HMM4J_EXPORT int hmm4j_region_create(uint64_t size, uint64_t block_size, struct 
         rc = -errno;
         goto out_unmap_user;
     }
+    /* Without userfaultfd (not enabled, or refused for this range) the region keeps mprotect. */
+    hmm4j_uffd_register(r);
     rc = hmm4j_registry_add(r);
     if (rc != 0)
         goto out_unmap_engine;
@@ -551,6 +555,9 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
     if (write && r->read_only)
         return -EACCES;
     hmm4j_region_lock(r);
+    /* userfaultfd's blocks carry no mprotect: undo what an unservable fault left (uffd.c), then serve as usual. */
+    if (r->uffd && atomic_exchange(&r->uffd_fell_back, false))
+        mprotect(r->user, r->size, PROT_READ | PROT_WRITE);
     uint8_t current = state_of(r, block);
     if (current == HMM4J_BLOCK_HOST || (current == HMM4J_BLOCK_SHARED && !write)) {
         /*
@@ -559,6 +566,8 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
          * in the second; if even that fails the fault is reported instead of re-faulting forever.
          */
         rc = protect_blocks(r, block, 1, current);
+        if (rc == 0 && r->uffd)
+            rc = hmm4j_uffd_resolve_locked(r, block);
         hmm4j_region_unlock(r);
         HMM4J_STAT_ADD(r->stats, spurious_faults, 1);
         return rc;
@@ -586,6 +595,8 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
             HMM4J_STAT_ADD(r->stats, prefetched_blocks, prefetched);
     }
     r->last_fault_block = block + extra;
+    if (rc == 0 && r->uffd)
+        rc = hmm4j_uffd_resolve_locked(r, block);
     hmm4j_region_unlock(r);
     if (write)
         HMM4J_STAT_ADD(r->stats, write_faults, 1);

@@ -72,6 +72,17 @@ public final class RuntimeInfo {
         return Engine.pageSize();
     }
 
+    /**
+     * Why system calls on device-resident memory fail with EFAULT (userfaultfd is not used: {@code
+     * -Dhmm4j.userfaultfd=off}, or the kernel refused it), or {@code null} when they work (DESIGN.md invariant 7).
+     *
+     * @throws IllegalStateException if the engine does not load
+     */
+    public static String userfaultfdUnavailabilityCause() {
+        ensureEngine();
+        return io.hmm4j.internal.engine.UserFaultFd.unavailabilityCause();
+    }
+
     private static void ensureEngine() {
         if (!engineAvailable())
             throw new IllegalStateException("hmm4j's native engine is not available: " + engineUnavailabilityCause());

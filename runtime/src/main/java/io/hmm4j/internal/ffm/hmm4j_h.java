@@ -142,6 +142,50 @@ public final class hmm4j_h {
         }
     }
 
+    private static final class hmm4j_uffd_enable {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_uffd_enable");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_uffd_enable(void)
+     * }
+     */
+    public static int hmm4j_uffd_enable() {
+        var mh$ = hmm4j_uffd_enable.HANDLE;
+        try {
+            return (int) mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_uffd_status {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_uffd_status");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_uffd_status(void)
+     * }
+     */
+    public static int hmm4j_uffd_status() {
+        var mh$ = hmm4j_uffd_status.HANDLE;
+        try {
+            return (int) mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static final class hmm4j_engine_page_size {
         static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_LONG);
         static final MemorySegment ADDR = findOrThrow("hmm4j_engine_page_size");
