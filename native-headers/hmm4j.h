@@ -173,12 +173,10 @@ int hmm4j_engine_ensure_handler(void);
 int hmm4j_engine_registry_span(void);
 
 /*
- * Turns on userfaultfd for regions created from now on (memfd-backed ones; file-backed regions keep mprotect):
- * their blocks are protected with userfaultfd instead of mprotect, so that faults the kernel takes on them
- * (read(2) into a DEVICE block, write(2) from one) are served like the process's own instead of failing with
- * EFAULT. Needs userfaultfd(2) or /dev/userfaultfd with shmem missing, minor and write-protect support (Linux
- * 5.19 or later). Starts one native handler thread, never attached to the JVM. Returns 0 (also when already
- * on) or the -errno of the probe, which later calls return again without probing.
+ * Opens the process's userfaultfd and starts its handler thread (native, never attached to the JVM), for
+ * hmm4j_region_use_uffd. Needs userfaultfd(2) or /dev/userfaultfd with shmem missing, minor and write-protect
+ * support (Linux 5.19 or later). Returns 0 (also when already on) or the -errno of the probe, which later calls
+ * return again without probing.
  */
 int hmm4j_uffd_enable(void);
 
@@ -235,6 +233,18 @@ int hmm4j_region_create_file(const char *path, uint64_t offset, uint64_t length,
  * come home (nothing written then), msync's -errno when writeback failed.
  */
 int hmm4j_region_force(struct hmm4j_region *region, int32_t cause);
+
+/*
+ * Serves the region's faults with userfaultfd instead of mprotect + SIGSEGV (after hmm4j_uffd_enable; call
+ * right after hmm4j_region_create, before the region is bound or shared): a DEVICE block has no page-table
+ * entries in the user view and is write-protected, a SHARED one is write-protected, so faults the kernel takes
+ * on them (read(2) into a DEVICE block, write(2) from one) are served like the process's own instead of failing
+ * with EFAULT, and states never split the user view's mapping (no vm.max_map_count limit). Every first touch of
+ * a block is served by the handler thread too (counted as a spurious fault). Returns 0, -ENODEV when
+ * userfaultfd is not on, -EINVAL for a file-backed region, UFFDIO_REGISTER's -errno otherwise (the region then
+ * keeps mprotect).
+ */
+int hmm4j_region_use_uffd(struct hmm4j_region *region);
 
 /*
  * Unregisters the region, waits until no fault handler uses it, unmaps both

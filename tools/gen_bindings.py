@@ -12,6 +12,7 @@ funcs = [
  ("int","hmm4j_region_create",[("long","size"),("long","block_size"),("ptr","stats"),("ptr","out")],False,"int hmm4j_region_create(uint64_t size, uint64_t block_size, struct hmm4j_stats *stats, struct hmm4j_region **out)"),
  ("int","hmm4j_region_create_file",[("ptr","path"),("long","offset"),("long","length"),("long","block_size"),("int","writable"),("ptr","stats"),("ptr","out")],False,"int hmm4j_region_create_file(const char *path, uint64_t offset, uint64_t length, uint64_t block_size, int32_t writable, struct hmm4j_stats *stats, struct hmm4j_region **out)"),
  ("int","hmm4j_region_force",[("ptr","region"),("int","cause")],False,"int hmm4j_region_force(struct hmm4j_region *region, int32_t cause)"),
+ ("int","hmm4j_region_use_uffd",[("ptr","region")],False,"int hmm4j_region_use_uffd(struct hmm4j_region *region)"),
  ("void","hmm4j_region_destroy",[("ptr","region")],False,"void hmm4j_region_destroy(struct hmm4j_region *region)"),
  ("ptr","hmm4j_region_user_base",[("ptr","region")],True,"void *hmm4j_region_user_base(const struct hmm4j_region *region)"),
  ("ptr","hmm4j_region_engine_base",[("ptr","region")],True,"void *hmm4j_region_engine_base(const struct hmm4j_region *region)"),

@@ -88,7 +88,6 @@ int hmm4j_region_migrate_locked(struct hmm4j_region *region, uint64_t first, uin
                                 int cause, uint64_t *moved_blocks);
 
 /* uffd.c */
-int hmm4j_uffd_register(struct hmm4j_region *region);
 int hmm4j_uffd_protect(struct hmm4j_region *region, uint64_t first, uint64_t count, uint8_t state);
 /* Maps the user view of block `block` again after a served fault and wakes its waiters (region lock held). */
 int hmm4j_uffd_resolve_locked(struct hmm4j_region *region, uint64_t block);

@@ -165,8 +165,6 @@ HMM4J_EXPORT int hmm4j_region_create(uint64_t size, uint64_t block_size, struct 
         rc = -errno;
         goto out_unmap_user;
     }
-    /* Without userfaultfd (not enabled, or refused for this range) the region keeps mprotect. */
-    hmm4j_uffd_register(r);
     rc = hmm4j_registry_add(r);
     if (rc != 0)
         goto out_unmap_engine;

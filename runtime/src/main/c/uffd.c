@@ -143,8 +143,10 @@ HMM4J_EXPORT int hmm4j_uffd_status(void)
     return state == 1 ? 1 : state;
 }
 
-int hmm4j_uffd_register(struct hmm4j_region *r)
+HMM4J_EXPORT int hmm4j_region_use_uffd(struct hmm4j_region *r)
 {
+    if (!r || r->file_bytes != 0)
+        return -EINVAL;
     if (atomic_load(&enabled) != 1)
         return -ENODEV;
     struct uffdio_register reg = {.range = {.start = (uintptr_t)r->user, .len = r->size}, .mode = REGISTER_MODES};

@@ -4,6 +4,7 @@ import io.hmm4j.internal.engine.Backends;
 import io.hmm4j.internal.engine.Engine;
 import io.hmm4j.internal.engine.NativeErrors;
 import io.hmm4j.internal.engine.Region;
+import io.hmm4j.internal.engine.UserFaultFd;
 import io.hmm4j.internal.ffm.hmm4j_h;
 import io.hmm4j.internal.ffm.hmm4j_stats;
 import io.hmm4j.internal.jfr.FaultBatchEvent;
@@ -74,6 +75,7 @@ public final class ManagedHeap implements AutoCloseable {
     private final long blockSize;
     private final long prefetchBlocks;
     private final boolean releaseHostMemory;
+    private final boolean userfaultfd;
     private final MemorySegment stats;
     private final Map<Long, ManagedArray> live = new ConcurrentHashMap<>();
     private final AtomicLong nextId = new AtomicLong();
@@ -94,6 +96,7 @@ public final class ManagedHeap implements AutoCloseable {
         this.blockSize = builder.blockSize;
         this.prefetchBlocks = builder.prefetchBlocks;
         this.releaseHostMemory = builder.releaseHostMemory;
+        this.userfaultfd = UserFaultFd.resolve(builder.userfaultfd);
         BackendProvider provider = Backends.select(Backends.requestedName(builder.backend));
         this.backend = provider.open(Backends.config(provider.name(), builder.settings));
         try {
@@ -191,6 +194,8 @@ public final class ManagedHeap implements AutoCloseable {
         try {
             Region region = Region.create(bytes, blockSize, stats);
             try {
+                if (userfaultfd)
+                    region.useUserfaultfd();
                 region.setPrefetch(prefetchBlocks);
                 region.setReleaseHost(releaseHostMemory);
                 array = factory.create(this, region, bytes, nextId.incrementAndGet());
@@ -1176,6 +1181,7 @@ public final class ManagedHeap implements AutoCloseable {
         private long prefetchBlocks = DEFAULT_PREFETCH_BLOCKS;
         private long poolChunk = DEFAULT_POOL_CHUNK;
         private boolean releaseHostMemory = true;
+        private String userfaultfd;
         private final Map<String, String> settings = new HashMap<>();
 
         private Builder() {}
@@ -1223,6 +1229,21 @@ public final class ManagedHeap implements AutoCloseable {
          */
         public Builder releaseHostMemory(boolean release) {
             this.releaseHostMemory = release;
+            return this;
+        }
+
+        /**
+         * How host faults are served (default: {@code -Dhmm4j.userfaultfd}, {@code HMM4J_USERFAULTFD}, else
+         * {@code off}): {@code off}, the SIGSEGV handler with mprotect, where {@code read(2)} into device-resident
+         * memory fails with EFAULT until {@link ManagedHeap#makeHostWritable}; {@code on}, userfaultfd, where
+         * system calls on device-resident memory just work (the kernel's faults are served too), failing the build
+         * where the kernel refuses it; {@code auto}, userfaultfd where available, else off with the reason logged.
+         * File-backed arrays always use the SIGSEGV handler.
+         *
+         * @throws IllegalArgumentException for another value
+         */
+        public Builder userfaultfd(String mode) {
+            this.userfaultfd = UserFaultFd.checkedMode(Objects.requireNonNull(mode, "mode"));
             return this;
         }
 

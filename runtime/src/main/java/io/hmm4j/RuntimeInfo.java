@@ -73,13 +73,15 @@ public final class RuntimeInfo {
     }
 
     /**
-     * Why system calls on device-resident memory fail with EFAULT (userfaultfd is not used: {@code
-     * -Dhmm4j.userfaultfd=off}, or the kernel refused it), or {@code null} when they work (DESIGN.md invariant 7).
+     * Why heaps built with {@code userfaultfd("on")} or {@code "auto"} (where system calls on device-resident
+     * memory work, DESIGN.md invariant 7) cannot have it here, or {@code null} when the engine has it on. Probes
+     * the kernel if no heap asked yet.
      *
      * @throws IllegalStateException if the engine does not load
      */
     public static String userfaultfdUnavailabilityCause() {
         ensureEngine();
+        io.hmm4j.internal.engine.UserFaultFd.resolve("auto");
         return io.hmm4j.internal.engine.UserFaultFd.unavailabilityCause();
     }
 

@@ -15,7 +15,6 @@ public final class Engine {
             NativeLibrary.ensureAvailability();
             NativeErrors.check("hmm4j_engine_init", hmm4j_h.hmm4j_engine_init());
             PAGE_SIZE = hmm4j_h.hmm4j_engine_page_size();
-            UserFaultFd.configure();
         }
     }
 

@@ -96,6 +96,17 @@ public final class Region {
         }
     }
 
+    /**
+     * Serves this fresh region's faults with userfaultfd ({@code hmm4j_region_use_uffd}; {@link UserFaultFd} must
+     * be on). Where the kernel refuses the range the region keeps mprotect, and the reason is logged.
+     */
+    public void useUserfaultfd() {
+        int rc = hmm4j_h.hmm4j_region_use_uffd(handle);
+        if (rc != 0)
+            System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING, "hmm4j: a region of " + size
+                    + " bytes keeps mprotect: hmm4j_region_use_uffd failed: " + NativeErrors.describe(rc));
+    }
+
     /** Whether the host copy is a file's pages ({@link #mapFile}). */
     public boolean isFileBacked() {
         return fileBacked;
