@@ -3,13 +3,13 @@ package io.hmm4j.spark;
 import org.apache.spark.sql.SparkSession;
 
 /** The tests' Spark: local[2] with the plugin on the emulated backend (always available, and it migrates). */
-final class LocalSpark {
+public final class LocalSpark {
 
     static final String METRIC_SOURCE = "plugin." + Hmm4jSparkPlugin.class.getName();
 
     private LocalSpark() {}
 
-    static SparkSession start(String appName) {
+    public static SparkSession start(String appName) {
         return SparkSession.builder().master("local[2]").appName(appName)
                 .config("spark.plugins", Hmm4jSparkPlugin.class.getName())
                 .config("spark.hmm4j.backend", "emulated")
