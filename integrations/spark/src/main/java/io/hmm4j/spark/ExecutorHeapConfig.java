@@ -21,7 +21,8 @@ import scala.Tuple2;
  *
  * <p>Keys (all optional):
  * <ul>
- *   <li>{@value #BACKEND}: {@code auto} (default), {@code cuda}, {@code opencl} or {@code emulated}</li>
+ *   <li>{@value #BACKEND}: {@code auto}, {@code cuda}, {@code opencl} or {@code emulated}; default: the runtime's
+ *       {@code -Dhmm4j.backend} or {@code HMM4J_BACKEND} of the executor's JVM, else {@code auto}</li>
  *   <li>{@value #GPU_RESOURCE}: the Spark resource name of GPUs, default {@code gpu}</li>
  *   <li>{@value #BLOCK_SIZE}, {@value #DEVICE_BUDGET}, {@value #POOL_CHUNK}: sizes, Spark style ({@code 64k},
  *       {@code 2g}, plain bytes)</li>
@@ -64,10 +65,10 @@ public record ExecutorHeapConfig(String backend, List<String> gpuAddresses, Map<
      */
     public static ExecutorHeapConfig from(SparkConf conf, Map<String, ResourceInformation> resources,
             List<BackendProvider> providers) {
-        String requested = conf.get(BACKEND, "auto").trim().toLowerCase(Locale.ROOT);
+        String requested = requestedBackend(conf);
         if (!BACKENDS.contains(requested))
-            throw new IllegalArgumentException(BACKEND + " must be one of auto, cuda, opencl, emulated: '"
-                    + conf.get(BACKEND) + "'");
+            throw new IllegalArgumentException(BACKEND + " (or -Dhmm4j.backend, HMM4J_BACKEND) must be one of auto,"
+                    + " cuda, opencl, emulated: '" + requested + "'");
         String gpuResource = conf.get(GPU_RESOURCE, "gpu");
         ResourceInformation gpus = resources.get(gpuResource);
         List<String> addresses = gpus == null ? List.of() : Arrays.asList(gpus.addresses());
@@ -94,6 +95,16 @@ public record ExecutorHeapConfig(String backend, List<String> gpuAddresses, Map<
                     + " not mapped", backend, gpuResource, addresses);
         }
         return new ExecutorHeapConfig(backend, opened, settings, conf);
+    }
+
+    /** {@value #BACKEND}, else the runtime's own defaults: {@code -Dhmm4j.backend}, {@code HMM4J_BACKEND}, auto. */
+    private static String requestedBackend(SparkConf conf) {
+        String name = conf.get(BACKEND, null);
+        if (name == null)
+            name = System.getProperty("hmm4j.backend");
+        if (name == null)
+            name = System.getenv("HMM4J_BACKEND");
+        return name == null || name.isBlank() ? "auto" : name.trim().toLowerCase(Locale.ROOT);
     }
 
     private static String automatic(List<BackendProvider> providers) {

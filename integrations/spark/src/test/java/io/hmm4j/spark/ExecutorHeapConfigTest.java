@@ -31,13 +31,18 @@ class ExecutorHeapConfigTest {
             new FakeProvider("cuda", 300, "no CUDA driver"), new FakeProvider("opencl", 200, null),
             new FakeProvider("emulated", 100, null));
 
+    /** Auto spelled out: HMM4J_BACKEND in a developer's environment would otherwise decide. */
+    private static SparkConf auto() {
+        return new SparkConf(false).set("spark.hmm4j.backend", "auto");
+    }
+
     private static Map<String, ResourceInformation> gpus(String... addresses) {
         return Map.of("gpu", new ResourceInformation("gpu", addresses));
     }
 
     @Test
     void gpusSparkAssignedBecomeTheCudaDevicesInTheirOrder() {
-        ExecutorHeapConfig config = ExecutorHeapConfig.from(new SparkConf(false), gpus("3", "1"), CUDA_MISSING);
+        ExecutorHeapConfig config = ExecutorHeapConfig.from(auto(), gpus("3", "1"), CUDA_MISSING);
 
         assertThat(config.backend()).isEqualTo("cuda");
         assertThat(config.backendSettings()).containsEntry("devices", "3,1");
@@ -46,7 +51,7 @@ class ExecutorHeapConfigTest {
 
     @Test
     void anExplicitCudaDevicesSettingWinsOverSparksGpusAndMapsNone() {
-        SparkConf conf = new SparkConf(false).set("spark.hmm4j.cuda.devices", "0");
+        SparkConf conf = auto().set("spark.hmm4j.cuda.devices", "0");
 
         ExecutorHeapConfig config = ExecutorHeapConfig.from(conf, gpus("2"), CUDA_MISSING);
 
@@ -56,7 +61,7 @@ class ExecutorHeapConfigTest {
 
     @Test
     void withoutGpusAutoIsTheAvailableBackendOfHighestPriority() {
-        ExecutorHeapConfig config = ExecutorHeapConfig.from(new SparkConf(false), Map.of(), CUDA_MISSING);
+        ExecutorHeapConfig config = ExecutorHeapConfig.from(auto(), Map.of(), CUDA_MISSING);
 
         assertThat(config.backend()).isEqualTo("opencl");
         assertThat(config.gpuAddresses()).isEmpty();
@@ -67,7 +72,7 @@ class ExecutorHeapConfigTest {
         List<BackendProvider> none = List.of(new FakeProvider("cuda", 300, "no CUDA driver"),
                 new FakeProvider("emulated", 100, "engine did not load"));
 
-        assertThatThrownBy(() -> ExecutorHeapConfig.from(new SparkConf(false), Map.of(), none))
+        assertThatThrownBy(() -> ExecutorHeapConfig.from(auto(), Map.of(), none))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("cuda: no CUDA driver").hasMessageContaining("emulated: engine did not load");
     }
@@ -86,10 +91,27 @@ class ExecutorHeapConfigTest {
 
     @Test
     void gpusUnderAnotherResourceNameAreFoundThroughTheSetting() {
-        SparkConf conf = new SparkConf(false).set("spark.hmm4j.gpu.resource", "nvidia");
+        SparkConf conf = auto().set("spark.hmm4j.gpu.resource", "nvidia");
         Map<String, ResourceInformation> resources = Map.of("nvidia", new ResourceInformation("nvidia", new String[] {"1"}));
 
         assertThat(ExecutorHeapConfig.from(conf, resources, CUDA_MISSING).backendSettings()).containsEntry("devices", "1");
+    }
+
+    @Test
+    void withoutTheSparkKeyTheRuntimesBackendPropertyApplies() {
+        String previous = System.getProperty("hmm4j.backend");
+        System.setProperty("hmm4j.backend", "Emulated");
+        try {
+            assertThat(ExecutorHeapConfig.from(new SparkConf(false), Map.of(), CUDA_MISSING).backend()).isEqualTo("emulated");
+            SparkConf conf = new SparkConf(false).set("spark.hmm4j.backend", "opencl");
+            assertThat(ExecutorHeapConfig.from(conf, Map.of(), CUDA_MISSING).backend()).as("the Spark key wins")
+                    .isEqualTo("opencl");
+        } finally {
+            if (previous == null)
+                System.clearProperty("hmm4j.backend");
+            else
+                System.setProperty("hmm4j.backend", previous);
+        }
     }
 
     @Test

@@ -121,7 +121,7 @@ class Hmm4jExecutorPluginTest {
             assumeFalse(provider.name().equals("cuda") && provider.isAvailable(), "CUDA is available here");
         Map<String, ResourceInformation> gpu = Map.of("gpu", new ResourceInformation("gpu", new String[] {"0"}));
 
-        assertThatThrownBy(() -> plugin.init(new FakeContext(new SparkConf(false), gpu, registry), Map.of()))
+        assertThatThrownBy(() -> plugin.init(new FakeContext(new SparkConf(false).set("spark.hmm4j.backend", "auto"), gpu, registry), Map.of()))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("executor 7").hasMessageContaining("cuda on Spark GPUs [0]")
                 .hasMessageContaining("spark.hmm4j.backend");
