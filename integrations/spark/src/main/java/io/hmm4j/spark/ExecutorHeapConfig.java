@@ -35,6 +35,7 @@ import scala.Tuple2;
  * @param gpuAddresses the executor's GPU addresses the backend opens, in device-index order; empty when the
  *        backend does not open Spark's GPUs
  * @param backendSettings the backend's settings
+ * @param conf the Spark configuration the heap settings ({@value #BLOCK_SIZE}, ...) are read from
  */
 public record ExecutorHeapConfig(String backend, List<String> gpuAddresses, Map<String, String> backendSettings,
         SparkConf conf) {
