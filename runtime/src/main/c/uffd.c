@@ -28,6 +28,8 @@
 static int uffd = -1;
 static atomic_int enabled; /* 0 never probed, 1 on, -errno: the probe failed with that */
 static pthread_mutex_t enable_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Set by the handler thread for the fault it serves: a minor fault's memfd page exists, no fallocate needed. */
+static _Thread_local bool serving_minor_fault;
 
 static int open_uffd(void)
 {
@@ -63,7 +65,9 @@ static void serve(const struct uffd_msg *msg)
         return;
     }
     bool write = (msg->arg.pagefault.flags & (UFFD_PAGEFAULT_FLAG_WRITE | UFFD_PAGEFAULT_FLAG_WP)) != 0;
+    serving_minor_fault = (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_MINOR) != 0;
     int rc = hmm4j_region_serve_fault(r, address, write);
+    serving_minor_fault = false;
     if (rc != 0) {
         /*
          * Unservable (a dead device): the access must fail, not wait. PROT_NONE makes the retry a SIGSEGV, which
@@ -187,8 +191,11 @@ int hmm4j_uffd_resolve_locked(struct hmm4j_region *r, uint64_t block)
     uint64_t page = (uint64_t)hmm4j_engine_page_size();
     uint64_t start = (uintptr_t)r->user + (block << r->block_shift);
     uint64_t len = r->block_size;
-    /* A block never touched (or punched) has no memfd pages for the entries to point at. */
-    if (fallocate(r->memfd, FALLOC_FL_KEEP_SIZE, (off_t)(block << r->block_shift), (off_t)len) != 0)
+    /*
+     * A block never touched (or punched) has no memfd pages for the entries to point at. A minor fault says the
+     * faulting page exists, and a block's pages come and go together (punched, reserved and copied per block).
+     */
+    if (!serving_minor_fault && fallocate(r->memfd, FALLOC_FL_KEEP_SIZE, (off_t)(block << r->block_shift), (off_t)len) != 0)
         return -errno;
     bool shared = atomic_load_explicit(&r->state[block], memory_order_relaxed) == HMM4J_BLOCK_SHARED;
     uint64_t done = 0;
