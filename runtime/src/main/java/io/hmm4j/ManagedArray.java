@@ -72,8 +72,8 @@ public abstract sealed class ManagedArray implements AutoCloseable
     /**
      * Writes a file-backed array's data to its file, like {@link java.nio.MappedByteBuffer#force()}: blocks
      * whose only valid copy is on a device are copied home first (they stay valid there too), then the file's
-     * dirty pages are written back and waited for. Waits for launches that use this array. Does nothing more for
-     * a read-only mapping than bring nothing home. After a crash (of this process or of the machine) the file
+     * dirty pages are written back and waited for. Waits for launches that use this array first; a READ_ONLY
+     * mapping has nothing to write. After a crash (of this process or of the machine) the file
      * holds at least what the last force wrote; see {@link ManagedHeap#map} for what else it may hold.
      *
      * @throws UnsupportedOperationException if the array is not file-backed
