@@ -89,7 +89,7 @@ int hmm4j_region_migrate_locked(struct hmm4j_region *region, uint64_t first, uin
 
 /* uffd.c */
 int hmm4j_uffd_protect(struct hmm4j_region *region, uint64_t first, uint64_t count, uint8_t state);
-/* Maps the user view of block `block` again after a served fault and wakes its waiters (region lock held). */
+/* Maps the user view of block `block` again after a served fault (region lock held); the handler thread wakes. */
 int hmm4j_uffd_resolve_locked(struct hmm4j_region *region, uint64_t block);
 
 /* engine.c */

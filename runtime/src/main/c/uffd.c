@@ -68,17 +68,18 @@ static void serve(const struct uffd_msg *msg)
     serving_minor_fault = (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_MINOR) != 0;
     int rc = hmm4j_region_serve_fault(r, address, write);
     serving_minor_fault = false;
+    uintptr_t block = (uintptr_t)r->user + (((address - (uintptr_t)r->user) >> r->block_shift) << r->block_shift);
     if (rc != 0) {
         /*
          * Unservable (a dead device): the access must fail, not wait. PROT_NONE makes the retry a SIGSEGV, which
          * the SIGSEGV handler reports as the JVM's SIGBUS for a user access, and the kernel as EFAULT for its own;
          * the next fault of the block puts the protection back (hmm4j_region_serve_fault).
          */
-        uintptr_t block = (uintptr_t)r->user + (((address - (uintptr_t)r->user) >> r->block_shift) << r->block_shift);
         if (mprotect((void *)block, r->block_size, PROT_NONE) == 0)
             atomic_store(&r->uffd_fell_back, true);
-        wake(block, r->block_size);
     }
+    /* Only now: the faulting thread must find the fault counted, as after a SIGSEGV served on its own stack. */
+    wake(block, r->block_size);
     hmm4j_registry_leave(slot);
 }
 
@@ -162,8 +163,12 @@ HMM4J_EXPORT int hmm4j_region_use_uffd(struct hmm4j_region *r)
 
 static int write_protect(uint64_t start, uint64_t len, bool protect)
 {
+    /*
+     * Waiters are woken by the handler thread once their fault is served and counted, never by a state change
+     * (the kernel takes DONTWAKE only when unprotecting: protecting wakes nobody anyway).
+     */
     struct uffdio_writeprotect wp = {.range = {.start = start, .len = len},
-                                     .mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0};
+                                     .mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : UFFDIO_WRITEPROTECT_MODE_DONTWAKE};
     while (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) != 0) {
         if (errno != EAGAIN)
             return -errno;
@@ -211,12 +216,8 @@ int hmm4j_uffd_resolve_locked(struct hmm4j_region *r, uint64_t block)
         /* Some pages are mapped already: step over the first of them and go on with the rest. */
         done += (c.mapped > 0 ? (uint64_t)c.mapped : 0) + page;
     }
-    /* New entries are writable; a SHARED block's must not be (CONTINUE_MODE_WP needs Linux 6.3). Before the wake. */
-    if (shared) {
-        int rc = write_protect(start, len, true);
-        if (rc != 0)
-            return rc;
-    }
-    wake(start, len);
+    /* New entries are writable; a SHARED block's must not be (CONTINUE_MODE_WP needs Linux 6.3). */
+    if (shared)
+        return write_protect(start, len, true);
     return 0;
 }
