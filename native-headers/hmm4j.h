@@ -342,6 +342,24 @@ int64_t hmm4j_device_last_error(const struct hmm4j_device *device);
 /* Arms a one-shot fault injection (enum hmm4j_inject). Any backend. */
 void hmm4j_device_inject(struct hmm4j_device *device, int32_t what, uint64_t after_bytes);
 
+/*
+ * Benchmark floor (FaultCostBench.rawFloor): the least work that serves a host
+ * fault. A memfd of `size` bytes mapped twice like a region (user view and an
+ * always-writable engine view) plus a stand-in for device memory filled with
+ * byte 1. While it exists, the engine's SIGSEGV handler serves a fault in the
+ * user view with one memcpy of the block into the engine view and one
+ * mprotect(PROT_READ|PROT_WRITE) of the block in the user view, nothing else.
+ * One floor at a time (-EBUSY); not for regions, not for production use.
+ * Bound by the benchmarks module itself, not by hmm4j_h.
+ */
+struct hmm4j_floor;
+int hmm4j_floor_create(uint64_t size, uint64_t block_size, struct hmm4j_floor **out);
+void *hmm4j_floor_user_base(const struct hmm4j_floor *floor);
+/* Makes the whole user view PROT_NONE (and, with `release`, punches the memfd's pages out). */
+int hmm4j_floor_protect(struct hmm4j_floor *floor, int32_t release);
+/* Disarms the handler, waits for a fault being served to finish, then unmaps and frees. */
+void hmm4j_floor_destroy(struct hmm4j_floor *floor);
+
 #ifdef __cplusplus
 }
 #endif

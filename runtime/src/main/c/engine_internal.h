@@ -78,6 +78,9 @@ void hmm4j_region_unlock(struct hmm4j_region *region);
 /* Serves a host fault at `address` (lock held by callee). Returns 0 if served, -errno otherwise. */
 int hmm4j_region_serve_fault(struct hmm4j_region *region, uintptr_t address, bool write);
 
+/* floor.c: serves a fault in the benchmark floor's memory; false for any other address. */
+bool hmm4j_floor_serve(uintptr_t address);
+
 /* engine.c */
 void hmm4j_stats_add(struct hmm4j_stats *stats, size_t field_offset, uint64_t value);
 uint64_t hmm4j_now_ns(void);
