@@ -235,6 +235,26 @@ int hmm4j_region_unbind(struct hmm4j_region *region, int32_t cause);
  */
 int64_t hmm4j_region_reclaim(struct hmm4j_region *region);
 
+/*
+ * Host RAM the region holds (the memfd's allocated bytes: HOST and SHARED
+ * blocks, and DEVICE blocks whose pages were kept). Takes no lock; a value of
+ * the moment. Async-signal-safe. -errno on failure.
+ */
+int64_t hmm4j_region_host_bytes(const struct hmm4j_region *region);
+
+/*
+ * The host tier's reclaim: gives back the host pages of up to `max_blocks`
+ * blocks whose bytes are valid on the device, in block order: DEVICE blocks
+ * (pages kept) are punched; SHARED blocks are made PROT_NONE first, then
+ * DEVICE, then punched (a later host access faults them home). HOST blocks
+ * are never touched. A region with a launch in flight (launch_begin without
+ * launch_end) or without a device releases nothing. Page-locked host memory
+ * is unregistered first. From then on every copy home reserves its pages
+ * before it copies. Returns the number of blocks released, or -errno
+ * (-HMM4J_EMAPLIMIT) if the first protection change failed.
+ */
+int64_t hmm4j_region_reclaim_host(struct hmm4j_region *region, uint64_t max_blocks);
+
 /* The device base of a bound region, or UINT64_MAX when unbound. */
 uint64_t hmm4j_region_device_base(const struct hmm4j_region *region);
 

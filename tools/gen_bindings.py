@@ -17,6 +17,8 @@ funcs = [
  ("int","hmm4j_region_bind",[("ptr","region"),("ptr","device"),("long","device_base")],False,"int hmm4j_region_bind(struct hmm4j_region *region, struct hmm4j_device *device, uint64_t device_base)"),
  ("int","hmm4j_region_unbind",[("ptr","region"),("int","cause")],False,"int hmm4j_region_unbind(struct hmm4j_region *region, int32_t cause)"),
  ("long","hmm4j_region_reclaim",[("ptr","region")],False,"int64_t hmm4j_region_reclaim(struct hmm4j_region *region)"),
+ ("long","hmm4j_region_host_bytes",[("ptr","region")],False,"int64_t hmm4j_region_host_bytes(const struct hmm4j_region *region)"),
+ ("long","hmm4j_region_reclaim_host",[("ptr","region"),("long","max_blocks")],False,"int64_t hmm4j_region_reclaim_host(struct hmm4j_region *region, uint64_t max_blocks)"),
  ("long","hmm4j_region_device_base",[("ptr","region")],True,"uint64_t hmm4j_region_device_base(const struct hmm4j_region *region)"),
  ("long","hmm4j_region_snapshot",[("ptr","region"),("ptr","states"),("long","n")],False,"int64_t hmm4j_region_snapshot(struct hmm4j_region *region, uint8_t *states, uint64_t n)"),
  ("void","hmm4j_region_launch_begin",[("ptr","region")],True,"void hmm4j_region_launch_begin(struct hmm4j_region *region)"),

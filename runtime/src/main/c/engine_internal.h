@@ -61,6 +61,7 @@ struct hmm4j_region {
     int slot;                     /* index in the fault registry */
     bool release_host;            /* DEVICE blocks give their host RAM back */
     bool host_registered;         /* the engine view is page-locked with the device (never punched then) */
+    bool host_reclaimed;          /* the host tier punched kept pages: reserve before copying home */
     /* test hook: protection changes to let through, then to fail (hmm4j_region_inject_protect_failure) */
     _Atomic uint32_t inject_protect_skip;
     _Atomic uint32_t inject_protect_count;

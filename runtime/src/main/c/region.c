@@ -290,7 +290,7 @@ static int copy_run(struct hmm4j_region *r, uint64_t first, uint64_t count, int 
     if (direction == HMM4J_TO_DEVICE)
         return hmm4j_device_do_to_device(r->device, device_addr, r->engine + offset, bytes, r->host_registered);
     /* Pages that were never given back need no reservation (and fallocate over them is not free). */
-    if (r->release_host) {
+    if (r->release_host || r->host_reclaimed) {
         int rc = reserve_host_backing(r, first, count);
         if (rc != 0)
             return rc;

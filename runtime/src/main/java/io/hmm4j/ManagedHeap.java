@@ -10,6 +10,8 @@ import io.hmm4j.internal.jfr.FaultBatchEvent;
 import io.hmm4j.internal.jfr.MigrationEvent;
 import io.hmm4j.internal.memory.BudgetMemoryResource;
 import io.hmm4j.internal.memory.PoolMemoryResource;
+import io.hmm4j.internal.policy.HostMemory;
+import io.hmm4j.internal.policy.HostTier;
 import io.hmm4j.spi.Backend;
 import io.hmm4j.spi.BackendProvider;
 import io.hmm4j.spi.Device;
@@ -70,6 +72,7 @@ public final class ManagedHeap implements AutoCloseable {
     private final long blockSize;
     private final long prefetchBlocks;
     private final boolean releaseHostMemory;
+    private final HostTier hostTier; // guarded by lock
     private final MemorySegment stats;
     private final Map<Long, ManagedArray> live = new ConcurrentHashMap<>();
     private final AtomicLong nextId = new AtomicLong();
@@ -90,6 +93,7 @@ public final class ManagedHeap implements AutoCloseable {
         this.blockSize = builder.blockSize;
         this.prefetchBlocks = builder.prefetchBlocks;
         this.releaseHostMemory = builder.releaseHostMemory;
+        this.hostTier = new HostTier(builder.hostBudget > 0 ? builder.hostBudget : HostMemory.defaultBudget(), blockSize);
         BackendProvider provider = Backends.select(Backends.requestedName(builder.backend));
         this.backend = provider.open(Backends.config(provider.name(), builder.settings));
         try {
@@ -206,6 +210,7 @@ public final class ManagedHeap implements AutoCloseable {
                 throw new IllegalStateException("heap is closed");
             }
             live.put(array.id, array);
+            hostTier.used(array.region);
         }
         return array;
     }
@@ -357,6 +362,10 @@ public final class ManagedHeap implements AutoCloseable {
                 for (ManagedArray array : launch.handedOver.keySet())
                     array.region.reclaim();
             launch.handedOver.clear();
+            for (ManagedArray array : access.keySet())
+                if (!array.destroyed)
+                    hostTier.used(array.region);
+            hostTier.reclaimOverBudget();
             progressLocked();
         }
         if (ds.device.launchesAreSynchronous())
@@ -845,7 +854,7 @@ public final class ManagedHeap implements AutoCloseable {
                 hmm4j_stats.spurious_faults(stats), hmm4j_stats.fault_ns(stats), hmm4j_stats.blocks_to_device(stats),
                 hmm4j_stats.blocks_to_host(stats), toDevice, toHost, hmm4j_stats.prefetched_blocks(stats),
                 hmm4j_stats.copy_errors(stats), hmm4j_stats.migrations(stats), hmm4j_stats.migrate_ns(stats),
-                evictions.get(), live.size(), launches.get());
+                evictions.get(), live.size(), launches.get(), hostTier.reclaimedBytes());
     }
 
     /** Device memory in use by arrays on device {@code deviceIndex} (0 for coherent devices). */
@@ -929,6 +938,7 @@ public final class ManagedHeap implements AutoCloseable {
             }
             if (array.boundDevice != null)
                 freeDeviceMemory(array);
+            hostTier.forget(array.region);
             array.region.destroy();
             if (array.group != null)
                 array.group.uncharge(array.region.size());
@@ -1058,7 +1068,8 @@ public final class ManagedHeap implements AutoCloseable {
         private long deviceBudget;
         private long prefetchBlocks = DEFAULT_PREFETCH_BLOCKS;
         private long poolChunk = DEFAULT_POOL_CHUNK;
-        private boolean releaseHostMemory = true;
+        private boolean releaseHostMemory;
+        private long hostBudget;
         private final Map<String, String> settings = new HashMap<>();
 
         private Builder() {}
@@ -1100,12 +1111,29 @@ public final class ManagedHeap implements AutoCloseable {
         }
 
         /**
-         * Whether blocks that live only on the device give their host RAM back (default {@code true}, so host
-         * memory can be oversubscribed too). {@code false} keeps the pages: faults home are several times faster
-         * because they need no fresh zeroed pages, at the cost of host memory for device-resident data.
+         * Whether blocks that live only on the device give their host RAM back at once ({@code true}), or keep it
+         * (the default, {@code false}): kept pages make the way home cost only the copy (no fresh zeroed pages), and
+         * the host tier gives them back, least recently used first, when the heap holds more than its
+         * {@linkplain #hostBudget host budget}.
          */
         public Builder releaseHostMemory(boolean release) {
             this.releaseHostMemory = release;
+            return this;
+        }
+
+        /**
+         * Host RAM the heap may hold before it gives back the pages of blocks whose bytes are also on the device
+         * (kept pages of DEVICE blocks, SHARED blocks), least recently used arrays first, after each launch. Blocks
+         * that live only on the host are never given back. Default: the cgroup's {@code memory.high} or
+         * {@code memory.max} where set, else {@value io.hmm4j.internal.policy.HostMemory#MEM_TOTAL_PERCENT} % of
+         * MemTotal.
+         *
+         * @throws IllegalArgumentException if {@code bytes <= 0}
+         */
+        public Builder hostBudget(long bytes) {
+            if (bytes <= 0)
+                throw new IllegalArgumentException("host budget must be > 0: " + bytes);
+            this.hostBudget = bytes;
             return this;
         }
 

@@ -428,6 +428,50 @@ public final class hmm4j_h {
         }
     }
 
+    private static final class hmm4j_region_host_bytes {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_LONG, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_host_bytes");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t hmm4j_region_host_bytes(const struct hmm4j_region *region)
+     * }
+     */
+    public static long hmm4j_region_host_bytes(MemorySegment region) {
+        var mh$ = hmm4j_region_host_bytes.HANDLE;
+        try {
+            return (long) mh$.invokeExact(region);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_reclaim_host {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_LONG, hmm4j_h.C_POINTER, hmm4j_h.C_LONG);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_reclaim_host");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t hmm4j_region_reclaim_host(struct hmm4j_region *region, uint64_t max_blocks)
+     * }
+     */
+    public static long hmm4j_region_reclaim_host(MemorySegment region, long max_blocks) {
+        var mh$ = hmm4j_region_reclaim_host.HANDLE;
+        try {
+            return (long) mh$.invokeExact(region, max_blocks);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static final class hmm4j_region_device_base {
         static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_LONG, hmm4j_h.C_POINTER);
         static final MemorySegment ADDR = findOrThrow("hmm4j_region_device_base");
