@@ -57,10 +57,11 @@ public class FaultCostBench {
     public long blockSize;
 
     /**
-     * Whether DEVICE blocks give their host pages back at once. With {@code false} a block coming home needs no
+     * Whether DEVICE blocks give their host pages back at once ({@code false}, the default: kept, reclaimable by the
+     * host tier). With {@code false} a block coming home needs no
      * fresh zeroed pages and no page-table refill.
      */
-    @Param("true")
+    @Param("false")
     public boolean releaseHostMemory;
 
     private ManagedHeap heap;
