@@ -869,6 +869,21 @@ public final class ManagedHeap implements AutoCloseable {
         return ds.budget == null ? ds.device.capacityBytes() : ds.budget.limit();
     }
 
+    /**
+     * Host RAM the heap's arrays hold now: blocks that live on the host, and the kept pages of blocks that are also
+     * on a device (reclaimable). 0 once the heap is closed.
+     */
+    public long hostBytesUsed() {
+        synchronized (lock) {
+            return hostTier.hostBytes();
+        }
+    }
+
+    /** The host budget ({@link Builder#hostBudget}), above which kept pages are given back. */
+    public long hostBudget() {
+        return hostTier.budget();
+    }
+
     public List<Device> devices() {
         return devices.stream().map(d -> d.device).toList();
     }
