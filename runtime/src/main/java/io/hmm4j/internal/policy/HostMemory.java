@@ -7,8 +7,9 @@ import java.util.List;
 import java.util.OptionalLong;
 
 /**
- * What the machine lets a heap keep in host memory: the cgroup's limit where one is set (cgroup v2
- * {@code memory.high}, else {@code memory.max}), else {@value #MEM_TOTAL_PERCENT} % of {@code MemTotal}.
+ * What the machine lets a heap keep in host memory: the cgroup's limit where one is set (cgroup v2: the smaller of
+ * {@code memory.high} and {@code memory.max}; v1: {@code memory.limit_in_bytes}), else {@value #MEM_TOTAL_PERCENT} %
+ * of {@code MemTotal}.
  */
 public final class HostMemory {
 
@@ -27,10 +28,28 @@ public final class HostMemory {
         return total.isPresent() ? total.getAsLong() / 100 * MEM_TOTAL_PERCENT : Long.MAX_VALUE;
     }
 
-    /** The smaller of memory.high and memory.max of this process's cgroup (v2), where either is a number. */
+    /** v1 reports "no limit" as the largest page-aligned long; anything this large is no limit. */
+    private static final long V1_UNLIMITED = 1L << 62;
+
+    /**
+     * The smaller of memory.high and memory.max of this process's cgroup (v2), where either is a number; else the
+     * v1 memory controller's limit_in_bytes (at the process's path, or at the controller's root where a container
+     * sees its own cgroup as the root).
+     */
     static OptionalLong cgroupLimit(Path procSelfCgroup, Path cgroupRoot) {
         try {
             for (String line : Files.readAllLines(procSelfCgroup)) {
+                String[] fields = line.split(":", 3);
+                if (fields.length == 3 && fields[1].equals("memory")) {
+                    for (Path dir : List.of(cgroupRoot.resolve("memory").resolve(fields[2].replaceFirst("^/", "")),
+                            cgroupRoot.resolve("memory"))) {
+                        Path path = dir.resolve("memory.limit_in_bytes");
+                        if (Files.isReadable(path)) {
+                            long limit = Long.parseLong(Files.readString(path).strip());
+                            return limit >= V1_UNLIMITED ? OptionalLong.empty() : OptionalLong.of(limit);
+                        }
+                    }
+                }
                 if (!line.startsWith("0::"))
                     continue;
                 Path dir = cgroupRoot.resolve(line.substring(3).replaceFirst("^/", ""));
