@@ -255,6 +255,23 @@ int64_t hmm4j_region_host_bytes(const struct hmm4j_region *region);
  */
 int64_t hmm4j_region_reclaim_host(struct hmm4j_region *region, uint64_t max_blocks);
 
+/*
+ * Opens a PSI trigger on `path` (/proc/pressure/memory or a cgroup v2
+ * memory.pressure): an event when tasks stalled on memory for `stall_us`
+ * within any `window_us` (unprivileged: the window a multiple of 2 s).
+ * Returns the file descriptor or -errno (-EINVAL: trigger refused).
+ */
+int hmm4j_pressure_open(const char *path, uint64_t stall_us, uint64_t window_us);
+
+/*
+ * Waits up to `timeout_ms` for the trigger's event. Blocks (no lock held):
+ * call it from a thread of its own. 1 on an event, 0 on timeout or signal,
+ * -errno (-EIO: the trigger's source went away).
+ */
+int hmm4j_pressure_wait(int32_t fd, int32_t timeout_ms);
+
+void hmm4j_pressure_close(int32_t fd);
+
 /* The device base of a bound region, or UINT64_MAX when unbound. */
 uint64_t hmm4j_region_device_base(const struct hmm4j_region *region);
 

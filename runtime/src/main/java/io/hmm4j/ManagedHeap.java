@@ -12,6 +12,7 @@ import io.hmm4j.internal.memory.BudgetMemoryResource;
 import io.hmm4j.internal.memory.PoolMemoryResource;
 import io.hmm4j.internal.policy.HostMemory;
 import io.hmm4j.internal.policy.HostTier;
+import io.hmm4j.internal.policy.MemoryPressure;
 import io.hmm4j.spi.Backend;
 import io.hmm4j.spi.BackendProvider;
 import io.hmm4j.spi.Device;
@@ -112,6 +113,37 @@ public final class ManagedHeap implements AutoCloseable {
         } catch (RuntimeException | Error e) {
             backend.close();
             throw e;
+        }
+        MemoryPressure.register(this, ManagedHeap::reclaimUnderPressure);
+    }
+
+    /** Share of its host RAM a heap gives back (reclaimable pages only) on each memory-pressure event. */
+    private static final int PRESSURE_RECLAIM_DIVISOR = 4;
+
+    /** A memory-pressure event (another thread): a quarter of the host RAM held, least recently used pages first. */
+    private void reclaimUnderPressure() {
+        synchronized (lock) {
+            if (tornDown || closed.get())
+                return;
+            hostTier.reclaim(hostTier.hostBytes() / PRESSURE_RECLAIM_DIVISOR, HostTier.Cause.PRESSURE);
+        }
+    }
+
+    /**
+     * Gives back at least {@code bytes} of host RAM where that much is reclaimable (whole blocks), as a memory-pressure
+     * event does: the pages of blocks whose bytes are also on a device, least recently used arrays first. Blocks that
+     * live only on the host are kept. Arrays in a running launch are skipped.
+     *
+     * @return the bytes given back
+     * @throws IllegalArgumentException if {@code bytes < 0}
+     * @throws IllegalStateException if the heap is closed
+     */
+    public long reclaimHostMemory(long bytes) {
+        if (bytes < 0)
+            throw new IllegalArgumentException("bytes must be >= 0: " + bytes);
+        synchronized (lock) {
+            ensureOpen();
+            return bytes == 0 ? 0 : hostTier.reclaim(bytes, HostTier.Cause.PRESSURE);
         }
     }
 
@@ -974,6 +1006,7 @@ public final class ManagedHeap implements AutoCloseable {
                     + " thread): it would wait for itself; close it after the launch");
         if (!closed.compareAndSet(false, true))
             return;
+        MemoryPressure.unregister(this);
         try {
             tearDown();
         } finally {

@@ -71,9 +71,17 @@ public final class HostMemory {
     }
 
     static OptionalLong memTotal(Path procMeminfo) {
+        return meminfoField(procMeminfo, "MemTotal:");
+    }
+
+    static OptionalLong memAvailable(Path procMeminfo) {
+        return meminfoField(procMeminfo, "MemAvailable:");
+    }
+
+    private static OptionalLong meminfoField(Path procMeminfo, String field) {
         try {
             for (String line : Files.readAllLines(procMeminfo))
-                if (line.startsWith("MemTotal:"))
+                if (line.startsWith(field))
                     return OptionalLong.of(Long.parseLong(line.replaceAll("\\D", "")) * 1024);
         } catch (IOException | NumberFormatException | SecurityException unreadable) {
             // Falls back to no budget.

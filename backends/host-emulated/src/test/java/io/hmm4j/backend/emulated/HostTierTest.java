@@ -101,4 +101,28 @@ class HostTierTest {
         assertThatThrownBy(() -> ManagedHeap.builder().hostBudget(0)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("host budget");
     }
+
+    @Test
+    void reclaimingOnRequestGivesBackKeptPagesOnlyAndTheDataComesHome() {
+        try (ManagedHeap heap = ManagedHeap.builder().backend("emulated").blockSize(BLOCK).build()) {
+            FloatArray older = heap.allocateFloats(FLOATS);
+            FloatArray newer = heap.allocateFloats(FLOATS);
+            for (FloatArray a : new FloatArray[] {older, newer}) {
+                a.segment().fill((byte) 0);
+                scale(heap, a, 2f);
+            }
+            assertThat(heap.hostBytesUsed()).isEqualTo(4 * MIB);
+
+            FloatArray hostOnly = heap.allocateFloats(FLOATS);
+            hostOnly.segment().fill((byte) 0);
+
+            assertThat(heap.reclaimHostMemory(MIB)).isEqualTo(MIB);
+            assertThat(heap.stats().reclaimedBytes()).isEqualTo(MIB);
+            assertThat(heap.reclaimHostMemory(100 * MIB)).as("only the kept pages").isEqualTo(3 * MIB);
+            assertThat(heap.hostBytesUsed()).as("the host-only array").isEqualTo(2 * MIB);
+            assertThatThrownBy(() -> heap.reclaimHostMemory(-1)).isInstanceOf(IllegalArgumentException.class);
+            assertThat(older.get(FLOATS - 1)).isZero();
+            assertThat(newer.get(0)).isZero();
+        }
+    }
 }
