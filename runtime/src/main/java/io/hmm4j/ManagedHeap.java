@@ -911,6 +911,14 @@ public final class ManagedHeap implements AutoCloseable {
         }
     }
 
+    /**
+     * The host budget a heap gets when its builder names none: the cgroup's memory limit where one is set, else half
+     * of MemTotal.
+     */
+    public static long defaultHostBudget() {
+        return HostMemory.defaultBudget();
+    }
+
     /** The host budget ({@link Builder#hostBudget}), above which kept pages are given back. */
     public long hostBudget() {
         return hostTier.budget();
