@@ -248,7 +248,8 @@ int64_t hmm4j_region_host_bytes(const struct hmm4j_region *region);
  * (pages kept) are punched; SHARED blocks are made PROT_NONE first, then
  * DEVICE, then punched (a later host access faults them home). HOST blocks
  * are never touched. A region with a launch in flight (launch_begin without
- * launch_end) or without a device releases nothing. Page-locked host memory
+ * launch_end), without a device, or whose device is lost, unreadable or
+ * closed releases nothing. Page-locked host memory
  * is unregistered first. From then on every copy home reserves its pages
  * before it copies. Returns the number of blocks released, or -errno
  * (-HMM4J_EMAPLIMIT) if the first protection change failed.

@@ -55,6 +55,9 @@ HMM4J_EXPORT int64_t hmm4j_region_reclaim_host(struct hmm4j_region *r, uint64_t 
      */
     if (r->device == NULL || atomic_load(&r->launches_in_flight) != 0)
         goto out_unlock;
+    /* A SHARED block's host copy is the only readable one once the device cannot give its copy back. */
+    if (atomic_load(&r->device->lost) || atomic_load(&r->device->unreadable) || atomic_load(&r->device->closed))
+        goto out_unlock;
     if (r->host_registered) {
         /* Page-locked memory cannot be punched: unpin first; later moves stage through the driver. */
         if (!atomic_load(&r->device->closed))

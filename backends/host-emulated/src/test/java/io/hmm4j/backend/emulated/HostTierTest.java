@@ -7,6 +7,7 @@ import io.hmm4j.Arg;
 import io.hmm4j.BuiltinKernel;
 import io.hmm4j.FloatArray;
 import io.hmm4j.ManagedHeap;
+import io.hmm4j.spi.NativeCopyEngine;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -123,6 +124,24 @@ class HostTierTest {
             assertThatThrownBy(() -> heap.reclaimHostMemory(-1)).isInstanceOf(IllegalArgumentException.class);
             assertThat(older.get(FLOATS - 1)).isZero();
             assertThat(newer.get(0)).isZero();
+        }
+    }
+
+    @Test
+    void aDeviceThatCannotGiveItsCopyBackKeepsTheHostCopyOfSharedBlocks() {
+        try (ManagedHeap heap = ManagedHeap.builder().backend("emulated").blockSize(BLOCK).build()) {
+            FloatArray input = heap.allocateFloats(FLOATS);
+            FloatArray output = heap.allocateFloats(FLOATS);
+            input.set(FLOATS - 1, 5f);
+            // Read by the kernel: SHARED, valid on both sides.
+            heap.launch(BuiltinKernel.AXPY, FLOATS, Arg.read(input), Arg.readWrite(output), Arg.of(1f), Arg.of(FLOATS))
+                    .await();
+            ((EmulatedDevice) heap.devices().getFirst()).copyEngine()
+                    .inject(NativeCopyEngine.Injection.DEVICE_UNREADABLE, 0);
+
+            heap.reclaimHostMemory(100 * MIB);
+
+            assertThat(input.get(FLOATS - 1)).isEqualTo(5f);
         }
     }
 }
