@@ -33,6 +33,8 @@ public final class HostTier {
     /** Least recently used first. */
     private final LinkedHashSet<Region> regions = new LinkedHashSet<>();
     private final AtomicLong reclaimedBytes = new AtomicLong();
+    /** Sum of the regions' sizes: while it is within the budget, no region can put the heap over it. */
+    private long mappedBytes;
 
     public HostTier(long budget, long blockSize) {
         if (budget <= 0)
@@ -52,13 +54,15 @@ public final class HostTier {
 
     /** {@code region} was just used (allocated, or by a launch): it becomes the last to be reclaimed. */
     public void used(Region region) {
-        regions.remove(region);
+        if (!regions.remove(region))
+            mappedBytes += region.size();
         regions.add(region);
     }
 
     /** Called before {@code region} is destroyed. */
     public void forget(Region region) {
-        regions.remove(region);
+        if (regions.remove(region))
+            mappedBytes -= region.size();
     }
 
     /** Host RAM the heap's regions hold now. */
@@ -71,6 +75,9 @@ public final class HostTier {
 
     /** Reclaims until the heap is within its budget (or nothing reclaimable is left); returns the bytes given back. */
     public long reclaimOverBudget() {
+        // The common case (budget far above the heap's size) costs no system call per region and launch.
+        if (mappedBytes <= budget)
+            return 0;
         long held = hostBytes();
         return held > budget ? reclaim(held - budget, held, Cause.BUDGET) : 0;
     }
