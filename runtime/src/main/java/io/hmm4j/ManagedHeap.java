@@ -13,6 +13,7 @@ import io.hmm4j.internal.memory.PoolMemoryResource;
 import io.hmm4j.internal.policy.HostMemory;
 import io.hmm4j.internal.policy.HostTier;
 import io.hmm4j.internal.policy.MemoryPressure;
+import io.hmm4j.internal.policy.Recency;
 import io.hmm4j.spi.Backend;
 import io.hmm4j.spi.BackendProvider;
 import io.hmm4j.spi.Device;
@@ -80,7 +81,8 @@ public final class ManagedHeap implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicLong evictions = new AtomicLong();
     private final AtomicLong launches = new AtomicLong();
-    private long useClock; // guarded by lock
+    /** Arrays by last placement on a device: eviction's victims, least recently used first. */
+    private final Recency<ManagedArray> deviceRecency = new Recency<>(); // guarded by lock
     private boolean tornDown; // guarded by lock: close() freed everything
     private final AtomicInteger callsInFlight = new AtomicInteger();
     /** Threads inside launch(): a kernel they run synchronously must not wait for the launch that runs it. */
@@ -631,7 +633,7 @@ public final class ManagedHeap implements AutoCloseable {
      * full. {@code self} is the launch being placed ({@code null} for a prefetch).
      */
     private Placement place(ManagedArray array, DeviceState ds, Launch self) {
-        array.lastUse = ++useClock;
+        deviceRecency.touch(array);
         if (array.boundDevice == ds)
             return Placement.DONE;
         if (array.boundDevice != null)
@@ -642,12 +644,8 @@ public final class ManagedHeap implements AutoCloseable {
             try {
                 address = ds.budget.allocate(bytes);
             } catch (DeviceOutOfMemoryException full) {
-                ManagedArray victim = null;
-                for (ManagedArray candidate : live.values()) {
-                    if (candidate.boundDevice == ds && candidate.inFlight.isEmpty() && !candidate.destroyed
-                            && (victim == null || candidate.lastUse < victim.lastUse))
-                        victim = candidate;
-                }
+                ManagedArray victim = deviceRecency.leastRecent(candidate -> candidate.boundDevice == ds
+                        && candidate.inFlight.isEmpty() && !candidate.destroyed).orElse(null);
                 if (victim != null) {
                     evict(victim, MigrationCause.EVICTION);
                     continue;
@@ -994,6 +992,7 @@ public final class ManagedHeap implements AutoCloseable {
             if (array.boundDevice != null)
                 freeDeviceMemory(array);
             hostTier.forget(array.region);
+            deviceRecency.forget(array);
             array.region.destroy();
             if (array.group != null)
                 array.group.uncharge(array.region.size());

@@ -2,10 +2,7 @@ package io.hmm4j.internal.policy;
 
 import io.hmm4j.internal.engine.Region;
 import io.hmm4j.internal.jfr.ReclaimEvent;
-import java.util.ArrayList;
 import java.util.Iterator;
-import java.util.LinkedHashSet;
-import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -30,8 +27,7 @@ public final class HostTier {
 
     private final long budget;
     private final long blockSize;
-    /** Least recently used first. */
-    private final LinkedHashSet<Region> regions = new LinkedHashSet<>();
+    private final Recency<Region> regions = new Recency<>();
     private final AtomicLong reclaimedBytes = new AtomicLong();
     /** Sum of the regions' sizes: while it is within the budget, no region can put the heap over it. */
     private long mappedBytes;
@@ -54,21 +50,20 @@ public final class HostTier {
 
     /** {@code region} was just used (allocated, or by a launch): it becomes the last to be reclaimed. */
     public void used(Region region) {
-        if (!regions.remove(region))
+        if (regions.touch(region))
             mappedBytes += region.size();
-        regions.add(region);
     }
 
     /** Called before {@code region} is destroyed. */
     public void forget(Region region) {
-        if (regions.remove(region))
+        if (regions.forget(region))
             mappedBytes -= region.size();
     }
 
     /** Host RAM the heap's regions hold now. */
     public long hostBytes() {
         long total = 0;
-        for (Region region : regions)
+        for (Region region : regions.oldestFirst())
             total += region.hostBytes();
         return total;
     }
@@ -92,9 +87,7 @@ public final class HostTier {
 
     private long reclaim(long wanted, long heldBefore, Cause cause) {
         long reclaimed = 0;
-        // A copy: a region reclaimed now does not move in the order.
-        List<Region> oldestFirst = new ArrayList<>(regions);
-        for (Iterator<Region> it = oldestFirst.iterator(); it.hasNext() && reclaimed < wanted; ) {
+        for (Iterator<Region> it = regions.oldestFirst().iterator(); it.hasNext() && reclaimed < wanted; ) {
             Region region = it.next();
             long before = region.hostBytes();
             if (before == 0)
