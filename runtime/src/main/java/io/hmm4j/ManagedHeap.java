@@ -400,6 +400,8 @@ public final class ManagedHeap implements AutoCloseable {
                 if (!array.destroyed)
                     hostTier.used(array.region);
             hostTier.reclaimOverBudget();
+            if (hostTier.overBudget())
+                useDevicesAsEmergencyMemory();
             progressLocked();
         }
         if (ds.device.launchesAreSynchronous())
@@ -626,6 +628,70 @@ public final class ManagedHeap implements AutoCloseable {
             array.inFlight.remove(launch);
         launch.arrays.clear();
         progressLocked();
+    }
+
+    /**
+     * The heap is over its host budget with nothing left to reclaim: cold idle arrays whose group allows it
+     * ({@link MemoryGroup.DevicePolicy}; PREFERRED groups first, then EMERGENCY ones and arrays of no group, least
+     * recently used first) are copied to a device with free budget (nothing is evicted for them) and their host pages
+     * given back; they come home by fault. Called with the lock held, after a launch was enqueued: a failure here
+     * is logged and ends the attempt, the blocks concerned stay valid on the host.
+     */
+    private void useDevicesAsEmergencyMemory() {
+        Map<Region, ManagedArray> arrays = new HashMap<>();
+        for (ManagedArray array : live.values())
+            arrays.put(array.region, array);
+        List<Region> oldestFirst = hostTier.oldestFirst();
+        for (MemoryGroup.DevicePolicy pass : List.of(MemoryGroup.DevicePolicy.PREFERRED, MemoryGroup.DevicePolicy.EMERGENCY)) {
+            for (Region region : oldestFirst) {
+                if (!hostTier.overBudget())
+                    return;
+                ManagedArray array = arrays.get(region);
+                MemoryGroup.DevicePolicy policy = array == null || array.group == null
+                        ? MemoryGroup.DevicePolicy.EMERGENCY : array.group.devicePolicy();
+                if (policy != pass || array.destroyed || !array.inFlight.isEmpty())
+                    continue;
+                try {
+                    if (array.boundDevice == null && !bindToFreeDevice(array))
+                        continue;
+                    migrate(array, 0, region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, hmm4j_h.HMM4J_INTENT_READ,
+                            MigrationCause.EVICTION, null);
+                } catch (DeviceException e) {
+                    System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING,
+                            "emergency move of " + array + " to a device failed; it stays on the host", e);
+                    return;
+                }
+                hostTier.reclaimOverBudget();
+            }
+        }
+    }
+
+    /** Binds {@code array} to the first migrating device whose budget has room for it now, without evicting. */
+    private boolean bindToFreeDevice(ManagedArray array) {
+        long bytes = array.region.size();
+        for (DeviceState ds : devices) {
+            if (ds.budget == null || ds.budget.limit() - ds.budget.used() < bytes)
+                continue;
+            long address;
+            try {
+                address = ds.budget.allocate(bytes);
+            } catch (DeviceOutOfMemoryException full) {
+                continue; // the pool's upstream was full after all: try the next device
+            }
+            try {
+                array.region.bind(ds.engine.handle(), address);
+            } catch (RuntimeException e) {
+                ds.budget.deallocate(address, bytes);
+                throw e;
+            }
+            array.boundDevice = ds;
+            array.deviceAddress = address;
+            array.deviceBytes = bytes;
+            // Evictable like any placed array, and the first to go: it is cold.
+            deviceRecency.touchAsOldest(array);
+            return true;
+        }
+        return false;
     }
 
     /**

@@ -3,6 +3,7 @@ package io.hmm4j.internal.policy;
 import io.hmm4j.internal.engine.Region;
 import io.hmm4j.internal.jfr.ReclaimEvent;
 import java.util.Iterator;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -58,6 +59,16 @@ public final class HostTier {
     public void forget(Region region) {
         if (regions.forget(region))
             mappedBytes -= region.size();
+    }
+
+    /** Whether the heap holds more host RAM than its budget. */
+    public boolean overBudget() {
+        return mappedBytes > budget && hostBytes() > budget;
+    }
+
+    /** The heap's regions, least recently used first (a snapshot). */
+    public List<Region> oldestFirst() {
+        return regions.oldestFirst();
     }
 
     /** Host RAM the heap's regions hold now. */

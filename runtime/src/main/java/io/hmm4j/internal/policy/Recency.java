@@ -25,6 +25,15 @@ public final class Recency<T> {
         return !known;
     }
 
+    /** {@code item} was placed without being used (a cold array moved by the host tier): it becomes the first candidate. */
+    public void touchAsOldest(T item) {
+        order.remove(item);
+        List<T> rest = new ArrayList<>(order);
+        order.clear();
+        order.add(item);
+        order.addAll(rest);
+    }
+
     /** {@code item} is gone. Returns whether it was known. */
     public boolean forget(T item) {
         return order.remove(item);

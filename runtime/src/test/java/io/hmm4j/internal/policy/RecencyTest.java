@@ -34,4 +34,14 @@ class RecencyTest {
         assertThat(recency.leastRecent(item -> true)).contains("a");
         assertThat(recency.size()).isOne();
     }
+
+    @Test
+    void aColdItemCanJoinAsTheFirstVictim() {
+        Recency<String> recency = new Recency<>();
+        recency.touch("a");
+        recency.touch("b");
+        recency.touchAsOldest("cold");
+        recency.touchAsOldest("b");
+        assertThat(recency.oldestFirst()).containsExactly("b", "cold", "a");
+    }
 }
