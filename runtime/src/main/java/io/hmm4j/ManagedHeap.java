@@ -647,9 +647,11 @@ public final class ManagedHeap implements AutoCloseable {
                 if (!hostTier.overBudget())
                     return;
                 ManagedArray array = arrays.get(region);
-                MemoryGroup.DevicePolicy policy = array == null || array.group == null
+                if (array == null || array.destroyed || !array.inFlight.isEmpty())
+                    continue;
+                MemoryGroup.DevicePolicy policy = array.group == null
                         ? MemoryGroup.DevicePolicy.EMERGENCY : array.group.devicePolicy();
-                if (policy != pass || array.destroyed || !array.inFlight.isEmpty())
+                if (policy != pass)
                     continue;
                 try {
                     if (array.boundDevice == null && !bindToFreeDevice(array))
