@@ -283,6 +283,44 @@ int hmm4j_region_unbind(struct hmm4j_region *region, int32_t cause);
  */
 int64_t hmm4j_region_reclaim(struct hmm4j_region *region);
 
+/*
+ * Host RAM the region holds (the memfd's allocated bytes: HOST and SHARED
+ * blocks, and DEVICE blocks whose pages were kept). Takes no lock; a value of
+ * the moment. Async-signal-safe. -errno on failure.
+ */
+int64_t hmm4j_region_host_bytes(const struct hmm4j_region *region);
+
+/*
+ * The host tier's reclaim: gives back the host pages of up to `max_blocks`
+ * blocks whose bytes are valid on the device, in block order: DEVICE blocks
+ * (pages kept) are punched; SHARED blocks are made PROT_NONE first, then
+ * DEVICE, then punched (a later host access faults them home). HOST blocks
+ * are never touched. A region with a launch in flight (launch_begin without
+ * launch_end), without a device, or whose device is lost, unreadable or
+ * closed releases nothing. Page-locked host memory
+ * is unregistered first. From then on every copy home reserves its pages
+ * before it copies. Returns the number of blocks released, or -errno
+ * (-HMM4J_EMAPLIMIT) if the first protection change failed.
+ */
+int64_t hmm4j_region_reclaim_host(struct hmm4j_region *region, uint64_t max_blocks);
+
+/*
+ * Opens a PSI trigger on `path` (/proc/pressure/memory or a cgroup v2
+ * memory.pressure): an event when tasks stalled on memory for `stall_us`
+ * within any `window_us` (unprivileged: the window a multiple of 2 s).
+ * Returns the file descriptor or -errno (-EINVAL: trigger refused).
+ */
+int hmm4j_pressure_open(const char *path, uint64_t stall_us, uint64_t window_us);
+
+/*
+ * Waits up to `timeout_ms` for the trigger's event. Blocks (no lock held):
+ * call it from a thread of its own. 1 on an event, 0 on timeout or signal,
+ * -errno (-EIO: the trigger's source went away).
+ */
+int hmm4j_pressure_wait(int32_t fd, int32_t timeout_ms);
+
+void hmm4j_pressure_close(int32_t fd);
+
 /* The device base of a bound region, or UINT64_MAX when unbound. */
 uint64_t hmm4j_region_device_base(const struct hmm4j_region *region);
 
@@ -389,6 +427,24 @@ int64_t hmm4j_device_last_error(const struct hmm4j_device *device);
 
 /* Arms a one-shot fault injection (enum hmm4j_inject). Any backend. */
 void hmm4j_device_inject(struct hmm4j_device *device, int32_t what, uint64_t after_bytes);
+
+/*
+ * Benchmark floor (FaultCostBench.rawFloor): the least work that serves a host
+ * fault. A memfd of `size` bytes mapped twice like a region (user view and an
+ * always-writable engine view) plus a stand-in for device memory filled with
+ * byte 1. While it exists, the engine's SIGSEGV handler serves a fault in the
+ * user view with one memcpy of the block into the engine view and one
+ * mprotect(PROT_READ|PROT_WRITE) of the block in the user view, nothing else.
+ * One floor at a time (-EBUSY); not for regions, not for production use.
+ * Bound by the benchmarks module itself, not by hmm4j_h.
+ */
+struct hmm4j_floor;
+int hmm4j_floor_create(uint64_t size, uint64_t block_size, struct hmm4j_floor **out);
+void *hmm4j_floor_user_base(const struct hmm4j_floor *floor);
+/* Makes the whole user view PROT_NONE (and, with `release`, punches the memfd's pages out). */
+int hmm4j_floor_protect(struct hmm4j_floor *floor, int32_t release);
+/* Disarms the handler, waits for a fault being served to finish, then unmaps and frees. */
+void hmm4j_floor_destroy(struct hmm4j_floor *floor);
 
 #ifdef __cplusplus
 }

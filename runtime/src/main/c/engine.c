@@ -78,6 +78,10 @@ static void on_segv(int signo, siginfo_t *info, void *context)
 {
     int saved_errno = errno;
     uintptr_t address = (uintptr_t)info->si_addr;
+    if (hmm4j_floor_serve(address)) {
+        errno = saved_errno;
+        return;
+    }
     int slot;
     struct hmm4j_region *region = hmm4j_registry_enter(address, &slot);
     if (region) {

@@ -61,6 +61,7 @@ struct hmm4j_region {
     int slot;                     /* index in the fault registry */
     bool release_host;            /* DEVICE blocks give their host RAM back */
     bool host_registered;         /* the engine view is page-locked with the device (never punched then) */
+    bool host_reclaimed;          /* the host tier punched kept pages: reserve before copying home */
     /* test hook: protection changes to let through, then to fail (hmm4j_region_inject_protect_failure) */
     _Atomic uint32_t inject_protect_skip;
     _Atomic uint32_t inject_protect_count;
@@ -81,6 +82,9 @@ void hmm4j_registry_leave(int slot);
 /* region.c */
 void hmm4j_region_lock(struct hmm4j_region *region);
 void hmm4j_region_unlock(struct hmm4j_region *region);
+/* For the host tier: punch a run's pages (never a file's); change a run's protection as the region does. */
+void hmm4j_region_punch_locked(struct hmm4j_region *r, uint64_t first, uint64_t count);
+int hmm4j_region_protect_locked(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state);
 /* Serves a host fault at `address` (lock held by callee). Returns 0 if served, -errno otherwise. */
 int hmm4j_region_serve_fault(struct hmm4j_region *region, uintptr_t address, bool write);
 /* migrate's collect/copy/finalize for callers that hold the region lock (region_file.c's force). */
@@ -91,6 +95,9 @@ int hmm4j_region_migrate_locked(struct hmm4j_region *region, uint64_t first, uin
 int hmm4j_uffd_protect(struct hmm4j_region *region, uint64_t first, uint64_t count, uint8_t state);
 /* Maps the user view of block `block` again after a served fault (region lock held); the handler thread wakes. */
 int hmm4j_uffd_resolve_locked(struct hmm4j_region *region, uint64_t block);
+
+/* floor.c: serves a fault in the benchmark floor's memory; false for any other address. */
+bool hmm4j_floor_serve(uintptr_t address);
 
 /* engine.c */
 void hmm4j_stats_add(struct hmm4j_stats *stats, size_t field_offset, uint64_t value);

@@ -85,6 +85,24 @@ static void release_host_backing(struct hmm4j_region *r, uint64_t first, uint64_
               (off_t)(count << r->block_shift));
 }
 
+/*
+ * For the host tier (hosttier.c), region lock held: give back a run's pages whatever release_host says (reclaim
+ * is the explicit request), but never a file's, and change protection the way this region does it (mprotect,
+ * or userfaultfd write-protect and zap).
+ */
+void hmm4j_region_punch_locked(struct hmm4j_region *r, uint64_t first, uint64_t count)
+{
+    if (r->file_bytes != 0)
+        return;
+    fallocate(r->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(first << r->block_shift),
+              (off_t)(count << r->block_shift));
+}
+
+int hmm4j_region_protect_locked(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state)
+{
+    return protect_blocks(r, first, count, state);
+}
+
 static int reserve_host_backing(struct hmm4j_region *r, uint64_t first, uint64_t count)
 {
     if (fallocate(r->memfd, FALLOC_FL_KEEP_SIZE, (off_t)(first << r->block_shift),
@@ -297,7 +315,7 @@ static int copy_run(struct hmm4j_region *r, uint64_t first, uint64_t count, int 
     if (direction == HMM4J_TO_DEVICE)
         return hmm4j_device_do_to_device(r->device, device_addr, r->engine + offset, bytes, r->host_registered);
     /* Pages that were never given back need no reservation (and fallocate over them is not free). */
-    if (r->release_host) {
+    if (r->release_host || r->host_reclaimed) {
         int rc = reserve_host_backing(r, first, count);
         if (rc != 0)
             return rc;

@@ -2,7 +2,8 @@ package io.hmm4j;
 
 /**
  * Counters of one heap, as of the moment {@link ManagedHeap#stats()} read them. Byte counts are what the fault
- * engine copied; {@code *ByCause} arrays are indexed by {@link MigrationCause#ordinal()}.
+ * engine copied; {@code *ByCause} arrays are indexed by {@link MigrationCause#ordinal()}. {@code reclaimedBytes} is
+ * host RAM the host tier gave back (pages of blocks whose bytes were also on the device).
  */
 public record HeapStats(
         long readFaults,
@@ -19,7 +20,8 @@ public record HeapStats(
         long migrateNanos,
         long evictions,
         long liveArrays,
-        long launches) {
+        long launches,
+        long reclaimedBytes) {
 
     public HeapStats {
         bytesToDeviceByCause = bytesToDeviceByCause.clone();

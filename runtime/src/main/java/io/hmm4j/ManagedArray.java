@@ -27,7 +27,6 @@ public abstract sealed class ManagedArray implements AutoCloseable
     ManagedHeap.DeviceState boundDevice;
     long deviceAddress;
     long deviceBytes;
-    long lastUse;
     /** Host and device memory are freed (the arena, the region); set once, under the heap's lock. */
     boolean destroyed;
     /** Launches that use this array and have not completed; while any exist the array cannot be evicted or freed. */

@@ -11,6 +11,10 @@ import io.hmm4j.internal.jfr.FaultBatchEvent;
 import io.hmm4j.internal.jfr.MigrationEvent;
 import io.hmm4j.internal.memory.BudgetMemoryResource;
 import io.hmm4j.internal.memory.PoolMemoryResource;
+import io.hmm4j.internal.policy.HostMemory;
+import io.hmm4j.internal.policy.HostTier;
+import io.hmm4j.internal.policy.MemoryPressure;
+import io.hmm4j.internal.policy.Recency;
 import io.hmm4j.spi.Backend;
 import io.hmm4j.spi.BackendProvider;
 import io.hmm4j.spi.Device;
@@ -76,13 +80,15 @@ public final class ManagedHeap implements AutoCloseable {
     private final long prefetchBlocks;
     private final boolean releaseHostMemory;
     private final boolean userfaultfd;
+    private final HostTier hostTier; // guarded by lock
     private final MemorySegment stats;
     private final Map<Long, ManagedArray> live = new ConcurrentHashMap<>();
     private final AtomicLong nextId = new AtomicLong();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicLong evictions = new AtomicLong();
     private final AtomicLong launches = new AtomicLong();
-    private long useClock; // guarded by lock
+    /** Arrays by last placement on a device: eviction's victims, least recently used first. */
+    private final Recency<ManagedArray> deviceRecency = new Recency<>(); // guarded by lock
     private boolean tornDown; // guarded by lock: close() freed everything
     private final AtomicInteger callsInFlight = new AtomicInteger();
     /** Threads inside launch(): a kernel they run synchronously must not wait for the launch that runs it. */
@@ -97,6 +103,7 @@ public final class ManagedHeap implements AutoCloseable {
         this.prefetchBlocks = builder.prefetchBlocks;
         this.releaseHostMemory = builder.releaseHostMemory;
         this.userfaultfd = UserFaultFd.resolve(builder.userfaultfd);
+        this.hostTier = new HostTier(builder.hostBudget > 0 ? builder.hostBudget : HostMemory.defaultBudget(), blockSize);
         BackendProvider provider = Backends.select(Backends.requestedName(builder.backend));
         this.backend = provider.open(Backends.config(provider.name(), builder.settings));
         try {
@@ -115,6 +122,37 @@ public final class ManagedHeap implements AutoCloseable {
         } catch (RuntimeException | Error e) {
             backend.close();
             throw e;
+        }
+        MemoryPressure.register(this, ManagedHeap::reclaimUnderPressure);
+    }
+
+    /** Share of its host RAM a heap gives back (reclaimable pages only) on each memory-pressure event. */
+    private static final int PRESSURE_RECLAIM_DIVISOR = 4;
+
+    /** A memory-pressure event (another thread): a quarter of the host RAM held, least recently used pages first. */
+    private void reclaimUnderPressure() {
+        synchronized (lock) {
+            if (tornDown || closed.get())
+                return;
+            hostTier.reclaim(hostTier.hostBytes() / PRESSURE_RECLAIM_DIVISOR, HostTier.Cause.PRESSURE);
+        }
+    }
+
+    /**
+     * Gives back at least {@code bytes} of host RAM where that much is reclaimable (whole blocks), as a memory-pressure
+     * event does: the pages of blocks whose bytes are also on a device, least recently used arrays first. Blocks that
+     * live only on the host are kept. Arrays in a running launch are skipped.
+     *
+     * @return the bytes given back
+     * @throws IllegalArgumentException if {@code bytes < 0}
+     * @throws IllegalStateException if the heap is closed
+     */
+    public long reclaimHostMemory(long bytes) {
+        if (bytes < 0)
+            throw new IllegalArgumentException("bytes must be >= 0: " + bytes);
+        synchronized (lock) {
+            ensureOpen();
+            return bytes == 0 ? 0 : hostTier.reclaim(bytes, HostTier.Cause.PRESSURE);
         }
     }
 
@@ -219,6 +257,7 @@ public final class ManagedHeap implements AutoCloseable {
                 throw new IllegalStateException("heap is closed");
             }
             live.put(array.id, array);
+            hostTier.used(array.region);
         }
         return array;
     }
@@ -464,6 +503,12 @@ public final class ManagedHeap implements AutoCloseable {
                 for (ManagedArray array : launch.handedOver.keySet())
                     array.region.reclaim();
             launch.handedOver.clear();
+            for (ManagedArray array : access.keySet())
+                if (!array.destroyed)
+                    hostTier.used(array.region);
+            hostTier.reclaimOverBudget();
+            if (hostTier.overBudget())
+                useDevicesAsEmergencyMemory();
             progressLocked();
         }
         if (ds.device.launchesAreSynchronous())
@@ -693,11 +738,77 @@ public final class ManagedHeap implements AutoCloseable {
     }
 
     /**
+     * The heap is over its host budget with nothing left to reclaim: cold idle arrays whose group allows it
+     * ({@link MemoryGroup.DevicePolicy}; PREFERRED groups first, then EMERGENCY ones and arrays of no group, least
+     * recently used first) are copied to a device with free budget (nothing is evicted for them) and their host pages
+     * given back; they come home by fault. Called with the lock held, after a launch was enqueued: a failure here
+     * is logged and ends the attempt, the blocks concerned stay valid on the host.
+     */
+    private void useDevicesAsEmergencyMemory() {
+        Map<Region, ManagedArray> arrays = new HashMap<>();
+        for (ManagedArray array : live.values())
+            arrays.put(array.region, array);
+        List<Region> oldestFirst = hostTier.oldestFirst();
+        for (MemoryGroup.DevicePolicy pass : List.of(MemoryGroup.DevicePolicy.PREFERRED, MemoryGroup.DevicePolicy.EMERGENCY)) {
+            for (Region region : oldestFirst) {
+                if (!hostTier.overBudget())
+                    return;
+                ManagedArray array = arrays.get(region);
+                if (array == null || array.destroyed || !array.inFlight.isEmpty())
+                    continue;
+                MemoryGroup.DevicePolicy policy = array.group == null
+                        ? MemoryGroup.DevicePolicy.EMERGENCY : array.group.devicePolicy();
+                if (policy != pass)
+                    continue;
+                try {
+                    if (array.boundDevice == null && !bindToFreeDevice(array))
+                        continue;
+                    migrate(array, 0, region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, hmm4j_h.HMM4J_INTENT_READ,
+                            MigrationCause.EVICTION, null);
+                } catch (DeviceException e) {
+                    System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING,
+                            "emergency move of " + array + " to a device failed; it stays on the host", e);
+                    return;
+                }
+                hostTier.reclaimOverBudget();
+            }
+        }
+    }
+
+    /** Binds {@code array} to the first migrating device whose budget has room for it now, without evicting. */
+    private boolean bindToFreeDevice(ManagedArray array) {
+        long bytes = array.region.size();
+        for (DeviceState ds : devices) {
+            if (ds.budget == null || ds.budget.limit() - ds.budget.used() < bytes)
+                continue;
+            long address;
+            try {
+                address = ds.budget.allocate(bytes);
+            } catch (DeviceOutOfMemoryException full) {
+                continue; // the pool's upstream was full after all: try the next device
+            }
+            try {
+                array.region.bind(ds.engine.handle(), address);
+            } catch (RuntimeException e) {
+                ds.budget.deallocate(address, bytes);
+                throw e;
+            }
+            array.boundDevice = ds;
+            array.deviceAddress = address;
+            array.deviceBytes = bytes;
+            // Evictable like any placed array, and the first to go: it is cold.
+            deviceRecency.touchAsOldest(array);
+            return true;
+        }
+        return false;
+    }
+
+    /**
      * Gives {@code array} device memory on {@code ds}, evicting least recently used idle arrays if the budget is
      * full. {@code self} is the launch being placed ({@code null} for a prefetch).
      */
     private Placement place(ManagedArray array, DeviceState ds, Launch self) {
-        array.lastUse = ++useClock;
+        deviceRecency.touch(array);
         if (array.boundDevice == ds)
             return Placement.DONE;
         if (array.boundDevice != null)
@@ -708,12 +819,8 @@ public final class ManagedHeap implements AutoCloseable {
             try {
                 address = ds.budget.allocate(bytes);
             } catch (DeviceOutOfMemoryException full) {
-                ManagedArray victim = null;
-                for (ManagedArray candidate : live.values()) {
-                    if (candidate.boundDevice == ds && candidate.inFlight.isEmpty() && !candidate.destroyed
-                            && (victim == null || candidate.lastUse < victim.lastUse))
-                        victim = candidate;
-                }
+                ManagedArray victim = deviceRecency.leastRecent(candidate -> candidate.boundDevice == ds
+                        && candidate.inFlight.isEmpty() && !candidate.destroyed).orElse(null);
                 if (victim != null) {
                     evict(victim, MigrationCause.EVICTION);
                     continue;
@@ -955,7 +1062,7 @@ public final class ManagedHeap implements AutoCloseable {
                 hmm4j_stats.spurious_faults(stats), hmm4j_stats.fault_ns(stats), hmm4j_stats.blocks_to_device(stats),
                 hmm4j_stats.blocks_to_host(stats), toDevice, toHost, hmm4j_stats.prefetched_blocks(stats),
                 hmm4j_stats.copy_errors(stats), hmm4j_stats.migrations(stats), hmm4j_stats.migrate_ns(stats),
-                evictions.get(), live.size(), launches.get());
+                evictions.get(), live.size(), launches.get(), hostTier.reclaimedBytes());
     }
 
     /** Device memory in use by arrays on device {@code deviceIndex} (0 for coherent devices). */
@@ -968,6 +1075,29 @@ public final class ManagedHeap implements AutoCloseable {
     public long deviceBudget(int deviceIndex) {
         DeviceState ds = device(deviceIndex);
         return ds.budget == null ? ds.device.capacityBytes() : ds.budget.limit();
+    }
+
+    /**
+     * Host RAM the heap's arrays hold now: blocks that live on the host, and the kept pages of blocks that are also
+     * on a device (reclaimable). 0 once the heap is closed.
+     */
+    public long hostBytesUsed() {
+        synchronized (lock) {
+            return hostTier.hostBytes();
+        }
+    }
+
+    /**
+     * The host budget a heap gets when its builder names none: the cgroup's memory limit where one is set, else half
+     * of MemTotal.
+     */
+    public static long defaultHostBudget() {
+        return HostMemory.defaultBudget();
+    }
+
+    /** The host budget ({@link Builder#hostBudget}), above which kept pages are given back. */
+    public long hostBudget() {
+        return hostTier.budget();
     }
 
     public List<Device> devices() {
@@ -1041,6 +1171,8 @@ public final class ManagedHeap implements AutoCloseable {
                 forceBeforeDestroy(array);
             if (array.boundDevice != null)
                 freeDeviceMemory(array);
+            hostTier.forget(array.region);
+            deviceRecency.forget(array);
             array.region.destroy();
             if (array.group != null)
                 array.group.uncharge(array.region.size());
@@ -1071,6 +1203,7 @@ public final class ManagedHeap implements AutoCloseable {
                     + " thread): it would wait for itself; close it after the launch");
         if (!closed.compareAndSet(false, true))
             return;
+        MemoryPressure.unregister(this);
         try {
             tearDown();
         } finally {
@@ -1180,8 +1313,9 @@ public final class ManagedHeap implements AutoCloseable {
         private long deviceBudget;
         private long prefetchBlocks = DEFAULT_PREFETCH_BLOCKS;
         private long poolChunk = DEFAULT_POOL_CHUNK;
-        private boolean releaseHostMemory = true;
+        private boolean releaseHostMemory;
         private String userfaultfd;
+        private long hostBudget;
         private final Map<String, String> settings = new HashMap<>();
 
         private Builder() {}
@@ -1223,9 +1357,10 @@ public final class ManagedHeap implements AutoCloseable {
         }
 
         /**
-         * Whether blocks that live only on the device give their host RAM back (default {@code true}, so host
-         * memory can be oversubscribed too). {@code false} keeps the pages: faults home are several times faster
-         * because they need no fresh zeroed pages, at the cost of host memory for device-resident data.
+         * Whether blocks that live only on the device give their host RAM back at once ({@code true}), or keep it
+         * (the default, {@code false}): kept pages make the way home cost only the copy (no fresh zeroed pages), and
+         * the host tier gives them back, least recently used first, when the heap holds more than its
+         * {@linkplain #hostBudget host budget}.
          */
         public Builder releaseHostMemory(boolean release) {
             this.releaseHostMemory = release;
@@ -1244,6 +1379,22 @@ public final class ManagedHeap implements AutoCloseable {
          */
         public Builder userfaultfd(String mode) {
             this.userfaultfd = UserFaultFd.checkedMode(Objects.requireNonNull(mode, "mode"));
+            return this;
+        }
+
+        /**
+         * Host RAM the heap may hold before it gives back the pages of blocks whose bytes are also on the device
+         * (kept pages of DEVICE blocks, SHARED blocks), least recently used arrays first, after each launch. Blocks
+         * that live only on the host are never given back. Default: the cgroup's {@code memory.high} or
+         * {@code memory.max} where set, else {@value io.hmm4j.internal.policy.HostMemory#MEM_TOTAL_PERCENT} % of
+         * MemTotal.
+         *
+         * @throws IllegalArgumentException if {@code bytes <= 0}
+         */
+        public Builder hostBudget(long bytes) {
+            if (bytes <= 0)
+                throw new IllegalArgumentException("host budget must be > 0: " + bytes);
+            this.hostBudget = bytes;
             return this;
         }
 

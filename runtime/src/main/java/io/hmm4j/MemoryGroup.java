@@ -10,6 +10,23 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class MemoryGroup {
 
+    /**
+     * Whether the host tier may put the group's arrays on a device on its own, when the heap is over its host budget
+     * and nothing is reclaimable (emergency memory). Launches and prefetches place arrays on devices whatever the
+     * policy; this is only about the host tier's own moves, so that a device that must be evacuated or taken offline
+     * holds nothing the application did not put there.
+     */
+    public enum DevicePolicy {
+        /** Never moved to a device by the host tier. */
+        NEVER,
+        /** Moved, least recently used first, once the host budget is exhausted (the default). */
+        EMERGENCY,
+        /** Moved before any EMERGENCY group's arrays. */
+        PREFERRED
+    }
+
+    private volatile DevicePolicy devicePolicy; // null: the parent's, EMERGENCY at the top
+
     private final ManagedHeap heap;
     private final MemoryGroup parent;
     private final String name;
@@ -30,6 +47,20 @@ public final class MemoryGroup {
     public MemoryGroup createChild(String childName, long childLimit) {
         heap.ensureOpen();
         return new MemoryGroup(heap, this, childName, childLimit);
+    }
+
+    /** Sets the group's device policy (children without their own follow it). Returns this group. */
+    public MemoryGroup devicePolicy(DevicePolicy policy) {
+        this.devicePolicy = Objects.requireNonNull(policy, "policy");
+        return this;
+    }
+
+    /** The policy in force: the group's own, else its parent's, else {@link DevicePolicy#EMERGENCY}. */
+    public DevicePolicy devicePolicy() {
+        DevicePolicy own = devicePolicy;
+        if (own != null)
+            return own;
+        return parent == null ? DevicePolicy.EMERGENCY : parent.devicePolicy();
     }
 
     public String name() {

@@ -19,18 +19,24 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.BenchmarkParams;
 import org.openjdk.jmh.infra.Blackhole;
 
 /**
- * The cost of one host read fault, by block size. Before each invocation a FILL launch with {@code Arg.write}
- * leaves all {@value #BATCH} blocks of an array DEVICE (the write-only launch copies nothing); the measured
- * {@code fault} operation then reads one byte of each block, i.e. one fault serving one block (read-ahead is off,
- * {@code prefetchBlocks(0)}, so each fault moves exactly one block). Scores are per fault.
+ * The cost of one host read fault that touches its whole block, by block size. Before each invocation a FILL
+ * launch with {@code Arg.write} leaves all {@value #BATCH} blocks of an array DEVICE (the write-only launch copies
+ * nothing); the measured {@code fault} operation then reads one byte of every 4 KiB page of each block, so the
+ * first read faults one block home (read-ahead is off, {@code prefetchBlocks(0)}) and the others pay whatever page
+ * population the block still needs. Scores are per block.
  *
- * <p>Baselines, per block, on an anonymous mapping with libc called through FFM: {@code rawFloor} is what C
- * cannot avoid, a memcpy of the block from a "device" buffer plus one mprotect pair (PROT_NONE, then
- * PROT_READ|PROT_WRITE); {@code rawFloorFreshPages} adds madvise(MADV_DONTNEED) first, because the engine gives a
- * DEVICE block's host RAM back (DESIGN.md invariant 4) and so copies into freshly faulted-in pages.
+ * <p>Baselines, same loop over the engine's benchmark floor ({@code hmm4j_floor_*}): memory laid out like a
+ * region (memfd, user view and engine view) whose faults the engine's SIGSEGV handler serves with exactly the
+ * trap, one memcpy of the block from a stand-in for device memory into the engine view and one mprotect of the
+ * user view. {@code rawFloor} keeps the pages between invocations (what the host tier does for a DEVICE block
+ * whose pages were not reclaimed); {@code rawFloorFreshPages} punches them out first (a reclaimed block: fresh
+ * zeroed pages, filled by the copy and mapped into the user view one page at a time by the touches).
+ * The managed {@code fault} and its floor run in separate JMH forks of the same run (JMH forks every benchmark
+ * method); compare rows of one run only.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -42,6 +48,7 @@ public class FaultCostBench {
 
     /** Blocks faulted per invocation; scores are divided by it. */
     static final int BATCH = 32;
+    private static final long PAGE = 4096;
 
     @Param("emulated")
     public String backend;
@@ -50,17 +57,17 @@ public class FaultCostBench {
     public long blockSize;
 
     /**
-     * Whether DEVICE blocks give their host pages back (DESIGN.md invariant 4, the default). With {@code false}
-     * a block coming home needs no fresh zeroed pages and no page-table refill.
+     * Whether DEVICE blocks give their host pages back at once ({@code false}, the default: kept, reclaimable by the
+     * host tier). With {@code false} a block coming home needs no
+     * fresh zeroed pages and no page-table refill.
      */
-    @Param("true")
+    @Param("false")
     public boolean releaseHostMemory;
 
     private ManagedHeap heap;
     private FloatArray array;
     private MemorySegment handle;
-    private MemorySegment hostBlocks;
-    private MemorySegment deviceBlocks;
+    private FaultFloor floor;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -68,55 +75,49 @@ public class FaultCostBench {
                 .releaseHostMemory(releaseHostMemory).build();
         array = heap.allocateFloats(BATCH * blockSize / Float.BYTES);
         handle = array.segment();
-        hostBlocks = LibC.mapAnonymous(BATCH * blockSize);
-        deviceBlocks = LibC.mapAnonymous(BATCH * blockSize);
+        floor = new FaultFloor(BATCH * blockSize, blockSize);
         DeviceResident.fillAndCheck(heap, array, 1.0f);
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
         heap.close();
-        LibC.unmap(hostBlocks);
-        LibC.unmap(deviceBlocks);
+        floor.close();
     }
 
     @Setup(Level.Invocation)
-    public void toDevice() {
-        DeviceResident.fill(heap, array, 1.0f);
+    public void makeBlocksFault(BenchmarkParams params) {
+        String benchmark = params.getBenchmark();
+        if (benchmark.endsWith(".fault"))
+            DeviceResident.fill(heap, array, 1.0f);
+        else
+            floor.protect(benchmark.endsWith(".rawFloorFreshPages"));
     }
 
-    /** One read per block: each one faults and migrates exactly one block home. */
+    /** One byte of every page of every block: the first touch of each block faults, the others find it home. */
+    private static void touchEveryPage(MemorySegment memory, long blockSize, Blackhole bh) {
+        for (int b = 0; b < BATCH; b++)
+            for (long page = 0; page < blockSize; page += PAGE)
+                bh.consume(memory.get(ValueLayout.JAVA_BYTE, b * blockSize + page + 8));
+    }
+
     @Benchmark
     @OperationsPerInvocation(BATCH)
     public void fault(Blackhole bh) {
-        for (int b = 0; b < BATCH; b++)
-            bh.consume(handle.get(ValueLayout.JAVA_BYTE, b * blockSize + 8));
+        touchEveryPage(handle, blockSize, bh);
     }
 
-    /** memcpy of one block + one mprotect pair: the floor of serving a fault in C. */
+    /** The same touches on the floor's memory with its pages kept: trap + memcpy + one mprotect per block. */
     @Benchmark
     @OperationsPerInvocation(BATCH)
     public void rawFloor(Blackhole bh) {
-        for (int b = 0; b < BATCH; b++) {
-            MemorySegment host = hostBlocks.asSlice(b * blockSize, blockSize);
-            LibC.memcpy(host, deviceBlocks.asSlice(b * blockSize, blockSize), blockSize);
-            LibC.mprotect(host, LibC.PROT_NONE);
-            LibC.mprotect(host, LibC.PROT_READ | LibC.PROT_WRITE);
-            bh.consume(host.get(ValueLayout.JAVA_BYTE, 8));
-        }
+        touchEveryPage(floor.userView(), blockSize, bh);
     }
 
-    /** As {@link #rawFloor}, into pages given back with MADV_DONTNEED (fresh zero pages, like a punched hole). */
+    /** As {@link #rawFloor}, after the floor's pages were punched out (fresh zeroed pages, like a reclaimed block). */
     @Benchmark
     @OperationsPerInvocation(BATCH)
     public void rawFloorFreshPages(Blackhole bh) {
-        for (int b = 0; b < BATCH; b++) {
-            MemorySegment host = hostBlocks.asSlice(b * blockSize, blockSize);
-            LibC.dontNeed(host);
-            LibC.memcpy(host, deviceBlocks.asSlice(b * blockSize, blockSize), blockSize);
-            LibC.mprotect(host, LibC.PROT_NONE);
-            LibC.mprotect(host, LibC.PROT_READ | LibC.PROT_WRITE);
-            bh.consume(host.get(ValueLayout.JAVA_BYTE, 8));
-        }
+        touchEveryPage(floor.userView(), blockSize, bh);
     }
 }

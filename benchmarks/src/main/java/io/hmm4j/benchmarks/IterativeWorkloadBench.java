@@ -30,15 +30,18 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * An iterative workload: each step a kernel (SCALE) updates a whole 16 MiB float array on the device and the CPU
- * then reads a small window of it (1024 floats, 4 KiB). One operation is one step.
+ * then reads a small window of it (1024 floats, 4 KiB) and writes one float of that window back, as a real loop
+ * feeds a boundary condition or a parameter into the next step. One operation is one step. Every variant does
+ * the same host work; only how the bytes move differs.
  * <ul>
- *   <li>{@code managed}: hmm4j as intended: launch, then read; the read faults one block home.</li>
+ *   <li>{@code managed}: hmm4j as intended: launch, then read and write; the read faults one block home, the
+ *       write makes it HOST, so the next launch uploads that one block.</li>
  *   <li>{@code managedCopyAll}: the same heap used the copy-everything way: after each launch the whole array is
  *       made host-writable (all blocks copied home, device copy stale), so the next launch copies it all back.</li>
  *   <li>{@code rawCopyAll}: no heap: the backend's raw device memory through the SPI, and the naive explicit-copy
  *       program: copy the whole array to the device, launch, copy the whole array back, every step.</li>
  *   <li>{@code rawCopyRange}: the best explicit-copy program a user would write by hand: the array stays on the
- *       device, each step copies back only the 4 KiB it reads.</li>
+ *       device, each step copies back only the 4 KiB it reads and uploads that 4 KiB again after writing it.</li>
  * </ul>
  * {@code rawCopyRange} is the floor, {@code rawCopyAll} the naive baseline. The raw variants need a device that
  * is not coherent (they fail with a message on a zero-copy device).
@@ -98,10 +101,12 @@ public class IterativeWorkloadBench {
         arena.close();
     }
 
-    private static float readWindow(MemorySegment s) {
+    /** Reads the window, then writes its mean into its first float (bounded, so no value drifts to infinity). */
+    private static float readAndWriteWindow(MemorySegment s) {
         float sum = 0;
         for (long i = 0; i < WINDOW_BYTES; i += Float.BYTES)
             sum += s.get(ValueLayout.JAVA_FLOAT, WINDOW_OFFSET + i);
+        s.set(ValueLayout.JAVA_FLOAT, WINDOW_OFFSET, sum / (WINDOW_BYTES / Float.BYTES));
         return sum;
     }
 
@@ -113,14 +118,14 @@ public class IterativeWorkloadBench {
     @Benchmark
     public float managed() {
         heap.launch(BuiltinKernel.SCALE, N, Arg.readWrite(array), Arg.of(1.0f), Arg.of(N)).await();
-        return readWindow(array.segment());
+        return readAndWriteWindow(array.segment());
     }
 
     @Benchmark
     public float managedCopyAll() {
         heap.launch(BuiltinKernel.SCALE, N, Arg.readWrite(array), Arg.of(1.0f), Arg.of(N)).await();
         heap.makeHostWritable(array, 0, BYTES);
-        return readWindow(array.segment());
+        return readAndWriteWindow(array.segment());
     }
 
     @Benchmark
@@ -130,7 +135,7 @@ public class IterativeWorkloadBench {
         device.launch(scale, N, rawArguments);
         device.synchronize();
         copies.copyToHost(host, deviceAddress);
-        return readWindow(host);
+        return readAndWriteWindow(host);
     }
 
     @Benchmark
@@ -138,7 +143,10 @@ public class IterativeWorkloadBench {
         requireRaw();
         device.launch(scale, N, rawArguments);
         device.synchronize();
-        copies.copyToHost(host.asSlice(WINDOW_OFFSET, WINDOW_BYTES), deviceAddress + WINDOW_OFFSET);
-        return readWindow(host);
+        MemorySegment window = host.asSlice(WINDOW_OFFSET, WINDOW_BYTES);
+        copies.copyToHost(window, deviceAddress + WINDOW_OFFSET);
+        float sum = readAndWriteWindow(host);
+        copies.copyToDevice(deviceAddress + WINDOW_OFFSET, window);
+        return sum;
     }
 }

@@ -59,10 +59,11 @@ public class SequentialReadBench {
     public long prefetchBlocks;
 
     /**
-     * Whether DEVICE blocks give their host pages back (DESIGN.md invariant 4, the default). With {@code false}
+     * Whether DEVICE blocks give their host pages back at once ({@code false}, the default: kept, reclaimable by the
+     * host tier). With {@code false}
      * a block coming home needs no fresh zeroed pages and no page-table refill.
      */
-    @Param("true")
+    @Param("false")
     public boolean releaseHostMemory;
 
     private ManagedHeap heap;

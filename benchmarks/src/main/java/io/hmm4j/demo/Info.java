@@ -104,8 +104,10 @@ public final class Info {
     private void hostMemory() {
         out.println("host memory");
         setting("RAM", ram());
-        setting("release", "yes (default): a block that lives only on a device gives its host RAM back;"
-                + " releaseHostMemory(false) keeps it");
+        setting("release", "no (default): a block that lives only on a device keeps its host RAM (reclaimable);"
+                + " releaseHostMemory(true) gives it back at once");
+        setting("budget", Demo.human(ManagedHeap.defaultHostBudget()) + " per heap before kept pages are reclaimed"
+                + " (default: cgroup limit, else half of MemTotal; hostBudget(bytes))");
     }
 
     private void setting(String name, String value) {

@@ -35,7 +35,8 @@ class InfoTest {
                 .containsPattern("(?m)^  block size +64\\.0 KiB")
                 .containsPattern("(?m)^  prefetch +up to 64 blocks")
                 .containsPattern("(?m)^  RAM +[\\d.]+ [KMG]iB total")
-                .containsPattern("(?m)^  release +yes");
+                .containsPattern("(?m)^  release +no \\(default\\)")
+                .containsPattern("(?m)^  budget +[\\d.]+ [KMG]iB");
     }
 
     @Test

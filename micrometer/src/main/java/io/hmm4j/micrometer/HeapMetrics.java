@@ -32,7 +32,9 @@ import java.util.function.ToLongFunction;
  *       {@code cause=fault|launch|prefetch|eviction}).</li>
  *   <li>{@code hmm4j.migrations} (function timer): migrate calls and their time; {@code hmm4j.copy.errors}.</li>
  *   <li>{@code hmm4j.memory.used}, {@code hmm4j.memory.budget} (gauges, bytes; {@code location=device},
- *       {@code device=<id>} e.g. {@code emulated:0}, {@code cuda:0}).</li>
+ *       {@code device=<id>} e.g. {@code emulated:0}, {@code cuda:0}; and {@code location=host}: host RAM the
+ *       heap's arrays hold and its host budget).</li>
+ *   <li>{@code hmm4j.reclaimed} (bytes): host pages the host tier gave back.</li>
  *   <li>{@code hmm4j.arrays.live} (gauge), {@code hmm4j.evictions}, {@code hmm4j.launches}.</li>
  * </ul>
  * The meters hold the heap weakly (Micrometer's default); once it is closed, counters keep their last values and
@@ -112,6 +114,13 @@ public final class HeapMetrics implements MeterBinder {
         counter(registry, "hmm4j.evictions", "Arrays evicted from a full device", null,
                 stat(HeapStats::evictions), Tags.empty());
         counter(registry, "hmm4j.launches", "Kernel launches", null, stat(HeapStats::launches), Tags.empty());
+        counter(registry, "hmm4j.reclaimed", "Host pages of device-valid blocks given back by the host tier",
+                BaseUnits.BYTES, stat(HeapStats::reclaimedBytes), Tags.empty());
+        Tags hostTags = Tags.of("location", "host");
+        gauge(registry, "hmm4j.memory.used", "Host memory held by the heap's arrays", BaseUnits.BYTES,
+                ManagedHeap::hostBytesUsed, hostTags);
+        gauge(registry, "hmm4j.memory.budget", "Host memory the heap keeps before it reclaims", BaseUnits.BYTES,
+                ManagedHeap::hostBudget, hostTags);
 
         List<Device> devices = heap.devices();
         for (int i = 0; i < devices.size(); i++) {

@@ -111,6 +111,30 @@ class HeapMetricsTest {
     }
 
     @Test
+    void theHostTierShowsItsUseBudgetAndReclaimedBytes() {
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        try (ManagedHeap small = ManagedHeap.builder().backend("emulated").hostBudget(4 * BLOCK).build()) {
+            new HeapMetrics(small).bindTo(meters);
+            FloatArray first = small.allocateFloats(4 * BLOCK / Float.BYTES);
+            FloatArray second = small.allocateFloats(4 * BLOCK / Float.BYTES);
+            first.segment().fill((byte) 1);
+            small.launch(BuiltinKernel.SCALE, first.length(), Arg.readWrite(first), Arg.of(2f), Arg.of(first.length()))
+                    .await();
+            second.segment().fill((byte) 1);
+            // Over budget (8 blocks held): the first array's kept pages are the least recently used.
+            small.launch(BuiltinKernel.SCALE, second.length(), Arg.readWrite(second), Arg.of(2f), Arg.of(second.length()))
+                    .await();
+
+            assertThat(meters.get("hmm4j.reclaimed").functionCounter().count()).isEqualTo(4 * BLOCK);
+            assertThat(meters.get("hmm4j.reclaimed").functionCounter().getId().getBaseUnit()).isEqualTo("bytes");
+            assertThat(meters.get("hmm4j.memory.used").tags("location", "host").gauge().value()).isEqualTo(4 * BLOCK);
+            assertThat(meters.get("hmm4j.memory.budget").tags("location", "host").gauge().value()).isEqualTo(4 * BLOCK);
+        } finally {
+            meters.close();
+        }
+    }
+
+    @Test
     void everyMeterIsUnderHmm4jAndCarriesTheBinderTags() {
         assertThat(registry.getMeters()).isNotEmpty().allSatisfy(meter -> {
             assertThat(meter.getId().getName()).startsWith("hmm4j.");
@@ -118,7 +142,7 @@ class HeapMetricsTest {
         });
         assertThat(registry.getMeters()).extracting(m -> m.getId().getName()).contains(
                 "hmm4j.faults", "hmm4j.faults.count", "hmm4j.migrated", "hmm4j.migrations", "hmm4j.memory.used",
-                "hmm4j.memory.budget", "hmm4j.arrays.live", "hmm4j.evictions", "hmm4j.launches");
+                "hmm4j.memory.budget", "hmm4j.arrays.live", "hmm4j.evictions", "hmm4j.launches", "hmm4j.reclaimed");
         assertThat(registry.get("hmm4j.migrated").functionCounters()).hasSize(8);
         assertThat(registry.get("hmm4j.migrated").functionCounter().getId().getBaseUnit()).isEqualTo("bytes");
     }

@@ -213,6 +213,21 @@ public final class Region {
         return NativeErrors.check("hmm4j_region_reclaim", hmm4j_h.hmm4j_region_reclaim(handle));
     }
 
+    /** Host RAM the region holds now: HOST and SHARED blocks and the kept pages of DEVICE blocks. */
+    public long hostBytes() {
+        return NativeErrors.check("hmm4j_region_host_bytes", hmm4j_h.hmm4j_region_host_bytes(handle));
+    }
+
+    /**
+     * Gives back the host pages of up to {@code maxBlocks} blocks whose bytes are valid on the device (kept pages of
+     * DEVICE blocks; SHARED blocks become DEVICE). Nothing while a launch uses the region. Returns the blocks
+     * released, or the engine's negative error when a protection change failed before any was (the mapping limit):
+     * reclaim is an optimisation, and a failure leaves every block as it was, so callers move on instead of throwing.
+     */
+    public long reclaimHost(long maxBlocks) {
+        return hmm4j_h.hmm4j_region_reclaim_host(handle, maxBlocks);
+    }
+
     public void launchBegin() {
         hmm4j_h.hmm4j_region_launch_begin(handle);
     }

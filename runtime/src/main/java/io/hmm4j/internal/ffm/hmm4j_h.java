@@ -538,6 +538,116 @@ public final class hmm4j_h {
         }
     }
 
+    private static final class hmm4j_region_host_bytes {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_LONG, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_host_bytes");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t hmm4j_region_host_bytes(const struct hmm4j_region *region)
+     * }
+     */
+    public static long hmm4j_region_host_bytes(MemorySegment region) {
+        var mh$ = hmm4j_region_host_bytes.HANDLE;
+        try {
+            return (long) mh$.invokeExact(region);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_reclaim_host {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_LONG, hmm4j_h.C_POINTER, hmm4j_h.C_LONG);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_reclaim_host");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t hmm4j_region_reclaim_host(struct hmm4j_region *region, uint64_t max_blocks)
+     * }
+     */
+    public static long hmm4j_region_reclaim_host(MemorySegment region, long max_blocks) {
+        var mh$ = hmm4j_region_reclaim_host.HANDLE;
+        try {
+            return (long) mh$.invokeExact(region, max_blocks);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_pressure_open {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_LONG, hmm4j_h.C_LONG);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_pressure_open");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_pressure_open(const char *path, uint64_t stall_us, uint64_t window_us)
+     * }
+     */
+    public static int hmm4j_pressure_open(MemorySegment path, long stall_us, long window_us) {
+        var mh$ = hmm4j_pressure_open.HANDLE;
+        try {
+            return (int) mh$.invokeExact(path, stall_us, window_us);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_pressure_wait {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_INT, hmm4j_h.C_INT);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_pressure_wait");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_pressure_wait(int32_t fd, int32_t timeout_ms)
+     * }
+     */
+    public static int hmm4j_pressure_wait(int fd, int timeout_ms) {
+        var mh$ = hmm4j_pressure_wait.HANDLE;
+        try {
+            return (int) mh$.invokeExact(fd, timeout_ms);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_pressure_close {
+        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_INT);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_pressure_close");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void hmm4j_pressure_close(int32_t fd)
+     * }
+     */
+    public static void hmm4j_pressure_close(int fd) {
+        var mh$ = hmm4j_pressure_close.HANDLE;
+        try {
+            mh$.invokeExact(fd);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static final class hmm4j_region_device_base {
         static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_LONG, hmm4j_h.C_POINTER);
         static final MemorySegment ADDR = findOrThrow("hmm4j_region_device_base");

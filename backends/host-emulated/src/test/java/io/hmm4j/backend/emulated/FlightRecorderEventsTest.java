@@ -44,4 +44,30 @@ class FlightRecorderEventsTest {
             assertThat(e.getLong("readFaults")).isPositive();
         });
     }
+
+    @Test
+    void theHostTierRecordsEachReclaim(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("reclaim.jfr");
+        long block = ManagedHeap.DEFAULT_BLOCK_SIZE;
+        try (Recording recording = new Recording();
+             ManagedHeap heap = ManagedHeap.builder().backend("emulated").hostBudget(4 * block).build()) {
+            recording.enable("io.hmm4j.Reclaim");
+            recording.start();
+            FloatArray first = heap.allocateFloats(4 * block / Float.BYTES);
+            FloatArray second = heap.allocateFloats(4 * block / Float.BYTES);
+            for (FloatArray a : new FloatArray[] {first, second}) {
+                a.segment().fill((byte) 0);
+                heap.launch(BuiltinKernel.SCALE, a.length(), Arg.readWrite(a), Arg.of(2f), Arg.of(a.length())).await();
+            }
+            recording.stop();
+            recording.dump(file);
+        }
+        assertThat(RecordingFile.readAllEvents(file)).filteredOn(e -> e.getEventType().getName().equals("io.hmm4j.Reclaim"))
+                .singleElement().satisfies(e -> {
+                    assertThat(e.getString("cause")).isEqualTo("budget");
+                    assertThat(e.getLong("bytes")).isEqualTo(4 * block);
+                    assertThat(e.getLong("hostBytesBefore")).isEqualTo(8 * block);
+                    assertThat(e.getLong("budget")).isEqualTo(4 * block);
+                });
+    }
 }

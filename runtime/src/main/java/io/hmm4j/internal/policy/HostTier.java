@@ -1,0 +1,127 @@
+package io.hmm4j.internal.policy;
+
+import io.hmm4j.internal.engine.Region;
+import io.hmm4j.internal.jfr.ReclaimEvent;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Host memory as a managed tier. Host pages of blocks whose bytes are also on the device (DEVICE blocks whose pages
+ * were kept, SHARED blocks) are a cache: they make the way home cost only the copy, and are given back
+ * least-recently-used region first when the heap holds more host RAM than its budget. HOST blocks (the only copy)
+ * are never reclaimed. The engine does the work (hmm4j_region_reclaim_host, under the region's lock, in one
+ * downcall); this class only chooses.
+ *
+ * <p>Not thread-safe: the heap calls it with its lock held, which is also what keeps a region from being destroyed
+ * while it is reclaimed (the heap destroys regions under that lock and calls {@link #forget} first).
+ */
+public final class HostTier {
+
+    public enum Cause {
+        BUDGET, PRESSURE;
+
+        String tag() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    private final long budget;
+    private final long blockSize;
+    private final Recency<Region> regions = new Recency<>();
+    private final AtomicLong reclaimedBytes = new AtomicLong();
+    /** Sum of the regions' sizes: while it is within the budget, no region can put the heap over it. */
+    private long mappedBytes;
+
+    public HostTier(long budget, long blockSize) {
+        if (budget <= 0)
+            throw new IllegalArgumentException("host budget must be > 0: " + budget);
+        this.budget = budget;
+        this.blockSize = blockSize;
+    }
+
+    public long budget() {
+        return budget;
+    }
+
+    /** Bytes given back so far (readable without the heap's lock). */
+    public long reclaimedBytes() {
+        return reclaimedBytes.get();
+    }
+
+    /** {@code region} was just used (allocated, or by a launch): it becomes the last to be reclaimed. */
+    public void used(Region region) {
+        if (regions.touch(region))
+            mappedBytes += region.size();
+    }
+
+    /** Called before {@code region} is destroyed. */
+    public void forget(Region region) {
+        if (regions.forget(region))
+            mappedBytes -= region.size();
+    }
+
+    /** Whether the heap holds more host RAM than its budget. */
+    public boolean overBudget() {
+        return mappedBytes > budget && hostBytes() > budget;
+    }
+
+    /** The heap's regions, least recently used first (a snapshot). */
+    public List<Region> oldestFirst() {
+        return regions.oldestFirst();
+    }
+
+    /** Host RAM the heap's regions hold now. */
+    public long hostBytes() {
+        long total = 0;
+        for (Region region : regions.oldestFirst())
+            total += region.hostBytes();
+        return total;
+    }
+
+    /** Reclaims until the heap is within its budget (or nothing reclaimable is left); returns the bytes given back. */
+    public long reclaimOverBudget() {
+        // The common case (budget far above the heap's size) costs no system call per region and launch.
+        if (mappedBytes <= budget)
+            return 0;
+        long held = hostBytes();
+        return held > budget ? reclaim(held - budget, held, Cause.BUDGET) : 0;
+    }
+
+    /**
+     * Reclaims at least {@code bytes} where that much is reclaimable (whole blocks), least recently used regions
+     * first; returns the bytes given back.
+     */
+    public long reclaim(long bytes, Cause cause) {
+        return reclaim(bytes, hostBytes(), cause);
+    }
+
+    private long reclaim(long wanted, long heldBefore, Cause cause) {
+        long reclaimed = 0;
+        for (Iterator<Region> it = regions.oldestFirst().iterator(); it.hasNext() && reclaimed < wanted; ) {
+            Region region = it.next();
+            long before = region.hostBytes();
+            if (before == 0)
+                continue;
+            long blocks = Math.ceilDiv(wanted - reclaimed, blockSize);
+            long released = region.reclaimHost(blocks);
+            if (released > 0)
+                reclaimed += Math.max(0, before - region.hostBytes());
+            else if (released < 0)
+                System.getLogger("io.hmm4j").log(System.Logger.Level.DEBUG,
+                        "host tier: a region kept its pages (hmm4j_region_reclaim_host: " + released + ")");
+        }
+        if (reclaimed > 0) {
+            reclaimedBytes.addAndGet(reclaimed);
+            ReclaimEvent event = new ReclaimEvent();
+            if (event.shouldCommit()) {
+                event.cause = cause.tag();
+                event.bytes = reclaimed;
+                event.hostBytesBefore = heldBefore;
+                event.budget = budget;
+                event.commit();
+            }
+        }
+        return reclaimed;
+    }
+}

@@ -1,0 +1,58 @@
+package io.hmm4j.internal.policy;
+
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Predicate;
+
+/**
+ * Least-recently-used order, the one victim selection of the heap: eviction picks the array to push off a full
+ * device with it, and the host tier the regions whose kept pages go first. Not thread-safe: its owner's lock guards
+ * it.
+ *
+ * @param <T> what is used (an array, a region); compared by identity
+ */
+public final class Recency<T> {
+
+    /** Least recently used first. */
+    private final LinkedHashSet<T> order = new LinkedHashSet<>();
+
+    /** {@code item} was just used: it becomes the last candidate. Returns whether it was new. */
+    public boolean touch(T item) {
+        boolean known = order.remove(item);
+        order.add(item);
+        return !known;
+    }
+
+    /** {@code item} was placed without being used (a cold array moved by the host tier): it becomes the first candidate. */
+    public void touchAsOldest(T item) {
+        order.remove(item);
+        List<T> rest = new ArrayList<>(order);
+        order.clear();
+        order.add(item);
+        order.addAll(rest);
+    }
+
+    /** {@code item} is gone. Returns whether it was known. */
+    public boolean forget(T item) {
+        return order.remove(item);
+    }
+
+    /** The least recently used item that {@code eligible} accepts. */
+    public Optional<T> leastRecent(Predicate<? super T> eligible) {
+        for (T item : order)
+            if (eligible.test(item))
+                return Optional.of(item);
+        return Optional.empty();
+    }
+
+    /** A snapshot, least recently used first (touching items while walking it does not disturb the walk). */
+    public List<T> oldestFirst() {
+        return new ArrayList<>(order);
+    }
+
+    public int size() {
+        return order.size();
+    }
+}
