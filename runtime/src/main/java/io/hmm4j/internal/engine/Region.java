@@ -144,6 +144,24 @@ public final class Region {
         hmm4j_h.hmm4j_region_launch_end(handle);
     }
 
+    /**
+     * The launch of {@code fence} writes this region (call between {@link #launchBegin} and {@link #launchEnd}):
+     * a host fault waits for that fence instead of the whole device. Returns false when the region's table is
+     * full; faults then keep draining the device, which is complete, only coarser.
+     */
+    public boolean attach(Fence fence) {
+        int rc = hmm4j_h.hmm4j_region_fence_attach(handle, fence.handle());
+        if (rc == -28)
+            return false;
+        NativeErrors.check("hmm4j_region_fence_attach", rc);
+        return true;
+    }
+
+    /** Undoes {@link #attach}, before {@link #launchEnd}; a fence that is not attached is ignored. */
+    public void detach(Fence fence) {
+        hmm4j_h.hmm4j_region_fence_detach(handle, fence.handle());
+    }
+
     public void setReleaseHost(boolean release) {
         hmm4j_h.hmm4j_region_set_release_host(handle, release ? 1 : 0);
     }
