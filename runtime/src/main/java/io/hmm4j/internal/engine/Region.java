@@ -83,6 +83,13 @@ public final class Region {
      * the failed blocks where they were) together with the negative errno via {@code failed}. {@code outcome},
      * when not null, receives one HMM4J_MIGRATE_* byte per block of the range.
      */
+    /**
+     * The request struct, one per thread and reused: a launch migrates each of its arrays, and a confined arena
+     * per call was a measurable part of a launch. The engine reads it only during the call.
+     */
+    private static final ThreadLocal<MemorySegment> MIGRATE_REQUEST =
+            ThreadLocal.withInitial(() -> hmm4j_migrate.allocate(Arena.ofAuto()));
+
     public int migrate(long firstBlock, long blocks, int direction, int intent, int cause, long[] movedOut) {
         return migrate(firstBlock, blocks, direction, intent, cause, movedOut, null);
     }
@@ -90,22 +97,21 @@ public final class Region {
     /** {@link #migrate(long, long, int, int, int, long[])} that also reports each block's outcome. */
     public int migrate(long firstBlock, long blocks, int direction, int intent, int cause, long[] movedOut,
                        MemorySegment outcome) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment request = hmm4j_migrate.allocate(arena);
-            hmm4j_migrate.region(request, handle);
-            hmm4j_migrate.first_block(request, firstBlock);
-            hmm4j_migrate.nblocks(request, blocks);
-            hmm4j_migrate.direction(request, direction);
-            hmm4j_migrate.intent(request, intent);
-            hmm4j_migrate.cause(request, cause);
-            hmm4j_migrate.state(request, outcome == null ? MemorySegment.NULL : outcome);
-            int rc = hmm4j_h.hmm4j_migrate(request);
-            if (movedOut != null) {
-                movedOut[0] = hmm4j_migrate.moved_blocks(request);
-                movedOut[1] = hmm4j_migrate.moved_bytes(request);
-            }
-            return rc;
+        // Zeroed as a fresh allocation was: the out fields of a call that fails early must not be the last call's.
+        MemorySegment request = MIGRATE_REQUEST.get().fill((byte) 0);
+        hmm4j_migrate.region(request, handle);
+        hmm4j_migrate.first_block(request, firstBlock);
+        hmm4j_migrate.nblocks(request, blocks);
+        hmm4j_migrate.direction(request, direction);
+        hmm4j_migrate.intent(request, intent);
+        hmm4j_migrate.cause(request, cause);
+        hmm4j_migrate.state(request, outcome == null ? MemorySegment.NULL : outcome);
+        int rc = hmm4j_h.hmm4j_migrate(request);
+        if (movedOut != null) {
+            movedOut[0] = hmm4j_migrate.moved_blocks(request);
+            movedOut[1] = hmm4j_migrate.moved_bytes(request);
         }
+        return rc;
     }
 
     /** The most blocks a snapshot holds: the JDK's largest safe array length. */
