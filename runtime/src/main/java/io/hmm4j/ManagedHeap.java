@@ -597,19 +597,19 @@ public final class ManagedHeap implements AutoCloseable {
                         break;
                 }
             } catch (RuntimeException | Error e) {
-                release(launch);
+                unpin(launch);
                 throw e;
             }
             if (outcome == Placement.DONE)
                 return;
-            release(launch);
+            unpin(launch);
             if (outcome == Placement.BACK_OFF)
                 waitForChange(PROGRESS_POLL_MILLIS);
         }
     }
 
     /** Takes a launch that is still being placed off its arrays, so that others may evict or use them. */
-    private void release(Launch launch) {
+    private void unpin(Launch launch) {
         for (ManagedArray array : launch.arrays)
             array.inFlight.remove(launch);
         launch.arrays.clear();

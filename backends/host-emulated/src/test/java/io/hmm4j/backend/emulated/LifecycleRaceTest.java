@@ -11,11 +11,10 @@ import io.hmm4j.FloatArray;
 import io.hmm4j.Launch;
 import io.hmm4j.Location;
 import io.hmm4j.ManagedHeap;
+import io.hmm4j.conformance.ChildJvm;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.Pipe;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -115,17 +114,9 @@ class LifecycleRaceTest {
     /** Issue 9 item 2: residency() racing close() read a freed state array. */
     @Test
     void residencyRacingCloseNeverCrashes() throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp",
-                System.getProperty("java.class.path"), LifecycleRaceTest.class.getName()))
-                .redirectErrorStream(true).start();
-        boolean exited = p.waitFor(120, TimeUnit.SECONDS);
-        if (!exited)
-            p.destroyForcibly();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(exited).as(out).isTrue();
-        assertThat(out).as(out).contains("SURVIVED");
-        assertThat(p.exitValue()).as(out).isZero();
+        ChildJvm.Result child = ChildJvm.run(LifecycleRaceTest.class, List.of(), 120);
+        assertThat(child.output()).as(child.output()).contains("SURVIVED");
+        assertThat(child.exitCode()).as(child.output()).isZero();
     }
 
     /** Issue 9 item 6: a launch whose arguments together exceed the device budget waited for itself. */
