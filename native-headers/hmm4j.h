@@ -172,6 +172,17 @@ int hmm4j_engine_ensure_handler(void);
  */
 int hmm4j_engine_registry_span(void);
 
+/*
+ * Opens the process's userfaultfd and starts its handler thread (native, never attached to the JVM), for
+ * hmm4j_region_use_uffd. Needs userfaultfd(2) or /dev/userfaultfd with shmem missing, minor and write-protect
+ * support (Linux 5.19 or later). Returns 0 (also when already on) or the -errno of the probe, which later calls
+ * return again without probing.
+ */
+int hmm4j_uffd_enable(void);
+
+/* 1 when userfaultfd is on, 0 when never asked for, else the probe's -errno. */
+int hmm4j_uffd_status(void);
+
 /* Page size the engine works with. */
 int64_t hmm4j_engine_page_size(void);
 
@@ -197,6 +208,43 @@ struct hmm4j_stats *hmm4j_stats_global(void);
  */
 int hmm4j_region_create(uint64_t size, uint64_t block_size, struct hmm4j_stats *stats,
                         struct hmm4j_region **out);
+
+/*
+ * Creates a region over bytes [offset, offset + length) of the regular file at `path`: the file's pages are
+ * the host copy (both views map the file, MAP_SHARED), and blocks migrate like those of any region. `offset`
+ * must be a multiple of the page size. A writable region (`writable` 1) opens the file read-write and grows
+ * it to offset + length if it is shorter (sparse, as FileChannel.map does; the file stays grown if a later
+ * step fails); a read-only one opens it read-only, refuses a range beyond the end of the file (-ENXIO), never
+ * gives the user view write access, refuses migrations that would write blocks on the device (-EACCES) and
+ * reports host write faults as unservable. The part of the last block beyond the file's last page is plain
+ * memory (never written to the file). Pages of a file are never punched: hmm4j_region_reclaim and
+ * hmm4j_region_set_release_host leave them alone. If the file is truncated below the range while mapped,
+ * accesses to the missing pages raise SIGBUS, as with any shared file mapping. Errors: -EINVAL for bad
+ * arguments, -ENODEV when `path` is no regular file, open(2)'s and mmap(2)'s errno otherwise.
+ */
+int hmm4j_region_create_file(const char *path, uint64_t offset, uint64_t length, uint64_t block_size,
+                             int32_t writable, struct hmm4j_stats *stats, struct hmm4j_region **out);
+
+/*
+ * Writes a file-backed region's data to its file, like msync: DEVICE blocks are copied home first (they
+ * become SHARED, the device copy stays valid), then the file's pages are written back (MS_SYNC; nothing for
+ * a read-only region). No launch that writes the region may run meanwhile (the caller waits for them).
+ * Returns 0, -EINVAL for a region that is not file-backed, -EIO (or -HMM4J_EMAPLIMIT) when a block could not
+ * come home (nothing written then), msync's -errno when writeback failed.
+ */
+int hmm4j_region_force(struct hmm4j_region *region, int32_t cause);
+
+/*
+ * Serves the region's faults with userfaultfd instead of mprotect + SIGSEGV (after hmm4j_uffd_enable; call
+ * right after hmm4j_region_create, before the region is bound or shared): a DEVICE block has no page-table
+ * entries in the user view and is write-protected, a SHARED one is write-protected, so faults the kernel takes
+ * on them (read(2) into a DEVICE block, write(2) from one) are served like the process's own instead of failing
+ * with EFAULT, and states never split the user view's mapping (no vm.max_map_count limit). Every first touch of
+ * a block is served by the handler thread too (counted as a spurious fault). Returns 0, -ENODEV when
+ * userfaultfd is not on, -EINVAL for a file-backed region, UFFDIO_REGISTER's -errno otherwise (the region then
+ * keeps mprotect).
+ */
+int hmm4j_region_use_uffd(struct hmm4j_region *region);
 
 /*
  * Unregisters the region, waits until no fault handler uses it, unmaps both

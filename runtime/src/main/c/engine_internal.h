@@ -75,6 +75,12 @@ struct hmm4j_region {
     /* test hook: protection changes to let through, then to fail (hmm4j_region_inject_protect_failure) */
     _Atomic uint32_t inject_protect_skip;
     _Atomic uint32_t inject_protect_count;
+    /* region_file.c: bytes of the user view that map a file (0: memfd-backed); such pages are never punched */
+    uint64_t file_bytes;
+    bool read_only;               /* mapped from a read-only file: the user view never gets PROT_WRITE */
+    /* uffd.c: the user view is registered with userfaultfd, which replaces mprotect for its states */
+    bool uffd;
+    atomic_bool uffd_fell_back;   /* an unservable fault left a block PROT_NONE for the SIGSEGV path */
 };
 
 /* registry.c: regions the fault handler may serve, looked up without locks. */
@@ -88,6 +94,14 @@ void hmm4j_region_lock(struct hmm4j_region *region);
 void hmm4j_region_unlock(struct hmm4j_region *region);
 /* Serves a host fault at `address` (lock held by callee). Returns 0 if served, -errno otherwise. */
 int hmm4j_region_serve_fault(struct hmm4j_region *region, uintptr_t address, bool write);
+/* migrate's collect/copy/finalize for callers that hold the region lock (region_file.c's force). */
+int hmm4j_region_migrate_locked(struct hmm4j_region *region, uint64_t first, uint64_t n, int direction, int intent,
+                                int cause, uint64_t *moved_blocks);
+
+/* uffd.c */
+int hmm4j_uffd_protect(struct hmm4j_region *region, uint64_t first, uint64_t count, uint8_t state);
+/* Maps the user view of block `block` again after a served fault (region lock held); the handler thread wakes. */
+int hmm4j_uffd_resolve_locked(struct hmm4j_region *region, uint64_t block);
 
 /* fence.c: waits for the launches that write a region (lock held); gives up the region's fences at destroy. */
 void hmm4j_region_wait_for_writers(struct hmm4j_region *region);

@@ -65,7 +65,12 @@ static int protect_blocks(struct hmm4j_region *r, uint64_t first, uint64_t count
 {
     if (protect_failure_injected(r))
         return -HMM4J_EMAPLIMIT;
-    if (mprotect(r->user + (first << r->block_shift), count << r->block_shift, protection_of(state)) != 0)
+    if (r->uffd)
+        return hmm4j_uffd_protect(r, first, count, state);
+    int protection = protection_of(state);
+    if (r->read_only)
+        protection &= ~PROT_WRITE;
+    if (mprotect(r->user + (first << r->block_shift), count << r->block_shift, protection) != 0)
         return errno == ENOMEM ? -HMM4J_EMAPLIMIT : -errno;
     return 0;
 }
@@ -73,7 +78,8 @@ static int protect_blocks(struct hmm4j_region *r, uint64_t first, uint64_t count
 /* DEVICE blocks give their host RAM back; it is reserved again before a copy home. */
 static void release_host_backing(struct hmm4j_region *r, uint64_t first, uint64_t count)
 {
-    if (!r->release_host)
+    /* A file's pages are its data (DESIGN.md invariant 4): whatever asks, they are never punched. */
+    if (!r->release_host || r->file_bytes != 0)
         return;
     fallocate(r->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(first << r->block_shift),
               (off_t)(count << r->block_shift));
@@ -190,7 +196,8 @@ HMM4J_EXPORT void hmm4j_region_destroy(struct hmm4j_region *r)
     }
     munmap(r->engine, r->size);
     munmap(r->user, r->size);
-    close(r->memfd);
+    if (r->memfd >= 0)
+        close(r->memfd);
     free((void *)r->state);
     free(r);
 }
@@ -238,7 +245,7 @@ HMM4J_EXPORT void hmm4j_region_launch_end(struct hmm4j_region *r) { atomic_fetch
 HMM4J_EXPORT void hmm4j_region_set_release_host(struct hmm4j_region *r, int32_t release)
 {
     hmm4j_region_lock(r);
-    r->release_host = release != 0;
+    r->release_host = release != 0 && r->file_bytes == 0;
     if (r->release_host)
         unregister_host_locked(r);
     else
@@ -453,6 +460,9 @@ HMM4J_EXPORT int hmm4j_migrate(struct hmm4j_migrate *m)
         ((m->intent & HMM4J_INTENT_DISCARD) && m->direction != HMM4J_TO_HOST) ||
         m->cause < 0 || m->cause >= HMM4J_CAUSE_COUNT)
         return -EINVAL;
+    /* A block written on the device would have to come home into pages that cannot be written. */
+    if (r->read_only && m->direction == HMM4J_TO_DEVICE && (m->intent & HMM4J_INTENT_WRITE))
+        return -EACCES;
     uint64_t start = hmm4j_now_ns();
     hmm4j_region_lock(r);
     int rc;
@@ -540,7 +550,13 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
     uint64_t start = hmm4j_now_ns();
     uint64_t block = (address - (uintptr_t)r->user) >> r->block_shift;
     int rc = 0;
+    /* Not a missing block but a write the mapping forbids: reported, never retried forever. */
+    if (write && r->read_only)
+        return -EACCES;
     hmm4j_region_lock(r);
+    /* userfaultfd's blocks carry no mprotect: undo what an unservable fault left (uffd.c), then serve as usual. */
+    if (r->uffd && atomic_exchange(&r->uffd_fell_back, false))
+        mprotect(r->user, r->size, PROT_READ | PROT_WRITE);
     uint8_t current = state_of(r, block);
     if (current == HMM4J_BLOCK_HOST || (current == HMM4J_BLOCK_SHARED && !write)) {
         /*
@@ -549,6 +565,8 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
          * in the second; if even that fails the fault is reported instead of re-faulting forever.
          */
         rc = protect_blocks(r, block, 1, current);
+        if (rc == 0 && r->uffd)
+            rc = hmm4j_uffd_resolve_locked(r, block);
         hmm4j_region_unlock(r);
         HMM4J_STAT_ADD(r->stats, spurious_faults, 1);
         return rc;
@@ -575,6 +593,8 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
             HMM4J_STAT_ADD(r->stats, prefetched_blocks, prefetched);
     }
     r->last_fault_block = block + extra;
+    if (rc == 0 && r->uffd)
+        rc = hmm4j_uffd_resolve_locked(r, block);
     hmm4j_region_unlock(r);
     if (write)
         HMM4J_STAT_ADD(r->stats, write_faults, 1);
@@ -582,4 +602,10 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
         HMM4J_STAT_ADD(r->stats, read_faults, 1);
     HMM4J_STAT_ADD(r->stats, fault_ns, hmm4j_now_ns() - start);
     return rc;
+}
+
+int hmm4j_region_migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, int direction, int intent,
+                                int cause, uint64_t *moved_blocks)
+{
+    return migrate_locked(r, first, n, direction, intent, cause, NULL, moved_blocks);
 }

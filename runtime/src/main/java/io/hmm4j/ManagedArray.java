@@ -38,7 +38,9 @@ public abstract sealed class ManagedArray implements AutoCloseable
         this.region = region;
         this.id = id;
         this.arena = Arena.ofShared();
-        this.segment = region.userView().reinterpret(byteSize, arena, null);
+        MemorySegment view = region.userView().reinterpret(byteSize, arena, null);
+        // A write through a read-only mapping would fault on pages that can never become writable.
+        this.segment = region.isReadOnly() ? view.asReadOnly() : view;
     }
 
     /** The bytes as FFM memory; valid until this array or its heap is closed. */
@@ -60,6 +62,29 @@ public abstract sealed class ManagedArray implements AutoCloseable
 
     public final ManagedHeap heap() {
         return heap;
+    }
+
+    /** Whether this array's host copy is a file's pages ({@link ManagedHeap#map}). */
+    public final boolean isFileBacked() {
+        return region.isFileBacked();
+    }
+
+    /**
+     * Writes a file-backed array's data to its file, like {@link java.nio.MappedByteBuffer#force()}: blocks
+     * whose only valid copy is on a device are copied home first (they stay valid there too), then the file's
+     * dirty pages are written back and waited for. Waits for launches that use this array first; a READ_ONLY
+     * mapping has nothing to write. After a crash (of this process or of the machine) the file
+     * holds at least what the last force wrote; see {@link ManagedHeap#map} for what else it may hold.
+     *
+     * @throws UnsupportedOperationException if the array is not file-backed
+     * @throws IllegalStateException if the array or its heap is closed
+     * @throws DeviceException if a block cannot be copied home; nothing was written back then
+     * @throws java.io.UncheckedIOException if the writeback fails
+     */
+    public final void force() {
+        if (!isFileBacked())
+            throw new UnsupportedOperationException(this + " is not file-backed: nothing to force");
+        heap.force(this);
     }
 
     public final boolean isAlive() {

@@ -5,6 +5,7 @@ import io.hmm4j.internal.engine.Engine;
 import io.hmm4j.internal.engine.Fence;
 import io.hmm4j.internal.engine.NativeErrors;
 import io.hmm4j.internal.engine.Region;
+import io.hmm4j.internal.engine.UserFaultFd;
 import io.hmm4j.internal.ffm.hmm4j_h;
 import io.hmm4j.internal.ffm.hmm4j_stats;
 import io.hmm4j.internal.jfr.FaultBatchEvent;
@@ -18,9 +19,13 @@ import io.hmm4j.spi.Kernel;
 import io.hmm4j.spi.KernelArgument;
 import io.hmm4j.spi.KernelSource;
 import io.hmm4j.spi.NativeCopyEngine;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -71,6 +76,7 @@ public final class ManagedHeap implements AutoCloseable {
     private final long blockSize;
     private final long prefetchBlocks;
     private final boolean releaseHostMemory;
+    private final boolean userfaultfd;
     private final MemorySegment stats;
     private final Map<Long, ManagedArray> live = new ConcurrentHashMap<>();
     private final AtomicLong nextId = new AtomicLong();
@@ -91,6 +97,7 @@ public final class ManagedHeap implements AutoCloseable {
         this.blockSize = builder.blockSize;
         this.prefetchBlocks = builder.prefetchBlocks;
         this.releaseHostMemory = builder.releaseHostMemory;
+        this.userfaultfd = UserFaultFd.resolve(builder.userfaultfd);
         BackendProvider provider = Backends.select(Backends.requestedName(builder.backend));
         this.backend = provider.open(Backends.config(provider.name(), builder.settings));
         try {
@@ -188,6 +195,8 @@ public final class ManagedHeap implements AutoCloseable {
         try {
             Region region = Region.create(bytes, blockSize, stats);
             try {
+                if (userfaultfd)
+                    region.useUserfaultfd();
                 region.setPrefetch(prefetchBlocks);
                 region.setReleaseHost(releaseHostMemory);
                 array = factory.create(this, region, bytes, nextId.incrementAndGet());
@@ -201,6 +210,10 @@ public final class ManagedHeap implements AutoCloseable {
             throw e;
         }
         array.group = group;
+        return publish(array);
+    }
+
+    private <T extends ManagedArray> T publish(T array) {
         synchronized (lock) {
             if (closed.get()) {
                 destroyWhenIdle(array);
@@ -209,6 +222,97 @@ public final class ManagedHeap implements AutoCloseable {
             live.put(array.id, array);
         }
         return array;
+    }
+
+    /**
+     * Maps bytes {@code [offset, offset + length)} of {@code file} as a managed array, like
+     * {@link FileChannel#map}: the file's pages are the array's host memory, and its blocks migrate to devices like
+     * those of any array. Host writes reach the file as a shared mapping's do; {@link ManagedArray#force()} also
+     * brings blocks written on a device home and waits for the writeback, and closing the array (or the heap)
+     * forces. A {@link FileChannel.MapMode#READ_WRITE READ_WRITE} mapping grows a shorter file (sparse); a
+     * {@link FileChannel.MapMode#READ_ONLY READ_ONLY} one has a read-only {@link ManagedArray#segment()} and
+     * refuses launches that write it. The host pages of blocks that live on a device are kept: they are the
+     * file's data, never released.
+     *
+     * <p>What the file holds after a crash: everything up to the last force; host writes after it as the kernel
+     * wrote them back (they are in its page cache, which survives the process, not a power loss); never what
+     * kernels wrote on a device after it.
+     *
+     * @throws IllegalArgumentException if {@code offset} is negative or not a multiple of the page size,
+     *     {@code length <= 0}, the mapping would exceed {@link #MAX_ARRAY_BYTES}, or {@code mode} is
+     *     {@link FileChannel.MapMode#PRIVATE PRIVATE} (a private copy cannot have the engine's second view)
+     * @throws IllegalStateException if the heap is closed
+     * @throws java.nio.file.NoSuchFileException if the file does not exist
+     * @throws java.nio.file.AccessDeniedException if it cannot be opened in {@code mode}
+     * @throws IOException if it is not a regular file, a READ_ONLY range lies beyond its end, or it cannot be
+     *     mapped
+     */
+    public ByteArray map(Path file, long offset, long length, FileChannel.MapMode mode) throws IOException {
+        return mapFile(file, offset, length, 1, mode, ByteArray::new);
+    }
+
+    /**
+     * {@link #map} as {@code count} floats (native byte order), for kernels that take a {@link FloatArray}.
+     *
+     * @throws IllegalArgumentException also if {@code count * 4} overflows
+     */
+    public FloatArray mapFloats(Path file, long offset, long count, FileChannel.MapMode mode) throws IOException {
+        return mapFile(file, offset, count, Float.BYTES, mode, FloatArray::new);
+    }
+
+    private <T extends ManagedArray> T mapFile(Path file, long offset, long length, int elementSize,
+            FileChannel.MapMode mode, ArrayFactory<T> factory) throws IOException {
+        Objects.requireNonNull(file, "file");
+        Objects.requireNonNull(mode, "mode");
+        ensureOpen();
+        if (mode != FileChannel.MapMode.READ_ONLY && mode != FileChannel.MapMode.READ_WRITE)
+            throw new IllegalArgumentException("map mode " + mode + " is not supported: READ_ONLY or READ_WRITE");
+        if (offset < 0)
+            throw new IllegalArgumentException("offset must be >= 0: " + offset);
+        if (length <= 0)
+            throw new IllegalArgumentException("length must be > 0: " + length);
+        if (length > MAX_ARRAY_BYTES / elementSize)
+            throw new IllegalArgumentException("mapping of " + length + " elements of " + elementSize
+                    + " bytes exceeds the maximum of " + MAX_ARRAY_BYTES + " bytes");
+        long bytes = length * elementSize;
+        Region region = Region.mapFile(file, offset, bytes, blockSize, mode == FileChannel.MapMode.READ_WRITE, stats);
+        T array;
+        try {
+            region.setPrefetch(prefetchBlocks);
+            array = factory.create(this, region, bytes, nextId.incrementAndGet());
+        } catch (RuntimeException | Error e) {
+            region.destroy();
+            throw e;
+        }
+        return publish(array);
+    }
+
+    /** {@link ManagedArray#force()}: waits for launches that use the array, then writes it back. */
+    void force(ManagedArray array) {
+        checkOwned(array);
+        try {
+            synchronized (lock) {
+                awaitIdle(List.of(array));
+                // Under the lock, the writeback included: neither a launch nor a close can change the region meanwhile.
+                forceLocked(array);
+            }
+        } finally {
+            restoreInterrupt();
+        }
+    }
+
+    /** Writes back a file-backed array with the lock held; throws what {@link ManagedArray#force()} documents. */
+    private void forceLocked(ManagedArray array) {
+        int rc = array.region.force(MigrationCause.EVICTION.code());
+        if (rc >= 0)
+            return;
+        String call = "hmm4j_region_force(array " + array.id + ")";
+        DeviceState ds = array.boundDevice;
+        if (ds != null && (rc == -5 || rc == -19 || rc == -12))
+            NativeErrors.checkDevice(call, rc, ds.device.id(), ds.engine.lastError());
+        if (rc == -hmm4j_h.HMM4J_EMAPLIMIT)
+            NativeErrors.check(call, rc);
+        throw new UncheckedIOException(new IOException(call + " failed: " + NativeErrors.describe(rc)));
     }
 
     /**
@@ -282,6 +386,9 @@ public final class ManagedHeap implements AutoCloseable {
         for (Arg arg : args) {
             if (arg instanceof Arg.Array(ManagedArray array, Access mode)) {
                 checkOwned(array);
+                if (mode.writes() && array.region.isReadOnly())
+                    throw new IllegalArgumentException(array + " maps a file READ_ONLY: a kernel cannot write it ("
+                            + mode + ")");
                 access.merge(array, mode, (a, b) -> a == b ? a : Access.READ_WRITE);
             } else {
                 Objects.requireNonNull(arg, "argument");
@@ -749,6 +856,9 @@ public final class ManagedHeap implements AutoCloseable {
      * @throws DeviceException if a copy home fails; the blocks stay where they were
      */
     public void makeHostWritable(ManagedArray array, long offset, long length) {
+        checkOwned(array);
+        if (array.region.isReadOnly())
+            throw new IllegalArgumentException(array + " maps a file READ_ONLY: it cannot become writable");
         move(array, offset, length, Location.HOST, hmm4j_h.HMM4J_INTENT_WRITE);
     }
 
@@ -958,6 +1068,8 @@ public final class ManagedHeap implements AutoCloseable {
                     continue;
                 }
             }
+            if (array.region.isFileBacked())
+                forceBeforeDestroy(array);
             if (array.boundDevice != null)
                 freeDeviceMemory(array);
             array.region.destroy();
@@ -966,6 +1078,16 @@ public final class ManagedHeap implements AutoCloseable {
             array.destroyed = true;
             live.remove(array.id);
             progressLocked();
+        }
+    }
+
+    /** Closing forces; a close cannot be refused for it, so a failure is logged and the file keeps the last force. */
+    private void forceBeforeDestroy(ManagedArray array) {
+        try {
+            forceLocked(array);
+        } catch (RuntimeException | OutOfMemoryError e) {
+            System.getLogger("io.hmm4j").log(System.Logger.Level.ERROR, "closing " + array + " could not write it to"
+                    + " its file; the file holds what the last force wrote, and host writes since", e);
         }
     }
 
@@ -1090,6 +1212,7 @@ public final class ManagedHeap implements AutoCloseable {
         private long prefetchBlocks = DEFAULT_PREFETCH_BLOCKS;
         private long poolChunk = DEFAULT_POOL_CHUNK;
         private boolean releaseHostMemory = true;
+        private String userfaultfd;
         private final Map<String, String> settings = new HashMap<>();
 
         private Builder() {}
@@ -1137,6 +1260,21 @@ public final class ManagedHeap implements AutoCloseable {
          */
         public Builder releaseHostMemory(boolean release) {
             this.releaseHostMemory = release;
+            return this;
+        }
+
+        /**
+         * How host faults are served (default: {@code -Dhmm4j.userfaultfd}, {@code HMM4J_USERFAULTFD}, else
+         * {@code off}): {@code off}, the SIGSEGV handler with mprotect, where {@code read(2)} into device-resident
+         * memory fails with EFAULT until {@link ManagedHeap#makeHostWritable}; {@code on}, userfaultfd, where
+         * system calls on device-resident memory just work (the kernel's faults are served too), failing the build
+         * where the kernel refuses it; {@code auto}, userfaultfd where available, else off with the reason logged.
+         * File-backed arrays always use the SIGSEGV handler.
+         *
+         * @throws IllegalArgumentException for another value
+         */
+        public Builder userfaultfd(String mode) {
+            this.userfaultfd = UserFaultFd.checkedMode(Objects.requireNonNull(mode, "mode"));
             return this;
         }
 

@@ -72,6 +72,19 @@ public final class RuntimeInfo {
         return Engine.pageSize();
     }
 
+    /**
+     * Why heaps built with {@code userfaultfd("on")} or {@code "auto"} (where system calls on device-resident
+     * memory work, DESIGN.md invariant 7) cannot have it here, or {@code null} when the engine has it on. Probes
+     * the kernel if no heap asked yet.
+     *
+     * @throws IllegalStateException if the engine does not load
+     */
+    public static String userfaultfdUnavailabilityCause() {
+        ensureEngine();
+        io.hmm4j.internal.engine.UserFaultFd.resolve("auto");
+        return io.hmm4j.internal.engine.UserFaultFd.unavailabilityCause();
+    }
+
     private static void ensureEngine() {
         if (!engineAvailable())
             throw new IllegalStateException("hmm4j's native engine is not available: " + engineUnavailabilityCause());

@@ -16,8 +16,11 @@ import io.hmm4j.ManagedArray;
 import io.hmm4j.ManagedHeap;
 import io.hmm4j.MigrationCause;
 import io.hmm4j.Residency;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.Function;
@@ -26,6 +29,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -337,6 +341,19 @@ public abstract class BackendConformanceTest {
         int length = 3 * 1024 + 512; // three and a half 4 KiB blocks
         for (long seed = 1; seed <= 12; seed++)
             ByteModel.run(heap, ByteModel.randomOps(seed, 150, 3, length), 3, length);
+    }
+
+    @Test
+    void randomOperationSequencesOverFileBackedArraysMatchAByteModelAndTheirFiles(@TempDir Path directory)
+            throws IOException {
+        heap.close();
+        heap = configure(ManagedHeap.builder()).blockSize(4096).prefetchBlocks(2).build();
+        int length = 3 * 1024 + 512;
+        for (long seed = 1; seed <= 6; seed++) {
+            Path run = directory.resolve("seed-" + seed);
+            Files.createDirectory(run);
+            ByteModel.run(heap, ByteModel.randomOps(seed, 150, 3, length), 3, length, new FileBacking(run));
+        }
     }
 
     @Test

@@ -90,13 +90,55 @@ public final class ByteModel {
         return max;
     }
 
+    /**
+     * Where the arrays of a run come from: fresh heap memory (zeros), or files, whose contents an array reopened
+     * after {@link Free} still holds, and which are checked whenever an array is closed.
+     */
+    public interface Backing {
+        /** A new array for {@code slot}; it holds {@code model} (zeros, or a file's bytes). */
+        FloatArray open(ManagedHeap heap, int slot, int length, byte[] model);
+
+        /** Whether a slot reopened after {@link Free} keeps its model (a file) rather than starting at zeros. */
+        boolean keepsContents();
+
+        /** Called right before a slot's array is closed, with what it must hold. */
+        void beforeClose(int slot, FloatArray array, byte[] model);
+
+        /** Called right after a slot's array was closed, with what it held. */
+        void afterClose(int slot, byte[] model);
+    }
+
+    /** Arrays from {@link ManagedHeap#allocateFloats}. */
+    public static final Backing HEAP = new Backing() {
+        @Override
+        public FloatArray open(ManagedHeap heap, int slot, int length, byte[] model) {
+            return heap.allocateFloats(length);
+        }
+
+        @Override
+        public boolean keepsContents() {
+            return false;
+        }
+
+        @Override
+        public void beforeClose(int slot, FloatArray array, byte[] model) {}
+
+        @Override
+        public void afterClose(int slot, byte[] model) {}
+    };
+
     /** Runs {@code ops}, checking every read, then compares every array with its model. */
     public static void run(ManagedHeap heap, List<Op> ops, int slots, int length) {
+        run(heap, ops, slots, length, HEAP);
+    }
+
+    /** {@link #run(ManagedHeap, List, int, int)} over arrays from {@code backing}. */
+    public static void run(ManagedHeap heap, List<Op> ops, int slots, int length, Backing backing) {
         FloatArray[] arrays = new FloatArray[slots];
         byte[][] models = new byte[slots][];
         for (int s = 0; s < slots; s++) {
-            arrays[s] = heap.allocateFloats(length);
             models[s] = new byte[length * 4];
+            arrays[s] = backing.open(heap, s, length, models[s]);
         }
         long n = length;
         int step = 0;
@@ -137,16 +179,22 @@ public final class ByteModel {
                     System.arraycopy(models[from], i * 4, models[to], i * 4, floats * 4);
                 }
                 case Free(int s) -> {
+                    backing.beforeClose(s, arrays[s], models[s]);
                     arrays[s].close();
-                    arrays[s] = heap.allocateFloats(length);
-                    models[s] = new byte[length * 4];
+                    backing.afterClose(s, models[s]);
+                    if (!backing.keepsContents())
+                        models[s] = new byte[length * 4];
+                    arrays[s] = backing.open(heap, s, length, models[s]);
                 }
             }
         }
         for (int s = 0; s < slots; s++)
             assertThat(arrays[s].segment().toArray(ValueLayout.JAVA_BYTE)).as("final contents of slot %d", s)
                     .isEqualTo(models[s]);
-        for (FloatArray a : arrays)
-            a.close();
+        for (int s = 0; s < slots; s++) {
+            backing.beforeClose(s, arrays[s], models[s]);
+            arrays[s].close();
+            backing.afterClose(s, models[s]);
+        }
     }
 }

@@ -3,12 +3,17 @@ package io.hmm4j.internal.engine;
 import io.hmm4j.BlockState;
 import io.hmm4j.internal.ffm.hmm4j_h;
 import io.hmm4j.internal.ffm.hmm4j_migrate;
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 
 /**
- * A region of the fault engine: memfd-backed memory mapped as a user view (protection flipped by the engine)
+ * A region of the fault engine: memfd- or file-backed memory mapped as a user view (protection flipped by the engine)
  * and an engine view. Every method is one downcall; no Java lock is held across them by this class.
  */
 public final class Region {
@@ -21,9 +26,13 @@ public final class Region {
     private final long size;
     private final long blockSize;
     private final long blockCount;
+    private final boolean fileBacked;
+    private final boolean readOnly;
 
-    private Region(MemorySegment handle) {
+    private Region(MemorySegment handle, boolean fileBacked, boolean readOnly) {
         this.handle = handle;
+        this.fileBacked = fileBacked;
+        this.readOnly = readOnly;
         this.size = hmm4j_h.hmm4j_region_size(handle);
         this.blockSize = hmm4j_h.hmm4j_region_block_size(handle);
         this.blockCount = hmm4j_h.hmm4j_region_block_count(handle);
@@ -44,8 +53,76 @@ public final class Region {
                 throw new IllegalArgumentException("hmm4j_region_create failed: size " + size + ", block size "
                         + blockSize + ": " + NativeErrors.describe((int) rc));
             NativeErrors.check("hmm4j_region_create(" + size + " bytes)", rc);
-            return new Region(out.get(ValueLayout.ADDRESS, 0));
+            return new Region(out.get(ValueLayout.ADDRESS, 0), false, false);
         }
+    }
+
+    /**
+     * A region whose host copy is bytes {@code [offset, offset + length)} of {@code file} (see
+     * {@code hmm4j_region_create_file}): a writable one grows a shorter file, a read-only one never writes it.
+     *
+     * @param stats the heap's {@code struct hmm4j_stats}, alive as long as the region
+     * @throws IllegalArgumentException if {@code offset} is not a multiple of the page size, or for sizes the
+     *     engine refuses
+     * @throws java.nio.file.NoSuchFileException if the file does not exist
+     * @throws java.nio.file.AccessDeniedException if it cannot be opened in the mode asked for
+     * @throws IOException if it is no regular file, a read-only range lies beyond its end, or it cannot be mapped
+     * @throws OutOfMemoryError when the mappings cannot be created
+     */
+    public static Region mapFile(Path file, long offset, long length, long blockSize, boolean writable,
+                                 MemorySegment stats) throws IOException {
+        Engine.ensureInitialized();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            String path = file.toAbsolutePath().toString();
+            int rc = hmm4j_h.hmm4j_region_create_file(arena.allocateFrom(path), offset, length, blockSize,
+                    writable ? 1 : 0, stats, out);
+            String call = "hmm4j_region_create_file(" + path + ", offset " + offset + ", " + length + " bytes)";
+            switch (-rc) {
+                case 0 -> {
+                    return new Region(out.get(ValueLayout.ADDRESS, 0), true, !writable);
+                }
+                case 2 -> throw new NoSuchFileException(path);
+                case 1, 13 -> throw new AccessDeniedException(path, null, call + " failed: " + NativeErrors.describe(rc));
+                case 6 -> throw new IOException(call + " failed: the range lies beyond the end of the file ("
+                        + Files.size(file) + " bytes) and a read-only mapping does not grow it");
+                case 19 -> throw new IOException(call + " failed: not a regular file that can be mapped");
+                case 22 -> throw new IllegalArgumentException(call + " failed: " + NativeErrors.describe(rc)
+                        + " (the offset must be a multiple of the page size, " + hmm4j_h.hmm4j_engine_page_size()
+                        + " bytes)");
+                case 12, hmm4j_h.HMM4J_EMAPLIMIT -> throw new OutOfMemoryError(call + " failed: " + NativeErrors.describe(rc));
+                default -> throw new IOException(call + " failed: " + NativeErrors.describe(rc));
+            }
+        }
+    }
+
+    /**
+     * Serves this fresh region's faults with userfaultfd ({@code hmm4j_region_use_uffd}; {@link UserFaultFd} must
+     * be on). Where the kernel refuses the range the region keeps mprotect, and the reason is logged.
+     */
+    public void useUserfaultfd() {
+        int rc = hmm4j_h.hmm4j_region_use_uffd(handle);
+        if (rc != 0)
+            System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING, "hmm4j: a region of " + size
+                    + " bytes keeps mprotect: hmm4j_region_use_uffd failed: " + NativeErrors.describe(rc));
+    }
+
+    /** Whether the host copy is a file's pages ({@link #mapFile}). */
+    public boolean isFileBacked() {
+        return fileBacked;
+    }
+
+    /** Whether the user view can never be written ({@link #mapFile} of a read-only file). */
+    public boolean isReadOnly() {
+        return readOnly;
+    }
+
+    /**
+     * Brings device-only blocks home and writes the file's pages back; returns 0 or the negative errno
+     * ({@code hmm4j_region_force}). The caller waits for launches that write this region first.
+     */
+    public int force(int cause) {
+        return hmm4j_h.hmm4j_region_force(handle, cause);
     }
 
     /** The user view's base address as a zero-length segment (the caller reinterprets it with its arena). */

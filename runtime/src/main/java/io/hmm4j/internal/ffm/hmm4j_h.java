@@ -142,6 +142,50 @@ public final class hmm4j_h {
         }
     }
 
+    private static final class hmm4j_uffd_enable {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_uffd_enable");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_uffd_enable(void)
+     * }
+     */
+    public static int hmm4j_uffd_enable() {
+        var mh$ = hmm4j_uffd_enable.HANDLE;
+        try {
+            return (int) mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_uffd_status {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_uffd_status");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_uffd_status(void)
+     * }
+     */
+    public static int hmm4j_uffd_status() {
+        var mh$ = hmm4j_uffd_status.HANDLE;
+        try {
+            return (int) mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static final class hmm4j_engine_page_size {
         static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_LONG);
         static final MemorySegment ADDR = findOrThrow("hmm4j_engine_page_size");
@@ -223,6 +267,72 @@ public final class hmm4j_h {
         var mh$ = hmm4j_region_create.HANDLE;
         try {
             return (int) mh$.invokeExact(size, block_size, stats, out);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_create_file {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_LONG, hmm4j_h.C_LONG, hmm4j_h.C_LONG, hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_create_file");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_region_create_file(const char *path, uint64_t offset, uint64_t length, uint64_t block_size, int32_t writable, struct hmm4j_stats *stats, struct hmm4j_region **out)
+     * }
+     */
+    public static int hmm4j_region_create_file(MemorySegment path, long offset, long length, long block_size, int writable, MemorySegment stats, MemorySegment out) {
+        var mh$ = hmm4j_region_create_file.HANDLE;
+        try {
+            return (int) mh$.invokeExact(path, offset, length, block_size, writable, stats, out);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_force {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_INT);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_force");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_region_force(struct hmm4j_region *region, int32_t cause)
+     * }
+     */
+    public static int hmm4j_region_force(MemorySegment region, int cause) {
+        var mh$ = hmm4j_region_force.HANDLE;
+        try {
+            return (int) mh$.invokeExact(region, cause);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_use_uffd {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_use_uffd");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_region_use_uffd(struct hmm4j_region *region)
+     * }
+     */
+    public static int hmm4j_region_use_uffd(MemorySegment region) {
+        var mh$ = hmm4j_region_use_uffd.HANDLE;
+        try {
+            return (int) mh$.invokeExact(region);
         } catch (Error | RuntimeException ex) {
             throw ex;
         } catch (Throwable ex$) {

@@ -32,9 +32,14 @@ class ConcurrencyStressTest {
 
     private ManagedHeap heap;
 
+    /** The heap under stress; a subclass may serve its faults another way. */
+    protected ManagedHeap.Builder configure(ManagedHeap.Builder builder) {
+        return builder;
+    }
+
     @BeforeEach
     void open() {
-        heap = ManagedHeap.builder().backend("emulated").blockSize(BLOCK).prefetchBlocks(2).build();
+        heap = configure(ManagedHeap.builder().backend("emulated").blockSize(BLOCK).prefetchBlocks(2)).build();
     }
 
     @AfterEach

@@ -24,29 +24,6 @@ class HostIoAndDevicesTest {
     private static final long BLOCK = 4096;
 
     @Test
-    void readSyscallIntoDeviceResidentMemoryNeedsTheHelper(@TempDir Path dir) throws IOException {
-        Path file = dir.resolve("data.bin");
-        byte[] content = new byte[(int) (4 * BLOCK)];
-        for (int i = 0; i < content.length; i++)
-            content[i] = (byte) (i * 31);
-        Files.write(file, content);
-        try (ManagedHeap heap = ManagedHeap.builder().backend("emulated").blockSize(BLOCK).build();
-                FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            // A float array, so that a built-in FILL (on float arrays only) can put it on the device.
-            FloatArray a = heap.allocateFloats(content.length / 4);
-            heap.launch(BuiltinKernel.FILL, a.length(), Arg.write(a), Arg.of(1f), Arg.of(a.length())).await();
-            ByteBuffer view = a.segment().asByteBuffer();
-            // The kernel refuses to write into PROT_NONE pages: EFAULT, not a fault hmm4j could serve.
-            assertThatThrownBy(() -> channel.read(view, 0)).isInstanceOf(IOException.class).hasMessageContaining("Bad address");
-            heap.makeHostWritable(a, 0, a.byteSize());
-            assertThat(heap.residency(a).all(BlockState.HOST)).isTrue();
-            view.clear();
-            assertThat(channel.read(view, 0)).isEqualTo(content.length);
-            assertThat(a.segment().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)).isEqualTo(content);
-        }
-    }
-
-    @Test
     void writeSyscallFromDeviceResidentMemoryAfterPrefetchHome(@TempDir Path dir) throws IOException {
         try (ManagedHeap heap = ManagedHeap.builder().backend("emulated").blockSize(BLOCK).build()) {
             FloatArray a = heap.allocateFloats(2 * BLOCK / 4);

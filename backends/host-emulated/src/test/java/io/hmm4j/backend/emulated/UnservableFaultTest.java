@@ -20,8 +20,9 @@ import org.junit.jupiter.api.Test;
  */
 class UnservableFaultTest {
 
-    public static void main(String[] args) {
-        try (ManagedHeap heap = ManagedHeap.builder().backend("emulated").build()) {
+    public static void main(String[] args) throws Exception {
+        try (ManagedHeap heap = ManagedHeap.builder().backend("emulated").userfaultfd(args.length > 0 ? args[0] : "off")
+                .build()) {
             FloatArray a = heap.allocateFloats(1 << 16);
             heap.launch(BuiltinKernel.FILL, a.length(), Arg.write(a), Arg.of(1f), Arg.of(a.length())).await();
             heap.devices().get(0).copyEngine().inject(NativeCopyEngine.Injection.DEVICE_UNREADABLE, 0);
@@ -31,6 +32,13 @@ class UnservableFaultTest {
             } catch (InternalError e) {
                 System.out.println("INTERNAL_ERROR " + e.getMessage());
             }
+            // A system call into it fails the call, as for any unservable access (userfaultfd's path too).
+            try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(Path.of("/proc/self/stat"))) {
+                channel.read(a.segment().asSlice(4096, 64).asByteBuffer());
+                System.out.println("SYSCALL READ");
+            } catch (java.io.IOException e) {
+                System.out.println("SYSCALL FAILED " + e.getMessage());
+            }
             // The JVM keeps working after it.
             System.out.println("ALIVE " + heap.stats().copyErrors());
         }
@@ -38,13 +46,24 @@ class UnservableFaultTest {
 
     @Test
     void unservableFaultBecomesAnInternalErrorNotACrash() throws Exception {
+        assertUnservableFaultIsReported("off");
+    }
+
+    @Test
+    void unservableFaultOnAUserfaultfdHeapIsReportedToo() throws Exception {
+        String cause = io.hmm4j.RuntimeInfo.userfaultfdUnavailabilityCause();
+        org.junit.jupiter.api.Assumptions.assumeTrue(cause == null, () -> "userfaultfd not available: " + cause);
+        assertUnservableFaultIsReported("on");
+    }
+
+    private static void assertUnservableFaultIsReported(String userfaultfd) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process p = new ProcessBuilder(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp",
-                System.getProperty("java.class.path"), UnservableFaultTest.class.getName()))
+                System.getProperty("java.class.path"), UnservableFaultTest.class.getName(), userfaultfd))
                 .redirectErrorStream(true).start();
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(out).as(out).contains("INTERNAL_ERROR").contains("ALIVE");
+        assertThat(out).as(out).contains("INTERNAL_ERROR").contains("SYSCALL FAILED Bad address").contains("ALIVE");
         assertThat(p.exitValue()).as(out).isZero();
     }
 }
