@@ -422,6 +422,41 @@ int hmm4j_device_copy_to_host(struct hmm4j_device *device, void *host, uint64_t 
 int hmm4j_device_zero(struct hmm4j_device *device, uint64_t device_addr, uint64_t bytes);
 int hmm4j_device_synchronize(struct hmm4j_device *device);
 
+/*
+ * Per-launch completion. A fence owns one event a backend recorded after a
+ * launch's last command (OpenCL: a cl_event; CUDA: a CUevent recorded on the
+ * device's stream), so a wait drains that launch, not the whole device.
+ * hmm4j_fence_create takes the event over, also when it fails (-ENOMEM; or
+ * -EOPNOTSUPP for a device without events, which then waits with
+ * synchronize). The creator holds one reference; hmm4j_fence_get adds one
+ * (take it while the creator's is certainly held), hmm4j_fence_put drops one
+ * and the last frees the event. hmm4j_fence_wait returns 0 once the launch is
+ * complete, or -EIO (the raw code in the device's last error) if it failed;
+ * the first wait's outcome is kept, so a launch is waited for at most once.
+ * Not async-signal-safe; the fault handler reaches fences through regions.
+ */
+struct hmm4j_fence;
+int hmm4j_fence_create(struct hmm4j_device *device, uint64_t event, struct hmm4j_fence **out);
+void hmm4j_fence_get(struct hmm4j_fence *fence);
+void hmm4j_fence_put(struct hmm4j_fence *fence);
+int hmm4j_fence_wait(struct hmm4j_fence *fence);
+
+/*
+ * Tells a region that the launch of `fence` writes it (between
+ * hmm4j_region_launch_begin and _end): a host fault on the region waits for
+ * that fence instead of the device's synchronize, as long as every launch in
+ * flight on the region has attached one. The region holds its own reference
+ * until hmm4j_region_fence_detach (call it before hmm4j_region_launch_end) or
+ * its destroy. Returns 0, or -ENOSPC when the region's table is full (the
+ * fault path then keeps synchronizing, which is correct, only slower).
+ */
+int hmm4j_region_fence_attach(struct hmm4j_region *region, struct hmm4j_fence *fence);
+void hmm4j_region_fence_detach(struct hmm4j_region *region, struct hmm4j_fence *fence);
+
+/* Test hooks: how many waits drained the whole device, and how many waited for one launch's event. */
+uint64_t hmm4j_device_synchronizations(const struct hmm4j_device *device);
+uint64_t hmm4j_device_event_waits(const struct hmm4j_device *device);
+
 /* The raw backend error code of the last failure (CUresult, cl_int, errno). */
 int64_t hmm4j_device_last_error(const struct hmm4j_device *device);
 

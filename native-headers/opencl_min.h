@@ -16,4 +16,6 @@ typedef struct _cl_event *cl_event;
 #define CL_MEM_OBJECT_ALLOCATION_FAILURE (-4)
 #define CL_OUT_OF_RESOURCES (-5)
 #define CL_OUT_OF_HOST_MEMORY (-6)
+#define CL_COMPLETE 0
+#define CL_EVENT_COMMAND_EXECUTION_STATUS 0x11D3
 #endif

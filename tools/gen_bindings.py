@@ -46,6 +46,14 @@ funcs = [
  ("int","hmm4j_device_synchronize",[("ptr","device")],False,"int hmm4j_device_synchronize(struct hmm4j_device *device)"),
  ("long","hmm4j_device_last_error",[("ptr","device")],True,"int64_t hmm4j_device_last_error(const struct hmm4j_device *device)"),
  ("void","hmm4j_device_inject",[("ptr","device"),("int","what"),("long","after_bytes")],True,"void hmm4j_device_inject(struct hmm4j_device *device, int32_t what, uint64_t after_bytes)"),
+ ("int","hmm4j_fence_create",[("ptr","device"),("long","event"),("ptr","out")],False,"int hmm4j_fence_create(struct hmm4j_device *device, uint64_t event, struct hmm4j_fence **out)"),
+ ("void","hmm4j_fence_get",[("ptr","fence")],True,"void hmm4j_fence_get(struct hmm4j_fence *fence)"),
+ ("void","hmm4j_fence_put",[("ptr","fence")],False,"void hmm4j_fence_put(struct hmm4j_fence *fence)"),
+ ("int","hmm4j_fence_wait",[("ptr","fence")],False,"int hmm4j_fence_wait(struct hmm4j_fence *fence)"),
+ ("int","hmm4j_region_fence_attach",[("ptr","region"),("ptr","fence")],False,"int hmm4j_region_fence_attach(struct hmm4j_region *region, struct hmm4j_fence *fence)"),
+ ("void","hmm4j_region_fence_detach",[("ptr","region"),("ptr","fence")],False,"void hmm4j_region_fence_detach(struct hmm4j_region *region, struct hmm4j_fence *fence)"),
+ ("long","hmm4j_device_synchronizations",[("ptr","device")],True,"uint64_t hmm4j_device_synchronizations(const struct hmm4j_device *device)"),
+ ("long","hmm4j_device_event_waits",[("ptr","device")],True,"uint64_t hmm4j_device_event_waits(const struct hmm4j_device *device)"),
 ]
 jt = {"int":"int","long":"long","ptr":"MemorySegment","void":"void"}
 lay = {"int":"hmm4j_h.C_INT","long":"hmm4j_h.C_LONG","ptr":"hmm4j_h.C_POINTER"}

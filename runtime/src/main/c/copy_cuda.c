@@ -179,6 +179,29 @@ static int cuda_synchronize(struct hmm4j_device *dev)
     return fold(dev, rc);
 }
 
+/* cuEventSynchronize waits for the work recorded before the event on the stream, that launch's kernel, alone. */
+static int cuda_wait_event(struct hmm4j_device *dev, uint64_t event)
+{
+    struct cuda_device *cu = (struct cuda_device *)dev;
+    CUcontext previous;
+    CUresult rc = cu->api.ctx_push(cu->context);
+    if (rc != CUDA_SUCCESS)
+        return fold(dev, rc);
+    rc = cu->api.event_synchronize((CUevent)(uintptr_t)event);
+    cu->api.ctx_pop(&previous);
+    return fold(dev, rc);
+}
+
+static void cuda_release_event(struct hmm4j_device *dev, uint64_t event)
+{
+    struct cuda_device *cu = (struct cuda_device *)dev;
+    CUcontext previous;
+    if (cu->api.ctx_push(cu->context) != CUDA_SUCCESS)
+        return;
+    cu->api.event_destroy((CUevent)(uintptr_t)event);
+    cu->api.ctx_pop(&previous);
+}
+
 static void cuda_destroy(struct hmm4j_device *dev)
 {
     struct cuda_device *cu = (struct cuda_device *)dev;
@@ -224,6 +247,8 @@ static const struct hmm4j_device_ops cuda_ops = {
     .unregister_host = cuda_unregister_host,
     .zero = cuda_zero,
     .synchronize = cuda_synchronize,
+    .wait_event = cuda_wait_event,
+    .release_event = cuda_release_event,
     .destroy = cuda_destroy,
 };
 

@@ -22,6 +22,9 @@ struct opencl_api {
     cl_int (*fill_buffer)(cl_command_queue, cl_mem, const void *, size_t, size_t, size_t, cl_uint,
                           const cl_event *, cl_event *);
     cl_int (*finish)(cl_command_queue);
+    cl_int (*wait_for_events)(cl_uint, const cl_event *);
+    cl_int (*get_event_info)(cl_event, cl_uint, size_t, void *, size_t *);
+    cl_int (*release_event)(cl_event);
 };
 
 struct opencl_device {
@@ -89,6 +92,30 @@ static int opencl_synchronize(struct hmm4j_device *dev)
     return fold(dev, cl->api.finish(cl->queue));
 }
 
+/*
+ * clWaitForEvents reports a failed command only as CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST; the event's
+ * execution status (negative on failure) carries the command's own code.
+ */
+static int opencl_wait_event(struct hmm4j_device *dev, uint64_t event)
+{
+    struct opencl_device *cl = (struct opencl_device *)dev;
+    cl_event ev = (cl_event)(uintptr_t)event;
+    cl_int rc = cl->api.wait_for_events(1, &ev);
+    cl_int status = CL_COMPLETE;
+    cl_int info = cl->api.get_event_info(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, NULL);
+    if (info != CL_SUCCESS)
+        return fold(dev, info);
+    if (status < 0)
+        return fold(dev, status);
+    return fold(dev, rc);
+}
+
+static void opencl_release_event(struct hmm4j_device *dev, uint64_t event)
+{
+    struct opencl_device *cl = (struct opencl_device *)dev;
+    cl->api.release_event((cl_event)(uintptr_t)event);
+}
+
 static void opencl_destroy(struct hmm4j_device *dev)
 {
     struct opencl_device *cl = (struct opencl_device *)dev;
@@ -102,6 +129,8 @@ static const struct hmm4j_device_ops opencl_ops = {
     .to_host = opencl_to_host,
     .zero = opencl_zero,
     .synchronize = opencl_synchronize,
+    .wait_event = opencl_wait_event,
+    .release_event = opencl_release_event,
     .destroy = opencl_destroy,
 };
 
@@ -128,6 +157,9 @@ HMM4J_EXPORT int hmm4j_device_create_opencl(const char *libopencl_path, uint64_t
     RESOLVE(read_buffer, "clEnqueueReadBuffer");
     RESOLVE(fill_buffer, "clEnqueueFillBuffer");
     RESOLVE(finish, "clFinish");
+    RESOLVE(wait_for_events, "clWaitForEvents");
+    RESOLVE(get_event_info, "clGetEventInfo");
+    RESOLVE(release_event, "clReleaseEvent");
     cl->queue = (cl_command_queue)(uintptr_t)queue;
     hmm4j_device_init(&cl->base, &opencl_ops, cl);
     *out = &cl->base;

@@ -16,6 +16,8 @@ int hmm4j_device_init(struct hmm4j_device *dev, const struct hmm4j_device_ops *o
     atomic_store(&dev->unreadable, false);
     atomic_store(&dev->refs, 1);
     atomic_store(&dev->closed, false);
+    atomic_store(&dev->synchronizations, 0);
+    atomic_store(&dev->event_waits, 0);
     return 0;
 }
 
@@ -87,7 +89,10 @@ int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr,
 int hmm4j_device_do_synchronize(struct hmm4j_device *dev)
 {
     int rc = refuse_if_closed(dev);
-    return rc != 0 ? rc : dev->ops->synchronize(dev);
+    if (rc != 0)
+        return rc;
+    atomic_fetch_add(&dev->synchronizations, 1);
+    return dev->ops->synchronize(dev);
 }
 
 HMM4J_EXPORT void hmm4j_device_destroy(struct hmm4j_device *dev)
@@ -136,6 +141,16 @@ HMM4J_EXPORT int hmm4j_device_synchronize(struct hmm4j_device *dev)
 HMM4J_EXPORT int64_t hmm4j_device_last_error(const struct hmm4j_device *dev)
 {
     return dev ? atomic_load(&dev->last_error) : 0;
+}
+
+HMM4J_EXPORT uint64_t hmm4j_device_synchronizations(const struct hmm4j_device *dev)
+{
+    return dev ? atomic_load(&dev->synchronizations) : 0;
+}
+
+HMM4J_EXPORT uint64_t hmm4j_device_event_waits(const struct hmm4j_device *dev)
+{
+    return dev ? atomic_load(&dev->event_waits) : 0;
 }
 
 HMM4J_EXPORT void hmm4j_device_inject(struct hmm4j_device *dev, int32_t what, uint64_t after_bytes)

@@ -24,6 +24,9 @@ struct hmm4j_device_ops {
     void (*unregister_host)(struct hmm4j_device *dev, void *host);
     int (*zero)(struct hmm4j_device *dev, uint64_t device_addr, size_t bytes);
     int (*synchronize)(struct hmm4j_device *dev);
+    /* Optional (NULL): wait for one recorded launch event, and free it (see fence.c). */
+    int (*wait_event)(struct hmm4j_device *dev, uint64_t event);
+    void (*release_event)(struct hmm4j_device *dev, uint64_t event);
     void (*destroy)(struct hmm4j_device *dev);
 };
 
@@ -37,8 +40,13 @@ struct hmm4j_device {
     /* The owner's reference plus one per bound region; the last one frees (hmm4j_device_put). */
     atomic_int refs;
     atomic_bool closed; /* the owner destroyed it: what it copies through may be gone */
+    /* test hooks: how often a wait drained the whole device, and how often it waited for one launch's event */
+    _Atomic uint64_t synchronizations;
+    _Atomic uint64_t event_waits;
     void *backend; /* the backend's private state */
 };
+
+#define HMM4J_REGION_FENCES 16
 
 struct hmm4j_region {
     atomic_int lock;
@@ -54,6 +62,9 @@ struct hmm4j_region {
     uint64_t device_base;
     struct hmm4j_stats *stats;    /* may be NULL */
     _Atomic int32_t launches_in_flight;
+    /* Events of in-flight launches that write this region (region lock); fewer than launches_in_flight: sync. */
+    struct hmm4j_fence *fences[HMM4J_REGION_FENCES];
+    int32_t nfences;
     /* adaptive sequential prefetch of host faults */
     uint64_t prefetch_max;
     uint64_t last_fault_block;
@@ -98,6 +109,9 @@ int hmm4j_uffd_resolve_locked(struct hmm4j_region *region, uint64_t block);
 
 /* floor.c: serves a fault in the benchmark floor's memory; false for any other address. */
 bool hmm4j_floor_serve(uintptr_t address);
+/* fence.c: waits for the launches that write a region (lock held); gives up the region's fences at destroy. */
+void hmm4j_region_wait_for_writers(struct hmm4j_region *region);
+void hmm4j_region_drop_fences(struct hmm4j_region *region);
 
 /* engine.c */
 void hmm4j_stats_add(struct hmm4j_stats *stats, size_t field_offset, uint64_t value);

@@ -207,6 +207,7 @@ HMM4J_EXPORT void hmm4j_region_destroy(struct hmm4j_region *r)
     if (!r)
         return;
     hmm4j_registry_remove(r);
+    hmm4j_region_drop_fences(r);
     if (r->device) {
         unregister_host_locked(r);
         hmm4j_device_put(r->device);
@@ -593,8 +594,7 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
         return -EFAULT;
     }
     /* A kernel that writes this region may still run: the device copy is final only after it. */
-    if (atomic_load(&r->launches_in_flight) > 0)
-        hmm4j_device_do_synchronize(r->device);
+    hmm4j_region_wait_for_writers(r);
     uint64_t moved = 0;
     int intent = write ? HMM4J_INTENT_WRITE : HMM4J_INTENT_READ;
     uint64_t extra = current == HMM4J_BLOCK_DEVICE ? prefetch_extent(r, block) : 0;

@@ -1,5 +1,6 @@
 package io.hmm4j;
 
+import io.hmm4j.internal.engine.Fence;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
@@ -26,6 +27,8 @@ public final class Launch {
     /** Its written arrays' regions were told a kernel is in flight (launchBegin). */
     boolean begun;
     boolean enqueued;
+    /** The completion of its commands, attached to its written arrays' regions; null: wait with synchronize. */
+    Fence fence;
     volatile boolean done;
     /** What the device reported when the launch was waited for, by whichever thread did. */
     volatile DeviceException failure;

@@ -2,6 +2,7 @@ package io.hmm4j;
 
 import io.hmm4j.internal.engine.Backends;
 import io.hmm4j.internal.engine.Engine;
+import io.hmm4j.internal.engine.Fence;
 import io.hmm4j.internal.engine.NativeErrors;
 import io.hmm4j.internal.engine.Region;
 import io.hmm4j.internal.engine.UserFaultFd;
@@ -489,16 +490,23 @@ public final class ManagedHeap implements AutoCloseable {
                 case Arg.Scalar(Number value) -> new KernelArgument.Scalar(value);
             });
         }
+        long event;
         try {
-            ds.device.launch(kernel, globalSize, arguments);
+            event = ds.device.launchRecorded(kernel, globalSize, arguments);
         } catch (RuntimeException | Error e) {
             synchronized (lock) {
                 failBeforeKernel(launch);
             }
             throw e;
         }
+        Fence fence = event != 0 && ds.engine != null ? Fence.create(ds.engine, event) : null;
         synchronized (lock) {
             launch.enqueued = true;
+            if (fence != null) {
+                launch.fence = fence;
+                for (ManagedArray array : launch.written)
+                    array.region.attach(fence);
+            }
             if (releaseHostMemory)
                 for (ManagedArray array : launch.handedOver.keySet())
                     array.region.reclaim();
@@ -581,8 +589,15 @@ public final class ManagedHeap implements AutoCloseable {
         if (launch.done)
             return;
         if (launch.begun)
-            for (ManagedArray array : launch.written)
+            for (ManagedArray array : launch.written) {
+                if (launch.fence != null)
+                    array.region.detach(launch.fence);
                 array.region.launchEnd();
+            }
+        if (launch.fence != null) {
+            launch.fence.release();
+            launch.fence = null;
+        }
         for (ManagedArray array : launch.arrays)
             array.inFlight.remove(launch);
         launch.placing = false;
@@ -607,17 +622,30 @@ public final class ManagedHeap implements AutoCloseable {
             return;
         }
         try {
+            Fence fence;
             synchronized (lock) {
                 awaitEnqueued(launch);
                 if (launch.done)
                     return;
+                // Outside the lock another thread may complete the launch and give up its fence: hold our own.
+                fence = launch.fence;
+                if (fence != null)
+                    fence.retain();
             }
             try {
-                launch.device.device.synchronize();
+                if (fence != null)
+                    fence.await();
+                else
+                    launch.device.device.synchronize();
             } catch (DeviceException e) {
                 launch.failure = e;
             } finally {
-                complete(launch);
+                try {
+                    complete(launch);
+                } finally {
+                    if (fence != null)
+                        fence.release();
+                }
             }
         } finally {
             exitCall();
@@ -633,7 +661,10 @@ public final class ManagedHeap implements AutoCloseable {
         if (launch.done)
             return;
         try {
-            launch.device.device.synchronize();
+            if (launch.fence != null)
+                launch.fence.await();
+            else
+                launch.device.device.synchronize();
         } catch (DeviceException e) {
             launch.failure = e;
         } finally {

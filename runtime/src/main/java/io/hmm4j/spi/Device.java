@@ -50,6 +50,17 @@ public interface Device {
     void launch(Kernel kernel, long globalSize, List<KernelArgument> arguments);
 
     /**
+     * Enqueues like {@link #launch} and returns the raw handle of an event the backend recorded after the launch's
+     * last command (OpenCL: a {@code cl_event}; CUDA: a {@code CUevent} recorded on the launch's stream), whose
+     * completion means the launch finished. The caller owns it and releases it through {@link #copyEngine()}'s
+     * fences. Returns 0 when the backend records none; the runtime then waits with {@link #synchronize()}.
+     */
+    default long launchRecorded(Kernel kernel, long globalSize, List<KernelArgument> arguments) {
+        launch(kernel, globalSize, arguments);
+        return 0;
+    }
+
+    /**
      * Whether {@link #launch} returns only after the kernel finished (emulated kernels, coherent OpenCL). The
      * runtime then completes the launch at once instead of leaving it in flight.
      */

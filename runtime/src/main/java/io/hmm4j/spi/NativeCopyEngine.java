@@ -134,6 +134,16 @@ public final class NativeCopyEngine implements AutoCloseable {
         NativeErrors.checkDevice("hmm4j_device_synchronize", rc, deviceId, lastError());
     }
 
+    /** Test hook: how many waits (faults, awaits) drained the whole device. */
+    public long synchronizations() {
+        return hmm4j_h.hmm4j_device_synchronizations(handle());
+    }
+
+    /** Test hook: how many waits waited for one launch's recorded event. */
+    public long eventWaits() {
+        return hmm4j_h.hmm4j_device_event_waits(handle());
+    }
+
     /** The backend's raw code of the last failure (CUresult, cl_int, errno). */
     public long lastError() {
         return hmm4j_h.hmm4j_device_last_error(handle());

@@ -160,6 +160,13 @@ public final class Region {
      * the failed blocks where they were) together with the negative errno via {@code failed}. {@code outcome},
      * when not null, receives one HMM4J_MIGRATE_* byte per block of the range.
      */
+    /**
+     * The request struct, one per thread and reused: a launch migrates each of its arrays, and a confined arena
+     * per call was a measurable part of a launch. The engine reads it only during the call.
+     */
+    private static final ThreadLocal<MemorySegment> MIGRATE_REQUEST =
+            ThreadLocal.withInitial(() -> hmm4j_migrate.allocate(Arena.ofAuto()));
+
     public int migrate(long firstBlock, long blocks, int direction, int intent, int cause, long[] movedOut) {
         return migrate(firstBlock, blocks, direction, intent, cause, movedOut, null);
     }
@@ -167,22 +174,21 @@ public final class Region {
     /** {@link #migrate(long, long, int, int, int, long[])} that also reports each block's outcome. */
     public int migrate(long firstBlock, long blocks, int direction, int intent, int cause, long[] movedOut,
                        MemorySegment outcome) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment request = hmm4j_migrate.allocate(arena);
-            hmm4j_migrate.region(request, handle);
-            hmm4j_migrate.first_block(request, firstBlock);
-            hmm4j_migrate.nblocks(request, blocks);
-            hmm4j_migrate.direction(request, direction);
-            hmm4j_migrate.intent(request, intent);
-            hmm4j_migrate.cause(request, cause);
-            hmm4j_migrate.state(request, outcome == null ? MemorySegment.NULL : outcome);
-            int rc = hmm4j_h.hmm4j_migrate(request);
-            if (movedOut != null) {
-                movedOut[0] = hmm4j_migrate.moved_blocks(request);
-                movedOut[1] = hmm4j_migrate.moved_bytes(request);
-            }
-            return rc;
+        // Zeroed as a fresh allocation was: the out fields of a call that fails early must not be the last call's.
+        MemorySegment request = MIGRATE_REQUEST.get().fill((byte) 0);
+        hmm4j_migrate.region(request, handle);
+        hmm4j_migrate.first_block(request, firstBlock);
+        hmm4j_migrate.nblocks(request, blocks);
+        hmm4j_migrate.direction(request, direction);
+        hmm4j_migrate.intent(request, intent);
+        hmm4j_migrate.cause(request, cause);
+        hmm4j_migrate.state(request, outcome == null ? MemorySegment.NULL : outcome);
+        int rc = hmm4j_h.hmm4j_migrate(request);
+        if (movedOut != null) {
+            movedOut[0] = hmm4j_migrate.moved_blocks(request);
+            movedOut[1] = hmm4j_migrate.moved_bytes(request);
         }
+        return rc;
     }
 
     /** The most blocks a snapshot holds: the JDK's largest safe array length. */
@@ -234,6 +240,24 @@ public final class Region {
 
     public void launchEnd() {
         hmm4j_h.hmm4j_region_launch_end(handle);
+    }
+
+    /**
+     * The launch of {@code fence} writes this region (call between {@link #launchBegin} and {@link #launchEnd}):
+     * a host fault waits for that fence instead of the whole device. Returns false when the region's table is
+     * full; faults then keep draining the device, which is complete, only coarser.
+     */
+    public boolean attach(Fence fence) {
+        int rc = hmm4j_h.hmm4j_region_fence_attach(handle, fence.handle());
+        if (rc == -28)
+            return false;
+        NativeErrors.check("hmm4j_region_fence_attach", rc);
+        return true;
+    }
+
+    /** Undoes {@link #attach}, before {@link #launchEnd}; a fence that is not attached is ignored. */
+    public void detach(Fence fence) {
+        hmm4j_h.hmm4j_region_fence_detach(handle, fence.handle());
     }
 
     public void setReleaseHost(boolean release) {

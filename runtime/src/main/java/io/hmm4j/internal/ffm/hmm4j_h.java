@@ -1065,4 +1065,180 @@ public final class hmm4j_h {
             throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static final class hmm4j_fence_create {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_LONG, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_fence_create");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_fence_create(struct hmm4j_device *device, uint64_t event, struct hmm4j_fence **out)
+     * }
+     */
+    public static int hmm4j_fence_create(MemorySegment device, long event, MemorySegment out) {
+        var mh$ = hmm4j_fence_create.HANDLE;
+        try {
+            return (int) mh$.invokeExact(device, event, out);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_fence_get {
+        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_fence_get");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void hmm4j_fence_get(struct hmm4j_fence *fence)
+     * }
+     */
+    public static void hmm4j_fence_get(MemorySegment fence) {
+        var mh$ = hmm4j_fence_get.HANDLE;
+        try {
+            mh$.invokeExact(fence);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_fence_put {
+        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_fence_put");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void hmm4j_fence_put(struct hmm4j_fence *fence)
+     * }
+     */
+    public static void hmm4j_fence_put(MemorySegment fence) {
+        var mh$ = hmm4j_fence_put.HANDLE;
+        try {
+            mh$.invokeExact(fence);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_fence_wait {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_fence_wait");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_fence_wait(struct hmm4j_fence *fence)
+     * }
+     */
+    public static int hmm4j_fence_wait(MemorySegment fence) {
+        var mh$ = hmm4j_fence_wait.HANDLE;
+        try {
+            return (int) mh$.invokeExact(fence);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_fence_attach {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_fence_attach");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_region_fence_attach(struct hmm4j_region *region, struct hmm4j_fence *fence)
+     * }
+     */
+    public static int hmm4j_region_fence_attach(MemorySegment region, MemorySegment fence) {
+        var mh$ = hmm4j_region_fence_attach.HANDLE;
+        try {
+            return (int) mh$.invokeExact(region, fence);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_fence_detach {
+        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_POINTER, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_fence_detach");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void hmm4j_region_fence_detach(struct hmm4j_region *region, struct hmm4j_fence *fence)
+     * }
+     */
+    public static void hmm4j_region_fence_detach(MemorySegment region, MemorySegment fence) {
+        var mh$ = hmm4j_region_fence_detach.HANDLE;
+        try {
+            mh$.invokeExact(region, fence);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_device_synchronizations {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_LONG, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_synchronizations");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * {@snippet lang=c :
+     * uint64_t hmm4j_device_synchronizations(const struct hmm4j_device *device)
+     * }
+     */
+    public static long hmm4j_device_synchronizations(MemorySegment device) {
+        var mh$ = hmm4j_device_synchronizations.HANDLE;
+        try {
+            return (long) mh$.invokeExact(device);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_device_event_waits {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_LONG, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_event_waits");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * {@snippet lang=c :
+     * uint64_t hmm4j_device_event_waits(const struct hmm4j_device *device)
+     * }
+     */
+    public static long hmm4j_device_event_waits(MemorySegment device) {
+        var mh$ = hmm4j_device_event_waits.HANDLE;
+        try {
+            return (long) mh$.invokeExact(device);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }

@@ -27,6 +27,8 @@ import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUjit_option;
 import jcuda.driver.CUmodule;
@@ -327,6 +329,20 @@ public final class CudaDevice implements Device {
 
     @Override
     public void launch(Kernel kernel, long globalSize, List<KernelArgument> arguments) {
+        enqueueLaunch(kernel, globalSize, arguments, false);
+    }
+
+    /**
+     * Records a CUevent on the device's stream after the launch: the stream runs in order, so the event completes
+     * when the kernel has. Timing is disabled (a timing event costs more to record and to wait for).
+     */
+    @Override
+    public long launchRecorded(Kernel kernel, long globalSize, List<KernelArgument> arguments) {
+        return enqueueLaunch(kernel, globalSize, arguments, true);
+    }
+
+    /** Returns the recorded event's handle, or 0 when none was asked for or nothing was launched. */
+    private long enqueueLaunch(Kernel kernel, long globalSize, List<KernelArgument> arguments, boolean record) {
         Objects.requireNonNull(arguments, "arguments");
         if (!(kernel instanceof CudaKernel cuda) || cuda.device() != this)
             throw new IllegalArgumentException("kernel " + kernel + " was not loaded by " + id);
@@ -342,7 +358,7 @@ public final class CudaDevice implements Device {
             blocks = (int) Math.max(1, Math.min(cap, ceilDiv(globalSize, blockSize)));
         } else {
             if (globalSize == 0)
-                return;
+                return 0;
             long needed = ceilDiv(globalSize, blockSize);
             if (needed > Integer.MAX_VALUE)
                 throw new IllegalArgumentException("globalSize " + globalSize + " needs more than 2^31-1 blocks of "
@@ -360,9 +376,22 @@ public final class CudaDevice implements Device {
             }
             CudaErrors.check(JCudaDriver.cuLaunchKernel(cuda.function(), blocks, 1, 1, blockSize, 1, 1, 0, stream,
                     parameters, null), "cuLaunchKernel(" + cuda.name() + ")", id);
+            return record ? recordEvent() : 0;
         } finally {
             exit();
         }
+    }
+
+    /** Context current (enter()). An event that cannot be recorded is destroyed here: nobody else has it. */
+    private long recordEvent() {
+        CUevent event = new CUevent();
+        CudaErrors.check(JCudaDriver.cuEventCreate(event, CUevent_flags.CU_EVENT_DISABLE_TIMING), "cuEventCreate", id);
+        int rc = JCudaDriver.cuEventRecord(event, stream);
+        if (rc != CUresult.CUDA_SUCCESS) {
+            JCudaDriver.cuEventDestroy(event);
+            CudaErrors.check(rc, "cuEventRecord", id);
+        }
+        return CudaErrors.address(event);
     }
 
     private static long ceilDiv(long a, long b) {

@@ -28,6 +28,7 @@ import org.jocl.cl_command_queue;
 import org.jocl.cl_context;
 import org.jocl.cl_context_properties;
 import org.jocl.cl_device_id;
+import org.jocl.cl_event;
 import org.jocl.cl_kernel;
 import org.jocl.cl_mem;
 import org.jocl.cl_platform_id;
@@ -262,17 +263,37 @@ public final class OpenClDevice implements Device {
 
     @Override
     public void launch(Kernel kernel, long globalSize, List<KernelArgument> arguments) {
-        if (!(kernel instanceof ClKernel cl) || cl.device() != this)
-            throw new IllegalArgumentException("kernel " + kernel + " was not loaded by this " + id());
-        if (cl.builtin() == null)
-            launchUser(cl, globalSize, arguments);
-        else
-            launchBuiltin(cl.builtin(), arguments);
+        enqueueLaunch(kernel, globalSize, arguments, null);
         if (coherent)
             synchronize();
     }
 
-    private void launchUser(ClKernel kernel, long globalSize, List<KernelArgument> arguments) {
+    /**
+     * The event of the launch's last command: the queue is in order, so it completes after every command of the
+     * launch. Coherent launches are synchronous and record none.
+     */
+    @Override
+    public long launchRecorded(Kernel kernel, long globalSize, List<KernelArgument> arguments) {
+        if (coherent) {
+            launch(kernel, globalSize, arguments);
+            return 0;
+        }
+        cl_event last = new cl_event();
+        enqueueLaunch(kernel, globalSize, arguments, last);
+        return OpenCl.nativePointer(last);
+    }
+
+    /** {@code last}, when not null, receives the event of the launch's last command (none if nothing ran). */
+    private void enqueueLaunch(Kernel kernel, long globalSize, List<KernelArgument> arguments, cl_event last) {
+        if (!(kernel instanceof ClKernel cl) || cl.device() != this)
+            throw new IllegalArgumentException("kernel " + kernel + " was not loaded by this " + id());
+        if (cl.builtin() == null)
+            launchUser(cl, globalSize, arguments, last);
+        else
+            launchBuiltin(cl.builtin(), arguments, last);
+    }
+
+    private void launchUser(ClKernel kernel, long globalSize, List<KernelArgument> arguments, cl_event last) {
         if (globalSize <= 0)
             throw new IllegalArgumentException("global size must be > 0: " + globalSize);
         // User kernels run as one launch of exactly globalSize items: splitting would change get_global_size().
@@ -280,32 +301,32 @@ public final class OpenClDevice implements Device {
             try (Retained retained = new Retained()) {
                 for (int i = 0; i < arguments.size(); i++)
                     setArgument(kernel, i, arguments.get(i), retained);
-                enqueue(kernel, null, new long[] {globalSize}, null);
+                enqueue(kernel, null, new long[] {globalSize}, null, last);
             }
         }
     }
 
     /** Runs a built-in over its whole n (or grid); its arguments have passed {@link BuiltinSignature}'s check. */
-    private void launchBuiltin(BuiltinKernel which, List<KernelArgument> arguments) {
+    private void launchBuiltin(BuiltinKernel which, List<KernelArgument> arguments, cl_event last) {
         List<KernelArgument> a = BuiltinSignature.of(which).checkLaunch(arguments);
         switch (which) {
             case FILL, SCALE -> {
                 long n = count(a, 2);
                 if (n > 0)
-                    runSplit(builtins.get(which), n, 1, BULK_GRANULE, a.get(0), a.get(1), a.get(2));
+                    runSplit(builtins.get(which), n, 1, BULK_GRANULE, last, a.get(0), a.get(1), a.get(2));
             }
             case AXPY -> {
                 long n = count(a, 3);
                 if (n > 0)
-                    runSplit(builtins.get(which), n, 1, BULK_GRANULE, a.get(0), a.get(1), a.get(2), a.get(3));
+                    runSplit(builtins.get(which), n, 1, BULK_GRANULE, last, a.get(0), a.get(1), a.get(2), a.get(3));
             }
-            case DOT -> reduce(dotPartial, count(a, 3), a.get(2), a.get(0), a.get(1), a.get(3));
-            case SUM -> reduce(sumPartial, count(a, 2), a.get(1), a.get(0), a.get(2));
+            case DOT -> reduce(dotPartial, count(a, 3), last, a.get(2), a.get(0), a.get(1), a.get(3));
+            case SUM -> reduce(sumPartial, count(a, 2), last, a.get(1), a.get(0), a.get(2));
             case STENCIL_2D -> {
                 int width = (Integer) ((KernelArgument.Scalar) a.get(2)).value();
                 int height = (Integer) ((KernelArgument.Scalar) a.get(3)).value();
                 if (width > 0 && height > 0)
-                    runSplit(builtins.get(which), width, height, STENCIL_GRANULE, a.toArray(KernelArgument[]::new));
+                    runSplit(builtins.get(which), width, height, STENCIL_GRANULE, last, a.toArray(KernelArgument[]::new));
             }
         }
     }
@@ -316,7 +337,7 @@ public final class OpenClDevice implements Device {
     }
 
     /** Two passes: per-group partial sums, then one group adds them into out[0]. */
-    private void reduce(ClKernel partial, long n, KernelArgument out, KernelArgument... inputs) {
+    private void reduce(ClKernel partial, long n, cl_event last, KernelArgument out, KernelArgument... inputs) {
         int local = reductionLocalSize;
         long groups = Math.max(1, Math.min(REDUCTION_GROUPS, (n + local - 1) / local));
         synchronized (reductionLock) {
@@ -327,14 +348,14 @@ public final class OpenClDevice implements Device {
                     setArgument(partial, arg++, input, retained);
                 check("clSetKernelArg", CL.clSetKernelArg(k, arg++, Sizeof.cl_mem, Pointer.to(partials)));
                 check("clSetKernelArg", CL.clSetKernelArg(k, arg, (long) local * Float.BYTES, null));
-                enqueue(partial, null, new long[] {groups * local}, new long[] {local});
+                enqueue(partial, null, new long[] {groups * local}, new long[] {local}, null);
 
                 k = reducePartials.kernel();
                 check("clSetKernelArg", CL.clSetKernelArg(k, 0, Sizeof.cl_mem, Pointer.to(partials)));
                 check("clSetKernelArg", CL.clSetKernelArg(k, 1, Sizeof.cl_uint, Pointer.to(new int[] {(int) groups})));
                 setArgument(reducePartials, 2, out, retained);
                 check("clSetKernelArg", CL.clSetKernelArg(k, 3, (long) local * Float.BYTES, null));
-                enqueue(reducePartials, null, new long[] {local}, new long[] {local});
+                enqueue(reducePartials, null, new long[] {local}, new long[] {local}, last);
             }
         }
     }
@@ -343,7 +364,8 @@ public final class OpenClDevice implements Device {
      * Launches {@code width x height} items (height 1: one dimension) as a bulk of a multiple of {@code granule}
      * along x and a tail at a global offset, so the driver never has to pick a work-group size for an odd count.
      */
-    private void runSplit(ClKernel kernel, long width, long height, long granule, KernelArgument... arguments) {
+    private void runSplit(ClKernel kernel, long width, long height, long granule, cl_event last,
+            KernelArgument... arguments) {
         long tail = width % granule;
         long bulk = width - tail;
         boolean twoD = height > 1 || kernel.builtin() == BuiltinKernel.STENCIL_2D;
@@ -352,17 +374,18 @@ public final class OpenClDevice implements Device {
                 for (int i = 0; i < arguments.length; i++)
                     setArgument(kernel, i, arguments[i], retained);
                 if (bulk > 0)
-                    enqueue(kernel, null, twoD ? new long[] {bulk, height} : new long[] {bulk}, null);
+                    enqueue(kernel, null, twoD ? new long[] {bulk, height} : new long[] {bulk}, null,
+                            tail > 0 ? null : last);
                 if (tail > 0)
                     enqueue(kernel, twoD ? new long[] {bulk, 0} : new long[] {bulk},
-                            twoD ? new long[] {tail, height} : new long[] {tail}, null);
+                            twoD ? new long[] {tail, height} : new long[] {tail}, null, last);
             }
         }
     }
 
-    private void enqueue(ClKernel kernel, long[] offset, long[] global, long[] local) {
+    private void enqueue(ClKernel kernel, long[] offset, long[] global, long[] local, cl_event event) {
         check("clEnqueueNDRangeKernel(" + kernel.name() + ")",
-                CL.clEnqueueNDRangeKernel(queue, kernel.kernel(), global.length, offset, global, local, 0, null, null));
+                CL.clEnqueueNDRangeKernel(queue, kernel.kernel(), global.length, offset, global, local, 0, null, event));
     }
 
     /**
