@@ -507,7 +507,6 @@ public final class ManagedHeap implements AutoCloseable {
                 for (ManagedArray array : launch.written)
                     array.region.attach(fence);
             }
-            retakeForKernel(launch, access);
             if (releaseHostMemory)
                 for (ManagedArray array : launch.handedOver.keySet())
                     array.region.reclaim();
@@ -536,26 +535,6 @@ public final class ManagedHeap implements AutoCloseable {
         int intent = (mode.reads() ? hmm4j_h.HMM4J_INTENT_READ : 0) | hmm4j_h.HMM4J_INTENT_WRITE
                 | hmm4j_h.HMM4J_INTENT_KEEP_HOST;
         migrate(array, 0, array.region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.LAUNCH, outcome);
-    }
-
-    /**
-     * Between the hand-over and the enqueue no kernel existed to wait for, so a host fault in that gap copied the
-     * old bytes home (SHARED, or HOST for a write) and the kernel's result would never have replaced them. Now that
-     * the kernel is enqueued (and its fence attached, so new faults wait for it), every written array is handed
-     * over again in one engine call per array: SHARED blocks become DEVICE without a copy, and a block a host write
-     * made HOST meanwhile is copied again for a read-write argument (queued after the kernel: that write is the
-     * last) or overwritten by a write-only one. A failure is the launch's, reported by its await().
-     */
-    private void retakeForKernel(Launch launch, Map<ManagedArray, Access> access) {
-        for (ManagedArray array : launch.handedOver.keySet()) {
-            int intent = (access.get(array).reads() ? hmm4j_h.HMM4J_INTENT_READ : 0) | hmm4j_h.HMM4J_INTENT_WRITE
-                    | hmm4j_h.HMM4J_INTENT_KEEP_HOST;
-            try {
-                migrate(array, 0, array.region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.LAUNCH, null);
-            } catch (DeviceException e) {
-                launch.failure = e;
-            }
-        }
     }
 
     private static final int HANDED_OVER = hmm4j_h.HMM4J_MIGRATE_CHANGED | hmm4j_h.HMM4J_MIGRATE_COPIED;
