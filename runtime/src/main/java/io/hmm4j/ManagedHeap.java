@@ -633,12 +633,7 @@ public final class ManagedHeap implements AutoCloseable {
                     fence.retain();
             }
             try {
-                if (fence != null)
-                    fence.await();
-                else
-                    launch.device.device.synchronize();
-            } catch (DeviceException e) {
-                launch.failure = e;
+                waitForKernel(launch, fence);
             } finally {
                 try {
                     complete(launch);
@@ -652,23 +647,30 @@ public final class ManagedHeap implements AutoCloseable {
         }
     }
 
-    /**
-     * Waits for {@code launch} with the lock held (released while it waits to be enqueued). A failure is kept in
-     * the launch for its owner's {@link Launch#await()}, not thrown at whoever happened to wait for it.
-     */
+    /** Waits for {@code launch} with the lock held (released while it waits to be enqueued). */
     private void awaitLocked(Launch launch) {
         awaitEnqueued(launch);
         if (launch.done)
             return;
         try {
-            if (launch.fence != null)
-                launch.fence.await();
+            waitForKernel(launch, launch.fence);
+        } finally {
+            completeLocked(launch);
+        }
+    }
+
+    /**
+     * Waits for the launch's kernel by its fence, or by draining the device when it has none. A failure is kept
+     * in the launch for its owner's {@link Launch#await()}, not thrown at whoever happened to wait for it.
+     */
+    private static void waitForKernel(Launch launch, Fence fence) {
+        try {
+            if (fence != null)
+                fence.await();
             else
                 launch.device.device.synchronize();
         } catch (DeviceException e) {
             launch.failure = e;
-        } finally {
-            completeLocked(launch);
         }
     }
 
