@@ -5,13 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.hmm4j.internal.ffm.hmm4j_h;
 import io.hmm4j.internal.ffm.hmm4j_stats;
 import io.hmm4j.spi.NativeCopyEngine;
+import io.hmm4j.conformance.ChildJvm;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -49,13 +47,10 @@ class DeviceLifetimeTest {
 
     @Test
     void aClosedDeviceIsFreedOnlyWhenItsLastRegionLetsGo() throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp",
-                System.getProperty("java.class.path"), DeviceLifetimeTest.class.getName()))
-                .redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(60, TimeUnit.SECONDS)).as(out).isTrue();
-        assertThat(p.exitValue()).as(out).isZero();
+        // ChildJvm fails the test after 60 s instead of blocking on the child's output forever.
+        ChildJvm.Result child = ChildJvm.run(DeviceLifetimeTest.class, List.of(), 60);
+        String out = child.output();
+        assertThat(child.exitCode()).as(out).isZero();
         assertThat(out).as(out).contains("TO_DEVICE 0").contains("TO_HOST -5").contains("UNBIND -5")
                 .contains("BOUND true").contains("DESTROYED");
     }

@@ -7,16 +7,14 @@ import io.hmm4j.IntArray;
 import io.hmm4j.ManagedHeap;
 import io.hmm4j.spi.KernelSource;
 import io.hmm4j.spi.NativeCopyEngine;
+import io.hmm4j.conformance.ChildJvm;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
@@ -71,13 +69,10 @@ class DriverSignalHandlersTest {
     void afterProgramBuildsEverySignalHasTheHandlerItHadBefore() throws Exception {
         OpenClBackendProvider provider = new OpenClBackendProvider();
         Assumptions.assumeTrue(provider.isAvailable(), () -> "OpenCL not available: " + provider.unavailabilityCause());
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp",
-                System.getProperty("java.class.path"), DriverSignalHandlersTest.class.getName()))
-                .redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(60, TimeUnit.SECONDS)).as(out).isTrue();
-        assertThat(p.exitValue()).as(out).isZero();
+        // ChildJvm fails the test after 60 s instead of blocking on the child's output forever.
+        ChildJvm.Result child = ChildJvm.run(DriverSignalHandlersTest.class, List.of(), 60);
+        String out = child.output();
+        assertThat(child.exitCode()).as(out).isZero();
         assertThat(out).as(out).contains("VALUE 7");
         String before = out.lines().filter(l -> l.startsWith("BEFORE ")).findFirst().orElseThrow().substring(7).trim();
         String after = out.lines().filter(l -> l.startsWith("AFTER ")).findFirst().orElseThrow().substring(6).trim();

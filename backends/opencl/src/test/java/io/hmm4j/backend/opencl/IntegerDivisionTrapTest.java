@@ -6,10 +6,8 @@ import io.hmm4j.Arg;
 import io.hmm4j.IntArray;
 import io.hmm4j.ManagedHeap;
 import io.hmm4j.spi.KernelSource;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
+import io.hmm4j.conformance.ChildJvm;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
@@ -57,13 +55,10 @@ class IntegerDivisionTrapTest {
     void javaDivisionByZeroStillThrowsAndKernelsStillSurviveIt() throws Exception {
         OpenClBackendProvider provider = new OpenClBackendProvider();
         Assumptions.assumeTrue(provider.isAvailable(), () -> "OpenCL not available: " + provider.unavailabilityCause());
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp",
-                System.getProperty("java.class.path"), IntegerDivisionTrapTest.class.getName()))
-                .redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(60, TimeUnit.SECONDS)).as(out).isTrue();
-        assertThat(p.exitValue()).as(out).isZero();
+        // ChildJvm fails the test after 60 s instead of blocking on the child's output forever.
+        ChildJvm.Result child = ChildJvm.run(IntegerDivisionTrapTest.class, List.of(), 60);
+        String out = child.output();
+        assertThat(child.exitCode()).as(out).isZero();
         long odd = ITERATIONS / 2;
         long expectedSum = odd * odd; // the odd numbers below ITERATIONS, each divided by 1
         assertThat(out).as(out).contains("KERNEL SURVIVED").contains("THROWN " + ITERATIONS / 2 + " SUM " + expectedSum);
