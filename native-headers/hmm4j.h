@@ -175,8 +175,8 @@ int hmm4j_engine_registry_span(void);
 /*
  * Opens the process's userfaultfd and starts its handler thread (native, never attached to the JVM), for
  * hmm4j_region_use_uffd. Needs userfaultfd(2) or /dev/userfaultfd with shmem missing, minor and write-protect
- * support (Linux 5.19 or later). Returns 0 (also when already on) or the -errno of the probe, which later calls
- * return again without probing.
+ * support, and entries installed write-protected (Linux 6.4 or later). Returns 0 (also when already on) or the
+ * -errno of the probe, which later calls return again without probing.
  */
 int hmm4j_uffd_enable(void);
 

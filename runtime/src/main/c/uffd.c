@@ -22,7 +22,21 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define NEEDED_FEATURES (UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_MINOR_SHMEM | UFFD_FEATURE_WP_HUGETLBFS_SHMEM)
+/* Linux 6.3 (newer than the headers of some build machines): entries installed already write-protected. */
+#ifndef UFFDIO_CONTINUE_MODE_WP
+#define UFFDIO_CONTINUE_MODE_WP ((__u64)1 << 1)
+#endif
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#endif
+
+/*
+ * UFFDIO_CONTINUE_MODE_WP has no feature bit of its own: WP_UNPOPULATED (Linux 6.4) is the first one after it,
+ * so asking for it proves the kernel can install a SHARED block's entries without a writable moment.
+ */
+#define NEEDED_FEATURES                                                                                         \
+    (UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_MINOR_SHMEM | UFFD_FEATURE_WP_HUGETLBFS_SHMEM |                 \
+     UFFD_FEATURE_WP_UNPOPULATED)
 #define REGISTER_MODES (UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR | UFFDIO_REGISTER_MODE_WP)
 
 static int uffd = -1;
@@ -202,11 +216,16 @@ int hmm4j_uffd_resolve_locked(struct hmm4j_region *r, uint64_t block)
      */
     if (!serving_minor_fault && fallocate(r->memfd, FALLOC_FL_KEEP_SIZE, (off_t)(block << r->block_shift), (off_t)len) != 0)
         return -errno;
+    /*
+     * A SHARED block's entries must never be writable, not even between installing and protecting them: a host
+     * write in that moment would change the host copy behind a device copy still called current, and the next
+     * launch would compute on (and bring home) the old bytes.
+     */
     bool shared = atomic_load_explicit(&r->state[block], memory_order_relaxed) == HMM4J_BLOCK_SHARED;
+    uint64_t mode = UFFDIO_CONTINUE_MODE_DONTWAKE | (shared ? UFFDIO_CONTINUE_MODE_WP : 0);
     uint64_t done = 0;
     while (done < len) {
-        struct uffdio_continue c = {.range = {.start = start + done, .len = len - done},
-                                    .mode = UFFDIO_CONTINUE_MODE_DONTWAKE};
+        struct uffdio_continue c = {.range = {.start = start + done, .len = len - done}, .mode = mode};
         if (ioctl(uffd, UFFDIO_CONTINUE, &c) == 0)
             break;
         if (errno == EAGAIN)
@@ -216,8 +235,5 @@ int hmm4j_uffd_resolve_locked(struct hmm4j_region *r, uint64_t block)
         /* Some pages are mapped already: step over the first of them and go on with the rest. */
         done += (c.mapped > 0 ? (uint64_t)c.mapped : 0) + page;
     }
-    /* New entries are writable; a SHARED block's must not be (CONTINUE_MODE_WP needs Linux 6.3). */
-    if (shared)
-        return write_protect(start, len, true);
     return 0;
 }

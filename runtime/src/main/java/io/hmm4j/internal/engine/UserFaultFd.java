@@ -42,7 +42,7 @@ public final class UserFaultFd {
         if (rc == 0)
             return true;
         String reason = "userfaultfd unavailable (hmm4j_uffd_enable: " + NativeErrors.describe(rc) + "; needs Linux"
-                + " 5.19+ and vm.unprivileged_userfaultfd=1 or access to /dev/userfaultfd): read(2) into device-resident"
+                + " 6.4+ and vm.unprivileged_userfaultfd=1 or access to /dev/userfaultfd): read(2) into device-resident"
                 + " memory fails with EFAULT, call makeHostWritable first";
         if (requested.equals("on"))
             throw new IllegalStateException(PROPERTY + "=on but " + reason);
