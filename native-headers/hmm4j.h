@@ -442,6 +442,14 @@ void hmm4j_fence_put(struct hmm4j_fence *fence);
 int hmm4j_fence_wait(struct hmm4j_fence *fence);
 
 /*
+ * Tells a region that a launch writing it (handed over with HMM4J_INTENT_KEEP_HOST) has its kernel enqueued:
+ * blocks a host read fault copied home in between (SHARED, bytes from before the kernel) become DEVICE again,
+ * keeping their host pages, without a copy. Call it after the enqueue, before or after attaching the fence.
+ * Returns 0 or the protection error (-HMM4J_EMAPLIMIT); a block that could not change stays SHARED.
+ */
+int hmm4j_region_launch_enqueued(struct hmm4j_region *region);
+
+/*
  * Tells a region that the launch of `fence` writes it (between
  * hmm4j_region_launch_begin and _end): a host fault on the region waits for
  * that fence instead of the device's synchronize, as long as every launch in

@@ -520,6 +520,40 @@ HMM4J_EXPORT int hmm4j_region_unbind(struct hmm4j_region *r, int32_t cause)
     return rc;
 }
 
+/*
+ * Between a launch's hand-over and the enqueue of its kernel no event exists to wait for, so a host read fault in
+ * that gap drains the device and copies home the bytes from before the kernel (SHARED). Once the kernel is
+ * enqueued those bytes are stale: SHARED blocks become DEVICE again (their host pages kept, no copy), so the next
+ * host access waits for the kernel and fetches its result. A HOST block was written by the host in the gap, a race
+ * with the kernel over that block; it keeps the host's bytes. Only state and protection change: nothing here
+ * waits, so faults stay served by the region lock alone.
+ */
+HMM4J_EXPORT int hmm4j_region_launch_enqueued(struct hmm4j_region *r)
+{
+    if (!r)
+        return -EINVAL;
+    int result = 0;
+    hmm4j_region_lock(r);
+    uint64_t b = 0;
+    while (b < r->nblocks) {
+        if (state_of(r, b) != HMM4J_BLOCK_SHARED) {
+            b++;
+            continue;
+        }
+        uint64_t end = b + 1;
+        while (end < r->nblocks && state_of(r, end) == HMM4J_BLOCK_SHARED)
+            end++;
+        uint64_t committed = 0;
+        int rc = commit_run(r, b, end - b, HMM4J_BLOCK_DEVICE, protection_of(HMM4J_BLOCK_SHARED), true,
+                            HMM4J_BLOCK_SHARED, NULL, 0, &committed);
+        if (rc != 0 && result == 0)
+            result = rc;
+        b = end;
+    }
+    hmm4j_region_unlock(r);
+    return result;
+}
+
 HMM4J_EXPORT int64_t hmm4j_region_reclaim(struct hmm4j_region *r)
 {
     if (!r)

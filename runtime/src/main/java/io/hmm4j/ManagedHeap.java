@@ -507,6 +507,9 @@ public final class ManagedHeap implements AutoCloseable {
                 for (ManagedArray array : launch.written)
                     array.region.attach(fence);
             }
+            if (migrates)
+                for (ManagedArray array : launch.written)
+                    retakeForKernel(launch, array, ds);
             if (releaseHostMemory)
                 for (ManagedArray array : launch.handedOver.keySet())
                     array.region.reclaim();
@@ -535,6 +538,18 @@ public final class ManagedHeap implements AutoCloseable {
         int intent = (mode.reads() ? hmm4j_h.HMM4J_INTENT_READ : 0) | hmm4j_h.HMM4J_INTENT_WRITE
                 | hmm4j_h.HMM4J_INTENT_KEEP_HOST;
         migrate(array, 0, array.region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.LAUNCH, outcome);
+    }
+
+    /**
+     * A host read between the hand-over and the enqueue copied home the bytes from before the kernel: the engine
+     * makes those blocks DEVICE again. Where it cannot, the launch fails rather than leave them silently stale.
+     */
+    private static void retakeForKernel(Launch launch, ManagedArray array, DeviceState ds) {
+        int rc = array.region.launchEnqueued();
+        if (rc < 0 && launch.failure == null)
+            launch.failure = new DeviceException(array + ": blocks a host read fetched while the launch was being"
+                    + " placed could not be handed back to its kernel and hold the bytes from before it: "
+                    + NativeErrors.describe(rc), ds.device.id(), rc);
     }
 
     private static final int HANDED_OVER = hmm4j_h.HMM4J_MIGRATE_CHANGED | hmm4j_h.HMM4J_MIGRATE_COPIED;

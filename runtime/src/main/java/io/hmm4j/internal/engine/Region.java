@@ -243,6 +243,15 @@ public final class Region {
     }
 
     /**
+     * A launch that writes this region has its kernel enqueued: blocks a host read copied home since the
+     * hand-over (bytes from before the kernel) are DEVICE again. Returns 0, or the negative errno when a block's
+     * protection could not change (the mapping limit): that block keeps the old bytes.
+     */
+    public int launchEnqueued() {
+        return hmm4j_h.hmm4j_region_launch_enqueued(handle);
+    }
+
+    /**
      * The launch of {@code fence} writes this region (call between {@link #launchBegin} and {@link #launchEnd}):
      * a host fault waits for that fence instead of the whole device. Returns false when the region's table is
      * full; faults then keep draining the device, which is complete, only coarser.

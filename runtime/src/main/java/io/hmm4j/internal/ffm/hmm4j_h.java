@@ -692,6 +692,28 @@ public final class hmm4j_h {
         }
     }
 
+    private static final class hmm4j_region_launch_enqueued {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_launch_enqueued");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_region_launch_enqueued(struct hmm4j_region *region)
+     * }
+     */
+    public static int hmm4j_region_launch_enqueued(MemorySegment region) {
+        var mh$ = hmm4j_region_launch_enqueued.HANDLE;
+        try {
+            return (int) mh$.invokeExact(region);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static final class hmm4j_region_launch_begin {
         static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_POINTER);
         static final MemorySegment ADDR = findOrThrow("hmm4j_region_launch_begin");
