@@ -969,6 +969,37 @@ public final class ManagedHeap implements AutoCloseable {
         move(array, offset, length, where, hmm4j_h.HMM4J_INTENT_READ);
     }
 
+    /** Moves the whole array to {@code where} exclusively; see {@link #migrate(ManagedArray, long, long, Location)}. */
+    public void migrate(ManagedArray array, Location where) {
+        checkOwned(array);
+        migrate(array, 0, array.byteSize(), where);
+    }
+
+    /**
+     * Moves the blocks covering bytes {@code [offset, offset + length)} so that only {@code where} holds them, as
+     * Linux's migrate-to-device and cudaMemPrefetchAsync do: to a device, the host pages become inaccessible (the
+     * next host access faults the block home); to the host, the device copies are invalid (the next launch copies
+     * the blocks again). Counted as prefetch traffic. On a coherent device nothing moves.
+     *
+     * @throws IndexOutOfBoundsException if the range is outside the array
+     * @throws IllegalArgumentException for a bad device index, an array of another heap, or a READ_ONLY file
+     *     mapping moved to a device (its blocks can be copied there with {@link #prefetch}, not moved)
+     * @throws IllegalStateException if the array or the heap is closed
+     * @throws DeviceOutOfMemoryException if the array does not fit on the device even after eviction
+     * @throws DeviceException if a copy fails; the blocks stay where they were
+     */
+    public void migrate(ManagedArray array, long offset, long length, Location where) {
+        checkOwned(array);
+        Objects.requireNonNull(where, "where");
+        boolean readOnly = array.region.isReadOnly();
+        if (readOnly && !where.isHost())
+            throw new IllegalArgumentException(array + " maps a file READ_ONLY: its blocks can be copied to a device"
+                    + " (prefetch), not moved there");
+        // A read-only mapping's host pages never become writable: its blocks come home valid on both sides.
+        int intent = readOnly ? hmm4j_h.HMM4J_INTENT_READ : hmm4j_h.HMM4J_INTENT_READ | hmm4j_h.HMM4J_INTENT_WRITE;
+        move(array, offset, length, where, intent);
+    }
+
     /**
      * Makes bytes {@code [offset, offset + length)} writable on the host now (HOST state), so that a system call
      * may write into them: the kernel does not take hmm4j's faults for {@code read(2)} into a protected page, it

@@ -234,6 +234,61 @@ public abstract class BackendConformanceTest {
     }
 
     @Test
+    void migrateMovesARangeExclusively() {
+        Assumptions.assumeTrue(migrates(), "coherent device: nothing migrates");
+        int n = 4 * BLOCK_FLOATS;
+        FloatArray x = floats(n, 9);
+        float[] expected = new float[n];
+        for (int i = 0; i < n; i++)
+            expected[i] = x.get(i);
+        heap.migrate(x, BLOCK, 2 * BLOCK, Location.device(0));
+        assertThat(heap.residency(x).picture()).isEqualTo("HDDH");
+        HeapStats before = heap.stats();
+        // Exclusive: the host copy is gone, so a read faults the block home.
+        assertThat(x.get(BLOCK_FLOATS + 3)).isEqualTo(expected[BLOCK_FLOATS + 3]);
+        assertThat(heap.stats().readFaults() - before.readFaults()).isEqualTo(1);
+        // Home exclusively: the device copy is invalid, so a launch reading the array copies every block again.
+        heap.migrate(x, Location.HOST);
+        assertThat(heap.residency(x).all(BlockState.HOST)).isTrue();
+        long copied = heap.stats().bytesToDevice(MigrationCause.LAUNCH);
+        FloatArray sum = heap.allocateFloats(1);
+        heap.launch(BuiltinKernel.SUM, n, Arg.read(x), Arg.write(sum), Arg.of((long) n)).await();
+        assertThat(heap.stats().bytesToDevice(MigrationCause.LAUNCH) - copied).isEqualTo(n * 4L);
+        for (int i = 0; i < n; i += 97)
+            assertThat(x.get(i)).isEqualTo(expected[i]);
+    }
+
+    @Test
+    void migrateOfAWrittenDeviceRangeBringsTheKernelsBytesHome() {
+        Assumptions.assumeTrue(migrates(), "coherent device: nothing migrates");
+        int n = 2 * BLOCK_FLOATS;
+        FloatArray y = heap.allocateFloats(n);
+        heap.launch(BuiltinKernel.FILL, n, Arg.write(y), Arg.of(7f), Arg.of((long) n)).await();
+        heap.migrate(y, 0, BLOCK, Location.HOST);
+        assertThat(heap.residency(y).picture()).isEqualTo("HD");
+        long faults = heap.stats().faults();
+        y.set(3, 8f);
+        assertThat(heap.stats().faults()).isEqualTo(faults);
+        assertThat(y.get(3)).isEqualTo(8f);
+        assertThat(y.get(n - 1)).isEqualTo(7f);
+    }
+
+    @Test
+    void migrateRejectsBadRangesAndDevices() {
+        FloatArray x = heap.allocateFloats(BLOCK_FLOATS);
+        assertThatThrownBy(() -> heap.migrate(x, -1, 4, Location.HOST)).isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> heap.migrate(x, 0, BLOCK + 1, Location.HOST))
+                .isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> heap.migrate(x, Long.MAX_VALUE, Long.MAX_VALUE, Location.device(0)))
+                .isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> heap.migrate(x, Location.device(heap.devices().size())))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> heap.migrate(x, null)).isInstanceOf(NullPointerException.class);
+        x.close();
+        assertThatThrownBy(() -> heap.migrate(x, Location.device(0))).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
     void segmentViewWorksWithPlainFfmCode() {
         int n = 3 * BLOCK_FLOATS;
         FloatArray x = floats(n, 9);
