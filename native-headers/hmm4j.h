@@ -59,6 +59,13 @@ enum hmm4j_intent {
      * never ran): DEVICE blocks become HOST without a copy. Only for blocks made DEVICE with KEEP_HOST.
      */
     HMM4J_INTENT_DISCARD = 8,
+    /*
+     * With TO_DEVICE: copies may still run when the call returns (where the device can enqueue a copy without
+     * waiting; elsewhere they are synchronous). Their blocks are SHARED at once, so host pages are read-only;
+     * whatever would change or free those pages first waits for the copies (a fault, reclaim, a move home,
+     * unbind, destroy), and hmm4j_region_settle_uploads reports a copy that failed.
+     */
+    HMM4J_INTENT_ASYNC = 16,
 };
 
 /* Why bytes moved; indexes the by-cause counters. */
@@ -442,6 +449,13 @@ void hmm4j_fence_put(struct hmm4j_fence *fence);
 int hmm4j_fence_wait(struct hmm4j_fence *fence);
 
 /*
+ * Waits for the region's copies to the device still in flight (HMM4J_INTENT_ASYNC). Returns 0, or the error of
+ * one that failed since the last call (its SHARED blocks are HOST again: the host pages are the valid copy, and
+ * the device read bytes that are not known): a launch that read the region reports it.
+ */
+int hmm4j_region_settle_uploads(struct hmm4j_region *region);
+
+/*
  * Tells a region that a launch writing it (handed over with HMM4J_INTENT_KEEP_HOST) has its kernel enqueued:
  * blocks a host read fault copied home in between (SHARED, bytes from before the kernel) become DEVICE again,
  * keeping their host pages, without a copy. Call it after the enqueue, before or after attaching the fence.
@@ -464,6 +478,8 @@ void hmm4j_region_fence_detach(struct hmm4j_region *region, struct hmm4j_fence *
 /* Test hooks: how many waits drained the whole device, and how many waited for one launch's event. */
 uint64_t hmm4j_device_synchronizations(const struct hmm4j_device *device);
 uint64_t hmm4j_device_event_waits(const struct hmm4j_device *device);
+/* Test hook: how many copies were enqueued without waiting (HMM4J_INTENT_ASYNC). */
+uint64_t hmm4j_device_async_copies(const struct hmm4j_device *device);
 
 /* The raw backend error code of the last failure (CUresult, cl_int, errno). */
 int64_t hmm4j_device_last_error(const struct hmm4j_device *device);

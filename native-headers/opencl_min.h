@@ -13,6 +13,7 @@ typedef struct _cl_event *cl_event;
 
 #define CL_SUCCESS 0
 #define CL_TRUE 1
+#define CL_FALSE 0
 #define CL_MEM_OBJECT_ALLOCATION_FAILURE (-4)
 #define CL_OUT_OF_RESOURCES (-5)
 #define CL_OUT_OF_HOST_MEMORY (-6)

@@ -29,6 +29,7 @@ funcs = [
  ("void","hmm4j_pressure_close",[("int","fd")],False,"void hmm4j_pressure_close(int32_t fd)"),
  ("long","hmm4j_region_device_base",[("ptr","region")],True,"uint64_t hmm4j_region_device_base(const struct hmm4j_region *region)"),
  ("long","hmm4j_region_snapshot",[("ptr","region"),("ptr","states"),("long","n")],False,"int64_t hmm4j_region_snapshot(struct hmm4j_region *region, uint8_t *states, uint64_t n)"),
+ ("int","hmm4j_region_settle_uploads",[("ptr","region")],False,"int hmm4j_region_settle_uploads(struct hmm4j_region *region)"),
  ("int","hmm4j_region_launch_enqueued",[("ptr","region")],False,"int hmm4j_region_launch_enqueued(struct hmm4j_region *region)"),
  ("void","hmm4j_region_launch_begin",[("ptr","region")],True,"void hmm4j_region_launch_begin(struct hmm4j_region *region)"),
  ("void","hmm4j_region_launch_end",[("ptr","region")],True,"void hmm4j_region_launch_end(struct hmm4j_region *region)"),
@@ -55,6 +56,7 @@ funcs = [
  ("void","hmm4j_region_fence_detach",[("ptr","region"),("ptr","fence")],False,"void hmm4j_region_fence_detach(struct hmm4j_region *region, struct hmm4j_fence *fence)"),
  ("long","hmm4j_device_synchronizations",[("ptr","device")],True,"uint64_t hmm4j_device_synchronizations(const struct hmm4j_device *device)"),
  ("long","hmm4j_device_event_waits",[("ptr","device")],True,"uint64_t hmm4j_device_event_waits(const struct hmm4j_device *device)"),
+ ("long","hmm4j_device_async_copies",[("ptr","device")],True,"uint64_t hmm4j_device_async_copies(const struct hmm4j_device *device)"),
 ]
 jt = {"int":"int","long":"long","ptr":"MemorySegment","void":"void"}
 lay = {"int":"hmm4j_h.C_INT","long":"hmm4j_h.C_LONG","ptr":"hmm4j_h.C_POINTER"}
@@ -92,6 +94,7 @@ public final class hmm4j_h {
     public static final int HMM4J_INTENT_WRITE = 2;
     public static final int HMM4J_INTENT_KEEP_HOST = 4;
     public static final int HMM4J_INTENT_DISCARD = 8;
+    public static final int HMM4J_INTENT_ASYNC = 16;
     public static final int HMM4J_CAUSE_FAULT = 0;
     public static final int HMM4J_CAUSE_LAUNCH = 1;
     public static final int HMM4J_CAUSE_PREFETCH = 2;

@@ -63,6 +63,23 @@ static int opencl_to_device(struct hmm4j_device *dev, uint64_t addr, const void 
     return fold(dev, cl->api.write_buffer(cl->queue, mem, CL_TRUE, addr & OFFSET_MASK, bytes, host, 0, NULL, NULL));
 }
 
+static int opencl_to_device_async(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes,
+                                  bool pinned, uint64_t *event)
+{
+    (void)pinned;
+    struct opencl_device *cl = (struct opencl_device *)dev;
+    cl_mem mem = buffer_of(cl, addr);
+    if (!mem)
+        return -EINVAL;
+    cl_event recorded = NULL;
+    int rc = fold(dev, cl->api.write_buffer(cl->queue, mem, CL_FALSE, addr & OFFSET_MASK, bytes, host, 0, NULL,
+                                            &recorded));
+    if (rc == 0 && !recorded)
+        rc = fold(dev, cl->api.finish(cl->queue)); /* nothing to wait for later: the copy must be done now */
+    *event = rc == 0 ? (uint64_t)(uintptr_t)recorded : 0;
+    return rc;
+}
+
 static int opencl_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned)
 {
     (void)pinned;
@@ -127,6 +144,7 @@ static const struct hmm4j_device_ops opencl_ops = {
     .name = "opencl",
     .to_device = opencl_to_device,
     .to_host = opencl_to_host,
+    .to_device_async = opencl_to_device_async,
     .zero = opencl_zero,
     .synchronize = opencl_synchronize,
     .wait_event = opencl_wait_event,

@@ -18,6 +18,7 @@ int hmm4j_device_init(struct hmm4j_device *dev, const struct hmm4j_device_ops *o
     atomic_store(&dev->closed, false);
     atomic_store(&dev->synchronizations, 0);
     atomic_store(&dev->event_waits, 0);
+    atomic_store(&dev->async_copies, 0);
     return 0;
 }
 
@@ -48,7 +49,7 @@ static int64_t take_injection(struct hmm4j_device *dev, int32_t what, size_t byt
     return (int64_t)(after < bytes ? after : bytes);
 }
 
-int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes, bool pinned)
+static int refuse_copy_to_device(struct hmm4j_device *dev)
 {
     int rc = refuse_if_closed(dev);
     if (rc != 0)
@@ -57,6 +58,31 @@ int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const voi
         atomic_store(&dev->last_error, ENODEV);
         return -EIO;
     }
+    return 0;
+}
+
+int hmm4j_device_do_to_device_async(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes,
+                                    bool pinned, uint64_t *event)
+{
+    *event = 0;
+    /* An armed injection fails a copy the synchronous way, where the test that armed it can see it. */
+    if (!dev->ops->to_device_async || !dev->ops->wait_event || !dev->ops->release_event ||
+        atomic_load(&dev->inject_what) == HMM4J_INJECT_COPY_TO_DEVICE)
+        return hmm4j_device_do_to_device(dev, addr, host, bytes, pinned);
+    int rc = refuse_copy_to_device(dev);
+    if (rc != 0)
+        return rc;
+    rc = dev->ops->to_device_async(dev, addr, host, bytes, pinned, event);
+    if (rc == 0 && *event)
+        atomic_fetch_add(&dev->async_copies, 1);
+    return rc;
+}
+
+int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes, bool pinned)
+{
+    int rc = refuse_copy_to_device(dev);
+    if (rc != 0)
+        return rc;
     int64_t partial = take_injection(dev, HMM4J_INJECT_COPY_TO_DEVICE, bytes);
     if (partial >= 0) {
         if (partial > 0)
@@ -151,6 +177,11 @@ HMM4J_EXPORT uint64_t hmm4j_device_synchronizations(const struct hmm4j_device *d
 HMM4J_EXPORT uint64_t hmm4j_device_event_waits(const struct hmm4j_device *dev)
 {
     return dev ? atomic_load(&dev->event_waits) : 0;
+}
+
+HMM4J_EXPORT uint64_t hmm4j_device_async_copies(const struct hmm4j_device *dev)
+{
+    return dev ? atomic_load(&dev->async_copies) : 0;
 }
 
 HMM4J_EXPORT void hmm4j_device_inject(struct hmm4j_device *dev, int32_t what, uint64_t after_bytes)

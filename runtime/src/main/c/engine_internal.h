@@ -19,6 +19,12 @@ struct hmm4j_device_ops {
     const char *name;
     int (*to_device)(struct hmm4j_device *dev, uint64_t device_addr, const void *host, size_t bytes, bool pinned);
     int (*to_host)(struct hmm4j_device *dev, void *host, uint64_t device_addr, size_t bytes, bool pinned);
+    /*
+     * Optional (NULL: copies are synchronous): enqueue a copy to the device without waiting for it, on the queue
+     * kernels run on, and record an event that wait_event / release_event take.
+     */
+    int (*to_device_async)(struct hmm4j_device *dev, uint64_t device_addr, const void *host, size_t bytes,
+                           bool pinned, uint64_t *event);
     /* Optional (NULL): page-lock a host range for direct DMA, and undo it. */
     int (*register_host)(struct hmm4j_device *dev, void *host, size_t bytes);
     void (*unregister_host)(struct hmm4j_device *dev, void *host);
@@ -43,6 +49,7 @@ struct hmm4j_device {
     /* test hooks: how often a wait drained the whole device, and how often it waited for one launch's event */
     _Atomic uint64_t synchronizations;
     _Atomic uint64_t event_waits;
+    _Atomic uint64_t async_copies;
     void *backend; /* the backend's private state */
 };
 
@@ -63,6 +70,12 @@ struct hmm4j_region {
     struct hmm4j_stats *stats;    /* may be NULL */
     _Atomic int32_t launches_in_flight;
     /* Events of in-flight launches that write this region (region lock); fewer than launches_in_flight: sync. */
+    /*
+     * The last copy to the device still possibly in flight (HMM4J_INTENT_ASYNC; region lock): the device reads
+     * the host pages until it completes. One suffices: copies run in order on the device's queue.
+     */
+    struct hmm4j_fence *upload;
+    int upload_error; /* a failed upload's error, until hmm4j_region_settle_uploads reports it */
     struct hmm4j_fence *fences[HMM4J_REGION_FENCES];
     int32_t nfences;
     /* adaptive sequential prefetch of host faults */
@@ -112,6 +125,8 @@ bool hmm4j_floor_serve(uintptr_t address);
 /* fence.c: waits for the launches that write a region (lock held); gives up the region's fences at destroy. */
 void hmm4j_region_wait_for_writers(struct hmm4j_region *region);
 void hmm4j_region_drop_fences(struct hmm4j_region *region);
+/* Waits like hmm4j_fence_wait, without counting as a launch wait (uploads are not launches). */
+int hmm4j_fence_wait_uncounted(struct hmm4j_fence *fence);
 
 /* engine.c */
 void hmm4j_stats_add(struct hmm4j_stats *stats, size_t field_offset, uint64_t value);
@@ -119,6 +134,9 @@ uint64_t hmm4j_now_ns(void);
 
 /* device.c: copies with fault injection applied; what the engine calls. */
 int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes, bool pinned);
+/* May return with the copy in flight: *event is its event then (release it), else 0 and the copy is done. */
+int hmm4j_device_do_to_device_async(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes,
+                                    bool pinned, uint64_t *event);
 int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned);
 int hmm4j_device_init(struct hmm4j_device *dev, const struct hmm4j_device_ops *ops, void *backend);
 int hmm4j_device_do_synchronize(struct hmm4j_device *dev);

@@ -52,10 +52,8 @@ HMM4J_EXPORT void hmm4j_fence_put(struct hmm4j_fence *f)
     free(f);
 }
 
-HMM4J_EXPORT int hmm4j_fence_wait(struct hmm4j_fence *f)
+static int wait_fence(struct hmm4j_fence *f, bool counted)
 {
-    if (!f)
-        return -EINVAL;
     int outcome = atomic_load(&f->outcome);
     if (outcome != FENCE_PENDING)
         return outcome;
@@ -65,12 +63,22 @@ HMM4J_EXPORT int hmm4j_fence_wait(struct hmm4j_fence *f)
         return -EIO;
     }
     /* Two threads may both wait here before either stores the outcome; waiting twice on an event is harmless. */
-    atomic_fetch_add(&dev->event_waits, 1);
+    if (counted)
+        atomic_fetch_add(&dev->event_waits, 1);
     outcome = dev->ops->wait_event(dev, f->event);
     int expected = FENCE_PENDING;
     atomic_compare_exchange_strong(&f->outcome, &expected, outcome);
     return atomic_load(&f->outcome);
 }
+
+HMM4J_EXPORT int hmm4j_fence_wait(struct hmm4j_fence *f)
+{
+    if (!f)
+        return -EINVAL;
+    return wait_fence(f, true);
+}
+
+int hmm4j_fence_wait_uncounted(struct hmm4j_fence *f) { return wait_fence(f, false); }
 
 HMM4J_EXPORT int hmm4j_region_fence_attach(struct hmm4j_region *r, struct hmm4j_fence *f)
 {

@@ -75,12 +75,15 @@ static int protect_blocks(struct hmm4j_region *r, uint64_t first, uint64_t count
     return 0;
 }
 
+static void settle_uploads_locked(struct hmm4j_region *r);
+
 /* DEVICE blocks give their host RAM back; it is reserved again before a copy home. */
 static void release_host_backing(struct hmm4j_region *r, uint64_t first, uint64_t count)
 {
     /* A file's pages are its data (DESIGN.md invariant 4): whatever asks, they are never punched. */
     if (!r->release_host || r->file_bytes != 0)
         return;
+    settle_uploads_locked(r);
     fallocate(r->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(first << r->block_shift),
               (off_t)(count << r->block_shift));
 }
@@ -94,12 +97,14 @@ void hmm4j_region_punch_locked(struct hmm4j_region *r, uint64_t first, uint64_t 
 {
     if (r->file_bytes != 0)
         return;
+    settle_uploads_locked(r);
     fallocate(r->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(first << r->block_shift),
               (off_t)(count << r->block_shift));
 }
 
 int hmm4j_region_protect_locked(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state)
 {
+    settle_uploads_locked(r);
     return protect_blocks(r, first, count, state);
 }
 
@@ -121,6 +126,56 @@ static void set_state(struct hmm4j_region *r, uint64_t block, uint8_t state)
     atomic_store_explicit(&r->state[block], state, memory_order_relaxed);
 }
 
+/*
+ * Waits for the region's copy to the device still in flight, if any: the device reads the host pages until it
+ * completes, so nothing may write, punch or unpin them before. A failed copy leaves the device's bytes unknown:
+ * SHARED blocks become HOST (protection first, invariant 8), and the error waits for
+ * hmm4j_region_settle_uploads, so that a launch that read them reports it.
+ */
+static void settle_uploads_locked(struct hmm4j_region *r)
+{
+    struct hmm4j_fence *upload = r->upload;
+    if (!upload)
+        return;
+    r->upload = NULL;
+    int rc = hmm4j_fence_wait_uncounted(upload);
+    hmm4j_fence_put(upload);
+    if (rc == 0)
+        return;
+    HMM4J_STAT_ADD(r->stats, copy_errors, 1);
+    if (r->upload_error == 0)
+        r->upload_error = rc;
+    for (uint64_t b = 0; b < r->nblocks; b++)
+        if (state_of(r, b) == HMM4J_BLOCK_SHARED && protect_blocks(r, b, 1, HMM4J_BLOCK_HOST) == 0)
+            set_state(r, b, HMM4J_BLOCK_HOST);
+}
+
+/* Keeps the event of a copy just enqueued; the one it replaces completes first (one in-order queue). */
+static void track_upload_locked(struct hmm4j_region *r, uint64_t event)
+{
+    struct hmm4j_fence *fence;
+    if (hmm4j_fence_create(r->device, event, &fence) != 0) {
+        /* Nothing could wait for this copy later: wait for it now. */
+        hmm4j_device_do_synchronize(r->device);
+        return;
+    }
+    struct hmm4j_fence *previous = r->upload;
+    r->upload = fence;
+    hmm4j_fence_put(previous);
+}
+
+HMM4J_EXPORT int hmm4j_region_settle_uploads(struct hmm4j_region *r)
+{
+    if (!r)
+        return -EINVAL;
+    hmm4j_region_lock(r);
+    settle_uploads_locked(r);
+    int rc = r->upload_error;
+    r->upload_error = 0;
+    hmm4j_region_unlock(r);
+    return rc;
+}
+
 /* Page-locks the engine view with the device when host pages are kept (punching would break the lock). */
 static void register_host_locked(struct hmm4j_region *r)
 {
@@ -132,6 +187,7 @@ static void register_host_locked(struct hmm4j_region *r)
 static void unregister_host_locked(struct hmm4j_region *r)
 {
     if (r->host_registered) {
+        settle_uploads_locked(r);
         /* A closed device's context may be gone: its registration dies with it. */
         if (!atomic_load(&r->device->closed))
             r->device->ops->unregister_host(r->device, r->engine);
@@ -207,6 +263,8 @@ HMM4J_EXPORT void hmm4j_region_destroy(struct hmm4j_region *r)
     if (!r)
         return;
     hmm4j_registry_remove(r);
+    /* The device may still read the pages about to be unmapped. */
+    settle_uploads_locked(r);
     hmm4j_region_drop_fences(r);
     if (r->device) {
         unregister_host_locked(r);
@@ -308,11 +366,19 @@ static bool needs_copy(uint8_t current, int direction, int intent)
     return current == HMM4J_BLOCK_DEVICE;
 }
 
-static int copy_run(struct hmm4j_region *r, uint64_t first, uint64_t count, int direction)
+static int copy_run(struct hmm4j_region *r, uint64_t first, uint64_t count, int direction, bool async)
 {
     uint64_t offset = first << r->block_shift;
     uint64_t bytes = count << r->block_shift;
     uint64_t device_addr = r->device_base + offset;
+    if (direction == HMM4J_TO_DEVICE && async) {
+        uint64_t event = 0;
+        int rc = hmm4j_device_do_to_device_async(r->device, device_addr, r->engine + offset, bytes,
+                                                 r->host_registered, &event);
+        if (rc == 0 && event)
+            track_upload_locked(r, event);
+        return rc;
+    }
     if (direction == HMM4J_TO_DEVICE)
         return hmm4j_device_do_to_device(r->device, device_addr, r->engine + offset, bytes, r->host_registered);
     /* Pages that were never given back need no reservation (and fallocate over them is not free). */
@@ -386,6 +452,9 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
 {
     int result = 0;
     uint64_t moved = 0;
+    /* Home: host pages are about to be written or made writable. */
+    if (direction == HMM4J_TO_HOST)
+        settle_uploads_locked(r);
     uint64_t b = first;
     while (b < first + n) {
         /* collect: the longest run from b with the same current state */
@@ -412,7 +481,7 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
                 protection_now = protection_of(HMM4J_BLOCK_SHARED);
             }
             if (rc == 0) {
-                rc = copy_run(r, b, count, direction);
+                rc = copy_run(r, b, count, direction, (intent & HMM4J_INTENT_ASYNC) != 0);
                 copied = rc == 0;
                 if (rc != 0)
                     HMM4J_STAT_ADD(r->stats, copy_errors, 1);
@@ -472,10 +541,12 @@ HMM4J_EXPORT int hmm4j_migrate(struct hmm4j_migrate *m)
     if (m->first_block >= r->nblocks || m->nblocks > r->nblocks - m->first_block)
         return -EINVAL;
     if ((m->direction != HMM4J_TO_DEVICE && m->direction != HMM4J_TO_HOST) ||
-        (m->intent & ~(HMM4J_INTENT_READ | HMM4J_INTENT_WRITE | HMM4J_INTENT_KEEP_HOST | HMM4J_INTENT_DISCARD)) != 0 ||
+        (m->intent & ~(HMM4J_INTENT_READ | HMM4J_INTENT_WRITE | HMM4J_INTENT_KEEP_HOST | HMM4J_INTENT_DISCARD |
+                       HMM4J_INTENT_ASYNC)) != 0 ||
         (m->intent & (HMM4J_INTENT_READ | HMM4J_INTENT_WRITE)) == 0 ||
         ((m->intent & HMM4J_INTENT_KEEP_HOST) && m->direction != HMM4J_TO_DEVICE) ||
         ((m->intent & HMM4J_INTENT_DISCARD) && m->direction != HMM4J_TO_HOST) ||
+        ((m->intent & HMM4J_INTENT_ASYNC) && m->direction != HMM4J_TO_DEVICE) ||
         m->cause < 0 || m->cause >= HMM4J_CAUSE_COUNT)
         return -EINVAL;
     /* A block written on the device would have to come home into pages that cannot be written. */
@@ -606,6 +677,8 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
     if (write && r->read_only)
         return -EACCES;
     hmm4j_region_lock(r);
+    /* A host write must not reach pages the device is still reading for a launch. */
+    settle_uploads_locked(r);
     /* userfaultfd's blocks carry no mprotect: undo what an unservable fault left (uffd.c), then serve as usual. */
     if (r->uffd && atomic_exchange(&r->uffd_fell_back, false))
         mprotect(r->user, r->size, PROT_READ | PROT_WRITE);

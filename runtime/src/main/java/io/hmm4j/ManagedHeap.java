@@ -460,7 +460,8 @@ public final class ManagedHeap implements AutoCloseable {
                     for (Map.Entry<ManagedArray, Access> e : access.entrySet())
                         if (e.getValue().reads())
                             migrate(e.getKey(), 0, e.getKey().region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE,
-                                    hmm4j_h.HMM4J_INTENT_READ, MigrationCause.LAUNCH, null);
+                                    hmm4j_h.HMM4J_INTENT_READ | hmm4j_h.HMM4J_INTENT_ASYNC, MigrationCause.LAUNCH,
+                                    null);
                 for (Map.Entry<ManagedArray, Access> e : access.entrySet())
                     if (e.getValue().writes())
                         launch.written.add(e.getKey());
@@ -614,10 +615,26 @@ public final class ManagedHeap implements AutoCloseable {
             launch.fence = null;
         }
         for (ManagedArray array : launch.arrays)
+            settleUploads(launch, array);
+        for (ManagedArray array : launch.arrays)
             array.inFlight.remove(launch);
         launch.placing = false;
         launch.done = true;
         progressLocked();
+    }
+
+    /**
+     * The launch's copies in were enqueued without waiting: one that failed means its kernel read bytes that are
+     * not known, which the launch reports (the blocks themselves are valid on the host again).
+     */
+    private void settleUploads(Launch launch, ManagedArray array) {
+        if (array.destroyed || array.boundDevice == null)
+            return;
+        int rc = array.region.settleUploads();
+        if (rc < 0 && launch.failure == null)
+            launch.failure = new DeviceException("copying " + array + " to " + array.boundDevice.device.id()
+                    + " for the launch failed after it was enqueued: " + NativeErrors.describe(rc),
+                    array.boundDevice.device.id(), rc);
     }
 
     /**

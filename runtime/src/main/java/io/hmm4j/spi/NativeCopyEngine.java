@@ -144,6 +144,11 @@ public final class NativeCopyEngine implements AutoCloseable {
         return hmm4j_h.hmm4j_device_event_waits(handle());
     }
 
+    /** Test hook: how many copies to the device were enqueued without waiting for them. */
+    public long asyncCopies() {
+        return hmm4j_h.hmm4j_device_async_copies(handle());
+    }
+
     /** The backend's raw code of the last failure (CUresult, cl_int, errno). */
     public long lastError() {
         return hmm4j_h.hmm4j_device_last_error(handle());

@@ -243,6 +243,15 @@ public final class Region {
     }
 
     /**
+     * Waits for this region's copies to the device still in flight. Returns 0, or the negative errno of one that
+     * failed since the last call: its blocks are valid on the host only, and a kernel that read them read bytes
+     * that are not known.
+     */
+    public int settleUploads() {
+        return hmm4j_h.hmm4j_region_settle_uploads(handle);
+    }
+
+    /**
      * A launch that writes this region has its kernel enqueued: blocks a host read copied home since the
      * hand-over (bytes from before the kernel) are DEVICE again. Returns 0, or the negative errno when a block's
      * protection could not change (the mapping limit): that block keeps the old bytes.

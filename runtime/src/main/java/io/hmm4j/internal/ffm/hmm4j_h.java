@@ -31,6 +31,7 @@ public final class hmm4j_h {
     public static final int HMM4J_INTENT_WRITE = 2;
     public static final int HMM4J_INTENT_KEEP_HOST = 4;
     public static final int HMM4J_INTENT_DISCARD = 8;
+    public static final int HMM4J_INTENT_ASYNC = 16;
     public static final int HMM4J_CAUSE_FAULT = 0;
     public static final int HMM4J_CAUSE_LAUNCH = 1;
     public static final int HMM4J_CAUSE_PREFETCH = 2;
@@ -692,6 +693,28 @@ public final class hmm4j_h {
         }
     }
 
+    private static final class hmm4j_region_settle_uploads {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_settle_uploads");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_region_settle_uploads(struct hmm4j_region *region)
+     * }
+     */
+    public static int hmm4j_region_settle_uploads(MemorySegment region) {
+        var mh$ = hmm4j_region_settle_uploads.HANDLE;
+        try {
+            return (int) mh$.invokeExact(region);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static final class hmm4j_region_launch_enqueued {
         static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER);
         static final MemorySegment ADDR = findOrThrow("hmm4j_region_launch_enqueued");
@@ -1255,6 +1278,28 @@ public final class hmm4j_h {
      */
     public static long hmm4j_device_event_waits(MemorySegment device) {
         var mh$ = hmm4j_device_event_waits.HANDLE;
+        try {
+            return (long) mh$.invokeExact(device);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_device_async_copies {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_LONG, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_async_copies");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * {@snippet lang=c :
+     * uint64_t hmm4j_device_async_copies(const struct hmm4j_device *device)
+     * }
+     */
+    public static long hmm4j_device_async_copies(MemorySegment device) {
+        var mh$ = hmm4j_device_async_copies.HANDLE;
         try {
             return (long) mh$.invokeExact(device);
         } catch (Error | RuntimeException ex) {
