@@ -29,12 +29,15 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The iterative CPU + kernel workload on OpenCL, one operation per step: a kernel scales a 16 MiB float array
- * in place, then the CPU reads 1024 floats from its middle.
+ * in place, then the CPU reads 1024 floats from its middle and, with {@code hostWrites}, writes one of them back
+ * (as real loops do: the next kernel must see it).
  * <ul>
  *   <li>{@code hmm4j}: a managed array on the OpenCL backend in the placement under test; the read faults one
  *       block home (migrate) or reads host memory directly (coherent).</li>
  *   <li>{@code handWrittenJocl}: the same work written by hand in JOCL on the same device ({@link RawOpenCl}): the array resident in a
- *       cl_mem, the same kernel source, and a blocking clEnqueueReadBuffer of only the 4 KiB the CPU needs.</li>
+ *       cl_mem, the same kernel source, and a blocking clEnqueueReadBuffer of only the 4 KiB the CPU needs; the
+ *       written element goes to the device with a non-blocking 4-byte clEnqueueWriteBuffer, ordered before the
+ *       next kernel by the in-order queue.</li>
  * </ul>
  * The ratio hmm4j / handWrittenJocl is hmm4j's overhead; the aim is at most 1.1.
  */
@@ -61,6 +64,9 @@ public class OpenClIterativeBench {
     @Param({"migrate", "coherent"})
     public String placement;
 
+    @Param({"false", "true"})
+    public boolean hostWrites;
+
     private ManagedHeap heap;
     private FloatArray array;
 
@@ -69,6 +75,7 @@ public class OpenClIterativeBench {
     private cl_kernel kernel;
     private cl_mem buffer;
     private ByteBuffer window;
+    private ByteBuffer element;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -94,6 +101,7 @@ public class OpenClIterativeBench {
         RawOpenCl.check(CL.clEnqueueWriteBuffer(raw.queue, buffer, CL.CL_TRUE, 0, BYTES, Pointer.to(initial), 0, null, null),
                 "clEnqueueWriteBuffer");
         window = ByteBuffer.allocateDirect(WINDOW * Float.BYTES).order(ByteOrder.nativeOrder());
+        element = ByteBuffer.allocateDirect(Float.BYTES).order(ByteOrder.nativeOrder());
     }
 
     @TearDown(Level.Trial)
@@ -111,6 +119,8 @@ public class OpenClIterativeBench {
         float sum = 0;
         for (int i = WINDOW_START; i < WINDOW_START + WINDOW; i++)
             sum += array.get(i);
+        if (hostWrites)
+            array.set(WINDOW_START, array.get(WINDOW_START + 1));
         return sum;
     }
 
@@ -125,6 +135,12 @@ public class OpenClIterativeBench {
         float sum = 0;
         for (int i = 0; i < WINDOW; i++)
             sum += window.getFloat(i * Float.BYTES);
+        if (hostWrites) {
+            // The previous step's write finished before its blocking read returned (in-order queue): reusable.
+            element.putFloat(0, window.getFloat(Float.BYTES));
+            CL.clEnqueueWriteBuffer(raw.queue, buffer, CL.CL_FALSE, (long) WINDOW_START * Float.BYTES, Float.BYTES,
+                    Pointer.to(element), 0, null, null);
+        }
         return sum;
     }
 }
