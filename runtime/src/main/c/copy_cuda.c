@@ -136,6 +136,40 @@ static int cuda_to_device(struct hmm4j_device *dev, uint64_t addr, const void *h
     return fold(dev, rc);
 }
 
+/*
+ * Page-locked pages go to the DMA engine on the launch stream, and the launch's kernel queues behind the copy;
+ * the event says when the pages may change again. Pageable memory takes the synchronous path (the driver would
+ * stage it before returning anyway).
+ */
+static int cuda_to_device_async(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes, bool pinned,
+                                uint64_t *event)
+{
+    *event = 0;
+    if (!pinned)
+        return cuda_to_device(dev, addr, host, bytes, pinned);
+    struct cuda_device *cu = (struct cuda_device *)dev;
+    CUcontext previous;
+    CUresult rc = cu->api.ctx_push(cu->context);
+    if (rc != CUDA_SUCCESS)
+        return fold(dev, rc);
+    CUevent recorded = NULL;
+    rc = cu->api.event_create(&recorded, CU_EVENT_DISABLE_TIMING);
+    if (rc == CUDA_SUCCESS)
+        rc = cu->api.memcpy_htod_async(addr, host, bytes, cu->stream);
+    if (rc == CUDA_SUCCESS)
+        rc = cu->api.event_record(recorded, cu->stream);
+    if (rc == CUDA_SUCCESS) {
+        *event = (uint64_t)(uintptr_t)recorded;
+    } else {
+        /* A copy enqueued before the failure may still read the pages: nothing may change them until it is done. */
+        cu->api.stream_synchronize(cu->stream);
+        if (recorded)
+            cu->api.event_destroy(recorded);
+    }
+    cu->api.ctx_pop(&previous);
+    return fold(dev, rc);
+}
+
 static int cuda_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned)
 {
     struct cuda_device *cu = (struct cuda_device *)dev;
@@ -243,6 +277,7 @@ static const struct hmm4j_device_ops cuda_ops = {
     .name = "cuda",
     .to_device = cuda_to_device,
     .to_host = cuda_to_host,
+    .to_device_async = cuda_to_device_async,
     .register_host = cuda_register_host,
     .unregister_host = cuda_unregister_host,
     .zero = cuda_zero,

@@ -1,4 +1,4 @@
-package io.hmm4j.backend.opencl;
+package io.hmm4j.conformance;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -17,19 +17,22 @@ import org.junit.jupiter.api.Test;
  * still be reading the host pages. Whatever touches those pages next (a host write, reclaim of clean pages, a
  * close) must first wait for the upload, or the kernel reads bytes the program wrote after the launch, or zeros.
  * Each test changes the pages right after an un-awaited launch and checks the kernel saw the bytes of the launch.
+ * A backend's subclass says how to build a heap whose device enqueues copies (OpenCL's migrating placement; CUDA
+ * with page-locked kept pages, the default).
  */
-class AsyncUploadTest {
+public abstract class AsyncUploadTest {
 
     private static final int N = 16 << 20; // 64 MiB of floats: an upload takes milliseconds on PoCL
 
-    @BeforeEach
-    void requireOpenCl() {
-        OpenClBackendProvider provider = new OpenClBackendProvider();
-        Assumptions.assumeTrue(provider.isAvailable(), () -> "OpenCL not available: " + provider.unavailabilityCause());
-    }
+    /** Why the backend cannot run here, or null. */
+    protected abstract String unavailabilityCause();
 
-    private static ManagedHeap heap() {
-        return ManagedHeap.builder().backend("opencl").setting("placement", "migrate").build();
+    protected abstract ManagedHeap heap();
+
+    @BeforeEach
+    void requireBackend() {
+        String cause = unavailabilityCause();
+        Assumptions.assumeTrue(cause == null, () -> "backend not available: " + cause);
     }
 
     private static FloatArray ones(ManagedHeap heap) {
