@@ -150,6 +150,8 @@ static const struct hmm4j_device_ops opencl_ops = {
     .wait_event = opencl_wait_event,
     .release_event = opencl_release_event,
     .destroy = opencl_destroy,
+    /* OpenClDevice creates its queue in order (no CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE), and copies use it. */
+    .copies_follow_launches = true,
 };
 
 #define RESOLVE(field, symbol)                                   \

@@ -34,6 +34,11 @@ struct hmm4j_device_ops {
     int (*wait_event)(struct hmm4j_device *dev, uint64_t event);
     void (*release_event)(struct hmm4j_device *dev, uint64_t event);
     void (*destroy)(struct hmm4j_device *dev);
+    /*
+     * Copies home go on the in-order queue kernels run on: a copy enqueued after a launch starts only once its
+     * kernel is done, so a fault needs no wait of its own for the launches that write the region.
+     */
+    bool copies_follow_launches;
 };
 
 struct hmm4j_device {

@@ -120,6 +120,13 @@ void hmm4j_region_wait_for_writers(struct hmm4j_region *r)
     if (in_flight <= 0 || !r->device)
         return;
     /*
+     * The copy home queues behind every enqueued kernel: waiting first would only add a round trip to the
+     * device. A launch not enqueued yet is covered by hmm4j_region_launch_enqueued, which makes the blocks
+     * this fault copies home DEVICE again once its kernel is queued.
+     */
+    if (r->device->ops->copies_follow_launches)
+        return;
+    /*
      * A launch counts from launch_begin, before its kernel is enqueued, and attaches its fence only after: while
      * one has none, its kernel is not known by an event, and draining the device is the only complete wait.
      */
