@@ -478,7 +478,7 @@ public final class ManagedHeap implements AutoCloseable {
      * arrays' bytes are brought home and streamed through the device in tiles of about {@code tileBytes} per array
      * (rounded up to whole blocks; a tile smaller than a block is one block), double buffered: while one tile
      * computes, the previous tile's written arrays come home and the next tile's read arrays go out. The device holds
-     * only two tiles per array; written arrays end HOST. Returns when the last tile is home (the launch is done).
+     * two tiles per array (three where they take at most half its budget); written arrays end HOST. Returns when the last tile is home (the launch is done).
      * Host writes to the arrays meanwhile race with the kernel, as for any launch; other launches, evictions and
      * closes of the arrays wait for it.
      *
@@ -486,7 +486,8 @@ public final class ManagedHeap implements AutoCloseable {
      *     STENCIL_2D a grid), {@code n} is not the kernel's {@code n} argument, {@code n <= 0},
      *     {@code tileBytes <= 0}, or for any reason {@link #launchOn(int, BuiltinKernel, long, Arg...)} gives
      * @throws IllegalStateException if the heap or an array argument is closed
-     * @throws DeviceOutOfMemoryException if two tiles of every array do not fit in the device budget
+     * @throws DeviceOutOfMemoryException if two tiles of every array do not fit in the device budget, or the budget
+     *     cannot be freed for them (no array there can be evicted and no launch there will end)
      * @throws DeviceException if a copy or a kernel fails: tiles before the failed one are computed and home,
      *     later ones untouched
      */
@@ -526,11 +527,15 @@ public final class ManagedHeap implements AutoCloseable {
         TiledLaunch plan = TiledLaunch.plan(name, checkedArgs, access, countArgument, n, tileBytes, blockSize);
         if (ds.device.coherent() || fitsAtOnce(access.keySet(), ds))
             return launch(deviceIndex, kernelFor, checks, n, args);
-        if (plan.stagingBytes() > ds.budget.limit())
+        long limit = ds.budget.limit();
+        if (plan.setBytes() > limit / 2)
             throw new DeviceOutOfMemoryException("tiled launch of " + name + " needs two tiles of " + plan.tileElements()
-                    + " elements of each of its " + access.size() + " arrays on " + ds.device.id() + " at once ("
-                    + plan.stagingBytes() + " bytes), more than its budget of " + ds.budget.limit() + " bytes: use"
-                    + " smaller tiles", ds.device.id());
+                    + " elements of each of its " + access.size() + " arrays on " + ds.device.id() + " at once (2 x "
+                    + plan.setBytes() + " bytes), more than its budget of " + limit + " bytes: use smaller tiles",
+                    ds.device.id());
+        // A third set of tiles absorbs hiccups of the kernel or the copies, where it leaves half the budget to others.
+        int sets = plan.setBytes() <= limit / 2 / TiledLaunch.MAX_SETS ? TiledLaunch.MAX_SETS : 2;
+        long stagingBytes = plan.setBytes() * sets;
         enterCall();
         Thread self = Thread.currentThread();
         boolean outermost = launchingThreads.add(self);
@@ -538,11 +543,11 @@ public final class ManagedHeap implements AutoCloseable {
             Engine.ensureHandler();
             Kernel kernel = kernelFor.apply(ds.device);
             Launch launch = new Launch(this, ds);
-            long staging = reserveTiles(launch, access.keySet(), ds, plan.stagingBytes());
+            long staging = reserveTiles(launch, access.keySet(), ds, stagingBytes);
             try {
-                plan.run(ds.device, kernel, ds.engine, staging);
+                plan.run(ds.device, kernel, ds.engine, staging, sets);
             } finally {
-                endTiles(launch, ds, staging, plan.stagingBytes());
+                endTiles(launch, ds, staging, stagingBytes);
             }
             return launch;
         } finally {

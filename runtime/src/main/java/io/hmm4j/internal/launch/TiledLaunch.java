@@ -18,11 +18,11 @@ import java.util.Objects;
 /**
  * A launch of an element-wise kernel streamed through device memory in tiles (TornadoVM's batch processing), for
  * arrays that do not fit on the device at once. Tile {@code k} covers elements {@code [k * tileElements,
- * min(n, (k + 1) * tileElements))} of every array argument; it runs on two sets of tile buffers (double buffering):
- * while the kernel computes tile {@code k} in one set, a copy thread brings tile {@code k - 1}'s written arrays
- * home from the other set and then uploads tile {@code k + 1}'s read arrays into it. All copies go through one
- * thread in order, as over one bus, so the bus carries exactly the bytes a copy-in / copy-out loop would; only
- * the kernels overlap with it.
+ * min(n, (k + 1) * tileElements))} of every array argument; it runs in one of two or more sets of tile buffers
+ * (double or triple buffering): while the kernel computes tile {@code k}, a copy thread brings tile {@code k - 1}'s
+ * written arrays home and uploads the read arrays of the next tiles into free sets, the next tile the kernel needs
+ * first. All copies go through that one thread, as over one bus, so the bus carries exactly the bytes a copy-in /
+ * copy-out loop would; only the kernels overlap with it.
  *
  * <p>This class is the mechanism only: the heap pins the arrays, brings their bytes home, reserves the tile
  * buffers ({@link #stagingBytes()}) and gives them back; the arrays' host memory is their only valid copy while
@@ -42,6 +42,9 @@ public final class TiledLaunch {
 
         record Fixed(Number value) implements Param {}
     }
+
+    /** Most sets of tile buffers a launch uses (triple buffering). */
+    public static final int MAX_SETS = 3;
 
     private final String kernelName;
     private final long n;
@@ -136,7 +139,7 @@ public final class TiledLaunch {
                 streams.add(new Stream(array.segment(), elementSize, access.get(array), setBytes, slot));
                 setBytes = Math.addExact(setBytes, slot);
             }
-            Math.multiplyExact(setBytes, 2);
+            Math.multiplyExact(setBytes, MAX_SETS);
         } catch (ArithmeticException e) {
             throw new IllegalArgumentException("tiles of " + roundedTile + " bytes for " + arrays.size()
                     + " arrays overflow a long");
@@ -144,9 +147,9 @@ public final class TiledLaunch {
         return new TiledLaunch(kernelName, n, tileElements, List.copyOf(streams), List.copyOf(params), setBytes);
     }
 
-    /** Device memory the launch needs at once: two sets of tile buffers. */
-    public long stagingBytes() {
-        return 2 * setBytes;
+    /** Device memory of one set of tile buffers (a tile of every array); the launch needs two sets or more. */
+    public long setBytes() {
+        return setBytes;
     }
 
     /** Elements per tile (the last one may hold fewer). */
@@ -159,15 +162,17 @@ public final class TiledLaunch {
     }
 
     /**
-     * Streams every tile through {@code staging} ({@link #stagingBytes()} of device memory of {@code device}) and
-     * returns when the last written tile is home. The calling thread launches the kernels; one copy thread does
+     * Streams every tile through {@code staging} ({@code sets} x {@link #setBytes()} of device memory of
+     * {@code device}) and returns when the last written tile is home. The calling thread launches the kernels; one copy thread does
      * every copy. On failure the tiles before the failed one have been computed and brought home, later ones are
      * untouched; nothing runs any more when this returns or throws.
      *
      * @throws io.hmm4j.DeviceException if a copy or a kernel failed (the first failure; later ones suppressed)
      */
-    public void run(Device device, Kernel kernel, NativeCopyEngine engine, long staging) {
-        Pipeline pipeline = new Pipeline(tiles());
+    public void run(Device device, Kernel kernel, NativeCopyEngine engine, long staging, int sets) {
+        if (sets < 2)
+            throw new IllegalArgumentException("a tiled launch needs at least two sets of tile buffers: " + sets);
+        Pipeline pipeline = new Pipeline(tiles(), sets);
         Thread copier = Thread.ofPlatform().daemon().name("hmm4j-tile-copies-" + kernelName)
                 .unstarted(() -> copyAll(pipeline, engine, staging));
         copier.start();
@@ -176,7 +181,7 @@ public final class TiledLaunch {
                 if (!pipeline.awaitUploaded(k))
                     break;
                 try {
-                    compute(device, kernel, engine, staging, k);
+                    compute(device, kernel, engine, staging, k, sets);
                 } catch (RuntimeException | Error e) {
                     pipeline.fail(e);
                     break;
@@ -190,27 +195,37 @@ public final class TiledLaunch {
         pipeline.rethrow();
     }
 
-    /** The copy thread: up(0), then for each tile k >= 1 up(k) and down(k - 1), and down of the last tile. */
+    /**
+     * The copy thread, greedy: uploads the tile the kernel needs next when a set is free, else brings home a computed
+     * tile (which frees its set), else uploads ahead into a free set, else waits for the kernel. Tile {@code u} goes
+     * into set {@code u % sets}, free once tile {@code u - sets} is home.
+     */
     private void copyAll(Pipeline pipeline, NativeCopyEngine engine, long staging) {
+        long tiles = pipeline.tiles;
+        long up = 0;
+        long down = 0;
         try {
-            for (long k = 0; k < pipeline.tiles; k++) {
+            while (down < tiles) {
                 if (pipeline.failed()) {
-                    // Still bring home the last tile computed before the failure.
-                    if (k > 0 && pipeline.awaitComputed(k - 1))
-                        download(engine, staging, k - 1);
+                    // Tiles the kernel computed before the failure still go home.
+                    while (down < up && pipeline.computedNow() >= down)
+                        download(engine, staging, down++, pipeline.sets);
                     return;
                 }
-                // Tile k reuses tile k - 2's buffers, whose written arrays went home at step k - 1.
-                upload(engine, staging, k);
-                pipeline.uploaded(k);
-                if (k > 0) {
-                    if (!pipeline.awaitComputed(k - 1))
-                        return;
-                    download(engine, staging, k - 1);
+                long computed = pipeline.computedNow();
+                boolean setFree = up < tiles && up - down < pipeline.sets;
+                if (setFree && up <= computed + 1) {
+                    upload(engine, staging, up, pipeline.sets);
+                    pipeline.uploaded(up++);
+                } else if (down < up && computed >= down) {
+                    download(engine, staging, down++, pipeline.sets);
+                } else if (setFree) {
+                    upload(engine, staging, up, pipeline.sets);
+                    pipeline.uploaded(up++);
+                } else {
+                    pipeline.awaitComputed(down);
                 }
             }
-            if (pipeline.awaitComputed(pipeline.tiles - 1))
-                download(engine, staging, pipeline.tiles - 1);
         } catch (RuntimeException | Error e) {
             pipeline.fail(e);
         }
@@ -224,34 +239,34 @@ public final class TiledLaunch {
         return Math.min(tileElements, n - start(tile));
     }
 
-    private long slotAddress(long staging, long tile, Stream stream) {
-        return staging + (tile & 1) * setBytes + stream.slotOffset();
+    private long slotAddress(long staging, long tile, int sets, Stream stream) {
+        return staging + tile % sets * setBytes + stream.slotOffset();
     }
 
     private MemorySegment hostTile(Stream stream, long tile) {
         return stream.host().asSlice(start(tile) * stream.elementSize(), length(tile) * stream.elementSize());
     }
 
-    private void upload(NativeCopyEngine engine, long staging, long tile) {
+    private void upload(NativeCopyEngine engine, long staging, long tile, int sets) {
         for (Stream stream : streams)
             if (stream.access().reads())
-                engine.copyToDevice(slotAddress(staging, tile, stream), hostTile(stream, tile));
+                engine.copyToDevice(slotAddress(staging, tile, sets, stream), hostTile(stream, tile));
     }
 
-    private void download(NativeCopyEngine engine, long staging, long tile) {
+    private void download(NativeCopyEngine engine, long staging, long tile, int sets) {
         for (Stream stream : streams)
             if (stream.access().writes())
-                engine.copyToHost(hostTile(stream, tile), slotAddress(staging, tile, stream));
+                engine.copyToHost(hostTile(stream, tile), slotAddress(staging, tile, sets, stream));
     }
 
-    private void compute(Device device, Kernel kernel, NativeCopyEngine engine, long staging, long tile) {
+    private void compute(Device device, Kernel kernel, NativeCopyEngine engine, long staging, long tile, int sets) {
         long length = length(tile);
         List<KernelArgument> arguments = new ArrayList<>(params.size());
         for (Param param : params) {
             arguments.add(switch (param) {
                 case Param.Array(int index) -> {
                     Stream stream = streams.get(index);
-                    yield new KernelArgument.Buffer(slotAddress(staging, tile, stream), length * stream.elementSize(),
+                    yield new KernelArgument.Buffer(slotAddress(staging, tile, sets, stream), length * stream.elementSize(),
                             stream.access(), hostTile(stream, tile));
                 }
                 case Param.Count(boolean asInt) -> new KernelArgument.Scalar(asInt ? (Number) (int) length : length);
@@ -271,16 +286,23 @@ public final class TiledLaunch {
         }
     }
 
-    /** Progress of the two threads, and the first failure of either. */
+    /**
+     * Progress of the two threads, and the first failure of either. A wait spins briefly before it blocks: the other
+     * thread's next step is usually a copy or a kernel away, and a blocked thread's wake-up costs as much.
+     */
     private static final class Pipeline {
-        final long tiles;
-        private long uploaded = -1;
-        private long computed = -1;
-        private Throwable failure;
-        private boolean interrupted;
+        private static final long SPIN_NANOS = 20_000;
 
-        Pipeline(long tiles) {
+        final long tiles;
+        final int sets;
+        private volatile long uploaded = -1;
+        private volatile long computed = -1;
+        private volatile Throwable failure;
+        private boolean interrupted; // guarded by this
+
+        Pipeline(long tiles, int sets) {
             this.tiles = tiles;
+            this.sets = sets;
         }
 
         synchronized void uploaded(long tile) {
@@ -293,6 +315,14 @@ public final class TiledLaunch {
             notifyAll();
         }
 
+        long computedNow() {
+            return computed;
+        }
+
+        boolean failed() {
+            return failure != null;
+        }
+
         synchronized void fail(Throwable e) {
             if (failure == null)
                 failure = e;
@@ -302,21 +332,29 @@ public final class TiledLaunch {
         }
 
         /** Whether tile {@code k} is on the device; false once either thread failed. */
-        synchronized boolean awaitUploaded(long k) {
-            while (uploaded < k && failure == null)
-                waitUninterruptibly();
-            return failure == null;
+        boolean awaitUploaded(long k) {
+            spinWhile(() -> uploaded < k && failure == null);
+            synchronized (this) {
+                while (uploaded < k && failure == null)
+                    waitUninterruptibly();
+                return failure == null;
+            }
         }
 
         /** Whether tile {@code k} was computed: a kernel that failed after it does not keep it from going home. */
-        synchronized boolean awaitComputed(long k) {
-            while (computed < k && failure == null)
-                waitUninterruptibly();
-            return computed >= k;
+        boolean awaitComputed(long k) {
+            spinWhile(() -> computed < k && failure == null);
+            synchronized (this) {
+                while (computed < k && failure == null)
+                    waitUninterruptibly();
+                return computed >= k;
+            }
         }
 
-        synchronized boolean failed() {
-            return failure != null;
+        private static void spinWhile(java.util.function.BooleanSupplier condition) {
+            long start = System.nanoTime();
+            while (condition.getAsBoolean() && System.nanoTime() - start < SPIN_NANOS)
+                Thread.onSpinWait();
         }
 
         private void waitUninterruptibly() {
