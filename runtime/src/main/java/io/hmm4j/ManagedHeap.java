@@ -1313,7 +1313,8 @@ public final class ManagedHeap implements AutoCloseable {
                 hmm4j_stats.spurious_faults(stats), hmm4j_stats.fault_ns(stats), hmm4j_stats.blocks_to_device(stats),
                 hmm4j_stats.blocks_to_host(stats), toDevice, toHost, hmm4j_stats.prefetched_blocks(stats),
                 hmm4j_stats.copy_errors(stats), hmm4j_stats.migrations(stats), hmm4j_stats.migrate_ns(stats),
-                evictions.get(), live.size(), launches.get(), hostTier.reclaimedBytes());
+                evictions.get(), live.size(), launches.get(), hostTier.reclaimedBytes(),
+                hmm4j_stats.batched_faults(stats));
     }
 
     /** Device memory in use by arrays on device {@code deviceIndex} (0 for coherent devices). */
