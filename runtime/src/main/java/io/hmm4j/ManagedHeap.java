@@ -478,9 +478,9 @@ public final class ManagedHeap implements AutoCloseable {
      * arrays' bytes are brought home and streamed through the device in tiles of about {@code tileBytes} per array
      * (rounded up to whole blocks; a tile smaller than a block is one block), double buffered: while one tile
      * computes, the previous tile's written arrays come home and the next tile's read arrays go out. The device holds
-     * two tiles per array (three where they take at most half its budget); written arrays end HOST. Returns when the last tile is home (the launch is done).
-     * Host writes to the arrays meanwhile race with the kernel, as for any launch; other launches, evictions and
-     * closes of the arrays wait for it.
+     * two tiles per array (three where they take at most half its budget); written arrays end HOST. Returns when the
+     * last tile is home (the launch is done). Host writes to the arrays meanwhile race with the kernel, as for any
+     * launch; other launches, evictions and closes of the arrays wait for it.
      *
      * @throws IllegalArgumentException if {@code kernel} is not element-wise (DOT and SUM are reductions,
      *     STENCIL_2D a grid), {@code n} is not the kernel's {@code n} argument, {@code n <= 0},
