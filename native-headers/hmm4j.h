@@ -109,6 +109,7 @@ struct hmm4j_stats {
     uint64_t copy_errors;
     uint64_t migrate_ns;         /* total time spent in explicit migrations (launch, prefetch, eviction) */
     uint64_t migrations;         /* number of hmm4j_migrate calls that moved something */
+    uint64_t batched_faults;     /* faults served by the copy of another fault's batch (counted in read/write too) */
 };
 
 /* One three-phase migration request: collect, copy, finalize. */

@@ -282,6 +282,7 @@ HMM4J_EXPORT int hmm4j_layout_describe(int layout_id, uint64_t *out, int max)
         DESCRIBE(offsetof(struct hmm4j_stats, copy_errors));
         DESCRIBE(offsetof(struct hmm4j_stats, migrate_ns));
         DESCRIBE(offsetof(struct hmm4j_stats, migrations));
+        DESCRIBE(offsetof(struct hmm4j_stats, batched_faults));
         return count;
     case HMM4J_LAYOUT_MIGRATE:
         DESCRIBE(sizeof(struct hmm4j_migrate));

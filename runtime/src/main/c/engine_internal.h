@@ -59,6 +59,8 @@ struct hmm4j_device {
 };
 
 #define HMM4J_REGION_FENCES 16
+/* Faults that found the region lock taken and wait for a batched copy (region.c, fault batching). */
+#define HMM4J_PENDING_FAULTS 32
 
 struct hmm4j_region {
     atomic_int lock;
@@ -100,6 +102,8 @@ struct hmm4j_region {
     /* uffd.c: the user view is registered with userfaultfd, which replaces mprotect for its states */
     bool uffd;
     atomic_bool uffd_fell_back;   /* an unservable fault left a block PROT_NONE for the SIGSEGV path */
+    /* region.c: faults waiting for the lock, (block + 1) << 1 | write, 0 = free; served by the holder's batch */
+    _Atomic uint64_t pending_faults[HMM4J_PENDING_FAULTS];
 };
 
 /* registry.c: regions the fault handler may serve, looked up without locks. */

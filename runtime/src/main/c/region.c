@@ -668,6 +668,102 @@ static uint64_t prefetch_extent(struct hmm4j_region *r, uint64_t block)
     return extra;
 }
 
+/*
+ * Fault batching (UVM batches its fault buffer the same way): a fault that finds the region lock taken registers
+ * its block in the region's pending set before it waits for the lock; a holder serving a fault copies every
+ * registered block home before it unlocks, consecutive blocks with one intent in one copy. The waiter then takes
+ * the lock and finds its block served. Waiting stays what it was, for the region lock alone (DESIGN.md invariant 2);
+ * the pending set only decides who copies. userfaultfd regions are served by one handler thread: nothing to batch.
+ */
+static uint64_t pending_entry(uint64_t block, bool write)
+{
+    return (block + 1) << 1 | (write ? 1u : 0u);
+}
+
+/* Takes the lock for a fault; returns the pending slot registered while it was taken, or -1. */
+static int lock_for_fault(struct hmm4j_region *r, uint64_t entry)
+{
+    int expected = 0;
+    if (atomic_compare_exchange_strong_explicit(&r->lock, &expected, 1, memory_order_acquire, memory_order_relaxed))
+        return -1;
+    int slot = -1;
+    if (!r->uffd) {
+        for (int i = 0; i < HMM4J_PENDING_FAULTS; i++) {
+            uint64_t free_slot = 0;
+            if (atomic_compare_exchange_strong(&r->pending_faults[i], &free_slot, entry)) {
+                slot = i;
+                break;
+            }
+        }
+    }
+    hmm4j_region_lock(r);
+    return slot;
+}
+
+/* With the lock: takes back an entry no holder served. True if one took it (the fault was in its batch). */
+static bool taken_by_batch(struct hmm4j_region *r, int slot, uint64_t entry)
+{
+    if (slot < 0)
+        return false;
+    uint64_t mine = entry;
+    return !atomic_compare_exchange_strong(&r->pending_faults[slot], &mine, 0);
+}
+
+struct pending_block {
+    uint64_t block;
+    bool write;
+};
+
+/* Serves the registered faults with the lock held. A failure is left to the waiter, which serves its own fault. */
+static void serve_pending_locked(struct hmm4j_region *r)
+{
+    bool waited = false;
+    /* Faults registered during this batch's copies make the next round; a few rounds bound the holder's stay. */
+    for (int round = 0; round < 4; round++) {
+        uint64_t entries[HMM4J_PENDING_FAULTS];
+        int n = 0;
+        for (int i = 0; i < HMM4J_PENDING_FAULTS; i++) {
+            uint64_t e = atomic_exchange(&r->pending_faults[i], 0);
+            if (e != 0 && (e >> 1) - 1 < r->nblocks)
+                entries[n++] = e;
+        }
+        if (n == 0 || !r->device)
+            return;
+        for (int i = 1; i < n; i++) {
+            uint64_t e = entries[i];
+            int j = i;
+            for (; j > 0 && entries[j - 1] > e; j--)
+                entries[j] = entries[j - 1];
+            entries[j] = e;
+        }
+        /* One entry per block; a block both read and written is served for the write. */
+        struct pending_block blocks[HMM4J_PENDING_FAULTS];
+        int m = 0;
+        for (int i = 0; i < n; i++) {
+            uint64_t block = (entries[i] >> 1) - 1;
+            bool write = entries[i] & 1;
+            if (m > 0 && blocks[m - 1].block == block)
+                blocks[m - 1].write |= write;
+            else
+                blocks[m++] = (struct pending_block){block, write};
+        }
+        if (!waited) {
+            hmm4j_region_wait_for_writers(r);
+            waited = true;
+        }
+        int i = 0;
+        while (i < m) {
+            int end = i + 1;
+            while (end < m && blocks[end].block == blocks[end - 1].block + 1 && blocks[end].write == blocks[i].write)
+                end++;
+            uint64_t moved = 0;
+            migrate_locked(r, blocks[i].block, blocks[end - 1].block - blocks[i].block + 1, HMM4J_TO_HOST,
+                           blocks[i].write ? HMM4J_INTENT_WRITE : HMM4J_INTENT_READ, HMM4J_CAUSE_FAULT, NULL, &moved);
+            i = end;
+        }
+    }
+}
+
 int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool write)
 {
     uint64_t start = hmm4j_now_ns();
@@ -676,7 +772,9 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
     /* Not a missing block but a write the mapping forbids: reported, never retried forever. */
     if (write && r->read_only)
         return -EACCES;
-    hmm4j_region_lock(r);
+    uint64_t entry = pending_entry(block, write);
+    int slot = lock_for_fault(r, entry);
+    bool batched = taken_by_batch(r, slot, entry);
     /* A host write must not reach pages the device is still reading for a launch. */
     settle_uploads_locked(r);
     /* userfaultfd's blocks carry no mprotect: undo what an unservable fault left (uffd.c), then serve as usual. */
@@ -692,8 +790,19 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
         rc = protect_blocks(r, block, 1, current);
         if (rc == 0 && r->uffd)
             rc = hmm4j_uffd_resolve_locked(r, block);
+        serve_pending_locked(r);
         hmm4j_region_unlock(r);
-        HMM4J_STAT_ADD(r->stats, spurious_faults, 1);
+        if (batched) {
+            /* Served by another fault's batch: a fault like any other, only its copy was shared. */
+            HMM4J_STAT_ADD(r->stats, batched_faults, 1);
+            if (write)
+                HMM4J_STAT_ADD(r->stats, write_faults, 1);
+            else
+                HMM4J_STAT_ADD(r->stats, read_faults, 1);
+            HMM4J_STAT_ADD(r->stats, fault_ns, hmm4j_now_ns() - start);
+        } else {
+            HMM4J_STAT_ADD(r->stats, spurious_faults, 1);
+        }
         return rc;
     }
     if (!r->device) {
@@ -720,6 +829,7 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
     r->last_fault_block = block + extra;
     if (rc == 0 && r->uffd)
         rc = hmm4j_uffd_resolve_locked(r, block);
+    serve_pending_locked(r);
     hmm4j_region_unlock(r);
     if (write)
         HMM4J_STAT_ADD(r->stats, write_faults, 1);

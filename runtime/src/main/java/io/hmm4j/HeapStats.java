@@ -3,7 +3,9 @@ package io.hmm4j;
 /**
  * Counters of one heap, as of the moment {@link ManagedHeap#stats()} read them. Byte counts are what the fault
  * engine copied; {@code *ByCause} arrays are indexed by {@link MigrationCause#ordinal()}. {@code reclaimedBytes} is
- * host RAM the host tier gave back (pages of blocks whose bytes were also on the device).
+ * host RAM the host tier gave back (pages of blocks whose bytes were also on the device). {@code batchedFaults} are
+ * faults (counted in {@code readFaults}/{@code writeFaults} too) that found another thread serving a fault of the
+ * same array and were served by its copy (fault batching).
  */
 public record HeapStats(
         long readFaults,
@@ -21,7 +23,8 @@ public record HeapStats(
         long evictions,
         long liveArrays,
         long launches,
-        long reclaimedBytes) {
+        long reclaimedBytes,
+        long batchedFaults) {
 
     public HeapStats {
         bytesToDeviceByCause = bytesToDeviceByCause.clone();

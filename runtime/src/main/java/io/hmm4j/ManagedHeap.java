@@ -10,6 +10,7 @@ import io.hmm4j.internal.ffm.hmm4j_h;
 import io.hmm4j.internal.ffm.hmm4j_stats;
 import io.hmm4j.internal.jfr.FaultBatchEvent;
 import io.hmm4j.internal.jfr.MigrationEvent;
+import io.hmm4j.internal.launch.TiledLaunch;
 import io.hmm4j.internal.memory.BudgetMemoryResource;
 import io.hmm4j.internal.memory.PoolMemoryResource;
 import io.hmm4j.internal.policy.HostMemory;
@@ -420,6 +421,28 @@ public final class ManagedHeap implements AutoCloseable {
         DeviceState ds = device(deviceIndex);
         if (globalSize <= 0)
             throw new IllegalArgumentException("global size must be > 0: " + globalSize);
+        Map<ManagedArray, Access> access = accessOf(args);
+        Arg[] checkedArgs = checks.checked(this, args);
+        enterCall();
+        Thread self = Thread.currentThread();
+        boolean outermost = launchingThreads.add(self);
+        try {
+            Engine.ensureHandler();
+            Kernel kernel = kernelFor.apply(ds.device);
+            return launchEntered(ds, kernel, globalSize, checkedArgs, access);
+        } finally {
+            if (outermost)
+                launchingThreads.remove(self);
+            exitCall();
+        }
+    }
+
+    /**
+     * Each array argument's access, arguments that name the same array merged (READ and WRITE make READ_WRITE).
+     *
+     * @throws IllegalArgumentException for an array of another heap or a write to a READ_ONLY file mapping
+     */
+    private Map<ManagedArray, Access> accessOf(Arg[] args) {
         Objects.requireNonNull(args, "args");
         Map<ManagedArray, Access> access = new LinkedHashMap<>();
         for (Arg arg : args) {
@@ -433,18 +456,198 @@ public final class ManagedHeap implements AutoCloseable {
                 Objects.requireNonNull(arg, "argument");
             }
         }
+        return access;
+    }
+
+    // ---- tiled launches ----
+
+    /** Streams a built-in through device 0 in tiles; see {@link #launchTiledOn(int, BuiltinKernel, long, long, Arg...)}. */
+    public Launch launchTiled(BuiltinKernel kernel, long n, long tileBytes, Arg... args) {
+        return launchTiledOn(0, kernel, n, tileBytes, args);
+    }
+
+    /** Streams a user kernel through device 0 in tiles; see {@link #launchTiledOn(int, UserKernel, long, long, Arg...)}. */
+    public Launch launchTiled(UserKernel kernel, long n, long tileBytes, Arg... args) {
+        return launchTiledOn(0, kernel, n, tileBytes, args);
+    }
+
+    /**
+     * Launches an element-wise built-in (FILL, SCALE, AXPY) over elements {@code [0, n)} of arrays that may be larger
+     * than the device. Where the arrays fit in the device budget together, or the device is coherent, this is
+     * {@link #launchOn(int, BuiltinKernel, long, Arg...) launchOn(deviceIndex, kernel, n, args)}. Otherwise the
+     * arrays' bytes are brought home and streamed through the device in tiles of about {@code tileBytes} per array
+     * (rounded up to whole blocks; a tile smaller than a block is one block), double buffered: while one tile
+     * computes, the previous tile's written arrays come home and the next tile's read arrays go out. The device holds
+     * two tiles per array (three where they take at most half its budget); written arrays end HOST. Returns when the
+     * last tile is home (the launch is done). Host writes to the arrays meanwhile race with the kernel, as for any
+     * launch; other launches, evictions and closes of the arrays wait for it.
+     *
+     * @throws IllegalArgumentException if {@code kernel} is not element-wise (DOT and SUM are reductions,
+     *     STENCIL_2D a grid), {@code n} is not the kernel's {@code n} argument, {@code n <= 0},
+     *     {@code tileBytes <= 0}, or for any reason {@link #launchOn(int, BuiltinKernel, long, Arg...)} gives
+     * @throws IllegalStateException if the heap or an array argument is closed
+     * @throws DeviceOutOfMemoryException if two tiles of every array do not fit in the device budget, or the budget
+     *     cannot be freed for them (no array there can be evicted and no launch there will end)
+     * @throws DeviceException if a copy or a kernel fails: tiles before the failed one are computed and home,
+     *     later ones untouched
+     */
+    public Launch launchTiledOn(int deviceIndex, BuiltinKernel kernel, long n, long tileBytes, Arg... args) {
+        Objects.requireNonNull(kernel, "kernel");
+        io.hmm4j.spi.BuiltinSignature signature = io.hmm4j.spi.BuiltinSignature.of(kernel);
+        if (!signature.elementWise())
+            throw new IllegalArgumentException(kernel + " " + signature + " is not element-wise (a reduction or a"
+                    + " grid kernel): it cannot be tiled; launch it with launch()");
+        return launchTiled(deviceIndex, device -> device.builtin(kernel), LaunchArguments.of(kernel), kernel.name(),
+                signature.countParameter(), n, tileBytes, args);
+    }
+
+    /**
+     * Streams a user kernel declared {@link UserKernel#elementWise(int) element-wise} in tiles, as
+     * {@link #launchTiledOn(int, BuiltinKernel, long, long, Arg...)} does; each tile runs with global size its
+     * length.
+     *
+     * @throws IllegalArgumentException also if the kernel was not declared element-wise, or its declared count
+     *     argument is not an int or long equal to {@code n}, or an array holds fewer than {@code n} elements
+     */
+    public Launch launchTiledOn(int deviceIndex, UserKernel kernel, long n, long tileBytes, Arg... args) {
+        Objects.requireNonNull(kernel, "kernel");
+        if (!kernel.isElementWise())
+            throw new IllegalArgumentException("user kernel '" + kernel.name() + "' is not declared element-wise: "
+                    + "declare it with elementWise(countArgument) to launch it in tiles");
+        return launchTiled(deviceIndex, kernel::on, LaunchArguments.of(kernel), kernel.name(), kernel.countArgument(),
+                n, tileBytes, args);
+    }
+
+    private Launch launchTiled(int deviceIndex, Function<Device, Kernel> kernelFor, LaunchArguments checks, String name,
+            int countArgument, long n, long tileBytes, Arg[] args) {
+        ensureOpen();
+        DeviceState ds = device(deviceIndex);
+        Map<ManagedArray, Access> access = accessOf(args);
         Arg[] checkedArgs = checks.checked(this, args);
+        TiledLaunch plan = TiledLaunch.plan(name, checkedArgs, access, countArgument, n, tileBytes, blockSize);
+        if (ds.device.coherent() || fitsAtOnce(access.keySet(), ds))
+            return launch(deviceIndex, kernelFor, checks, n, args);
+        long limit = ds.budget.limit();
+        if (plan.setBytes() > limit / 2)
+            throw new DeviceOutOfMemoryException("tiled launch of " + name + " needs two tiles of " + plan.tileElements()
+                    + " elements of each of its " + access.size() + " arrays on " + ds.device.id() + " at once (2 x "
+                    + plan.setBytes() + " bytes), more than its budget of " + limit + " bytes: use smaller tiles",
+                    ds.device.id());
+        // A third set of tiles absorbs hiccups of the kernel or the copies, where it leaves half the budget to others.
+        int sets = plan.setBytes() <= limit / 2 / TiledLaunch.MAX_SETS ? TiledLaunch.MAX_SETS : 2;
+        long stagingBytes = plan.setBytes() * sets;
         enterCall();
         Thread self = Thread.currentThread();
         boolean outermost = launchingThreads.add(self);
         try {
             Engine.ensureHandler();
             Kernel kernel = kernelFor.apply(ds.device);
-            return launchEntered(ds, kernel, globalSize, checkedArgs, access);
+            Launch launch = new Launch(this, ds);
+            long staging = reserveTiles(launch, access.keySet(), ds, stagingBytes);
+            try {
+                plan.run(ds.device, kernel, ds.engine, staging, sets);
+            } finally {
+                endTiles(launch, ds, staging, stagingBytes);
+            }
+            return launch;
         } finally {
             if (outermost)
                 launchingThreads.remove(self);
             exitCall();
+        }
+    }
+
+    private static boolean fitsAtOnce(Collection<ManagedArray> arrays, DeviceState ds) {
+        long needed = 0;
+        for (ManagedArray array : arrays)
+            needed = Math.addExact(needed, array.region.size());
+        return needed <= ds.budget.limit();
+    }
+
+    /**
+     * Pins a tiled launch's arrays (it stays "being placed" until it ends, so nothing waits for its kernel directly:
+     * others poll), brings their device-resident bytes home and frees their device memory, and reserves the tile
+     * buffers, evicting idle arrays for them. Returns the buffers' device address.
+     */
+    private long reserveTiles(Launch launch, Collection<ManagedArray> arrays, DeviceState ds, long bytes) {
+        try {
+            synchronized (lock) {
+                while (true) {
+                    awaitIdle(arrays);
+                    for (ManagedArray array : arrays) {
+                        array.inFlight.add(launch);
+                        launch.arrays.add(array);
+                    }
+                    Placement outcome;
+                    try {
+                        for (ManagedArray array : arrays)
+                            if (array.boundDevice != null)
+                                evict(array, MigrationCause.LAUNCH);
+                        long[] address = new long[1];
+                        outcome = allocateEvicting(ds, bytes, launch, address);
+                        if (outcome == Placement.DONE)
+                            return address[0];
+                    } catch (RuntimeException | Error e) {
+                        unpin(launch);
+                        launch.done = true;
+                        throw e;
+                    }
+                    unpin(launch);
+                    if (outcome == Placement.BACK_OFF)
+                        waitForChange(PROGRESS_POLL_MILLIS);
+                }
+            }
+        } finally {
+            restoreInterrupt();
+        }
+    }
+
+    /** Allocates {@code bytes} on {@code ds} as {@link #place} does for an array: evicting, waiting or backing off. */
+    private Placement allocateEvicting(DeviceState ds, long bytes, Launch self, long[] address) {
+        while (true) {
+            try {
+                address[0] = ds.budget.allocate(bytes);
+                return Placement.DONE;
+            } catch (DeviceOutOfMemoryException full) {
+                ManagedArray victim = deviceRecency.leastRecent(candidate -> candidate.boundDevice == ds
+                        && candidate.inFlight.isEmpty() && !candidate.destroyed).orElse(null);
+                if (victim != null) {
+                    evict(victim, MigrationCause.EVICTION);
+                    continue;
+                }
+                Launch running = launchOn(ds, self, false);
+                if (running != null) {
+                    awaitLocked(running);
+                    return Placement.RETRY;
+                }
+                if (launchOn(ds, self, true) != null)
+                    return Placement.BACK_OFF;
+                throw full;
+            }
+        }
+    }
+
+    /** Gives a tiled launch's buffers back (zeroed, as freed device memory always is) and releases its arrays. */
+    private void endTiles(Launch launch, DeviceState ds, long staging, long bytes) {
+        synchronized (lock) {
+            try {
+                ds.engine.zero(staging, bytes);
+                ds.budget.deallocate(staging, bytes);
+            } catch (DeviceException e) {
+                // A device that cannot zero keeps the memory out of the pool rather than leak its contents.
+            } finally {
+                for (ManagedArray array : launch.arrays) {
+                    array.inFlight.remove(launch);
+                    if (!array.destroyed)
+                        hostTier.used(array.region);
+                }
+                launch.arrays.clear();
+                launch.placing = false;
+                launch.enqueued = true;
+                launch.done = true;
+                launches.incrementAndGet();
+                progressLocked();
+            }
         }
     }
 
@@ -1158,7 +1361,8 @@ public final class ManagedHeap implements AutoCloseable {
                 hmm4j_stats.spurious_faults(stats), hmm4j_stats.fault_ns(stats), hmm4j_stats.blocks_to_device(stats),
                 hmm4j_stats.blocks_to_host(stats), toDevice, toHost, hmm4j_stats.prefetched_blocks(stats),
                 hmm4j_stats.copy_errors(stats), hmm4j_stats.migrations(stats), hmm4j_stats.migrate_ns(stats),
-                evictions.get(), live.size(), launches.get(), hostTier.reclaimedBytes());
+                evictions.get(), live.size(), launches.get(), hostTier.reclaimedBytes(),
+                hmm4j_stats.batched_faults(stats));
     }
 
     /** Device memory in use by arrays on device {@code deviceIndex} (0 for coherent devices). */

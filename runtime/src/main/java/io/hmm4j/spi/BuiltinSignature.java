@@ -135,6 +135,32 @@ public final class BuiltinSignature {
     }
 
     /**
+     * Whether the kernel is element-wise over {@code n}: element {@code i} of its output depends only on element
+     * {@code i} of its inputs, so any range {@code [start, start + len)} of its arrays can run on its own with
+     * {@code n = len} (a tiled launch). True when every array parameter has extent {@link Extent#N}; reductions
+     * (an {@link Extent#ONE} result) and grids are not.
+     */
+    public boolean elementWise() {
+        boolean any = false;
+        for (Parameter parameter : parameters) {
+            if (parameter.type().isArray()) {
+                if (parameter.extent() != Extent.N)
+                    return false;
+                any = true;
+            }
+        }
+        return any && countParameter() >= 0;
+    }
+
+    /** Position of the {@code n} parameter, or -1 where the kernel has none. */
+    public int countParameter() {
+        for (int i = 0; i < parameters.size(); i++)
+            if (parameters.get(i).name().equals("n") && !parameters.get(i).type().isArray())
+                return i;
+        return -1;
+    }
+
+    /**
      * Checks actual arguments against this signature.
      *
      * @return the scalar arguments converted to their parameters' types, by position ({@code null} at arrays)

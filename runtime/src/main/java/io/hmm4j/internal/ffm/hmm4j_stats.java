@@ -16,7 +16,7 @@ import java.lang.foreign.ValueLayout;
  *     uint64_t blocks_to_device, blocks_to_host;
  *     uint64_t bytes_to_device[HMM4J_CAUSE_COUNT];
  *     uint64_t bytes_to_host[HMM4J_CAUSE_COUNT];
- *     uint64_t prefetched_blocks, copy_errors, migrate_ns, migrations;
+ *     uint64_t prefetched_blocks, copy_errors, migrate_ns, migrations, batched_faults;
  * }
  * }
  */
@@ -38,7 +38,8 @@ public final class hmm4j_stats {
             hmm4j_h.C_LONG.withName("prefetched_blocks"),
             hmm4j_h.C_LONG.withName("copy_errors"),
             hmm4j_h.C_LONG.withName("migrate_ns"),
-            hmm4j_h.C_LONG.withName("migrations"))
+            hmm4j_h.C_LONG.withName("migrations"),
+            hmm4j_h.C_LONG.withName("batched_faults"))
         .withName("hmm4j_stats");
 
     public static GroupLayout layout() {
@@ -48,7 +49,8 @@ public final class hmm4j_stats {
     /** Field names in declaration order, as hmm4j_layout_describe reports their offsets. */
     public static final String[] FIELDS = {
         "read_faults", "write_faults", "spurious_faults", "fault_ns", "blocks_to_device", "blocks_to_host",
-        "bytes_to_device", "bytes_to_host", "prefetched_blocks", "copy_errors", "migrate_ns", "migrations"
+        "bytes_to_device", "bytes_to_host", "prefetched_blocks", "copy_errors", "migrate_ns", "migrations",
+        "batched_faults"
     };
 
     public static long offsetOf(String field) {
@@ -67,6 +69,7 @@ public final class hmm4j_stats {
     private static final long copy_errors$OFFSET = offsetOf("copy_errors");
     private static final long migrate_ns$OFFSET = offsetOf("migrate_ns");
     private static final long migrations$OFFSET = offsetOf("migrations");
+    private static final long batched_faults$OFFSET = offsetOf("batched_faults");
 
     // The engine adds with atomics; volatile loads see the latest values from any thread.
     private static long load(MemorySegment struct, long offset) {
@@ -89,4 +92,5 @@ public final class hmm4j_stats {
     public static long copy_errors(MemorySegment struct) { return load(struct, copy_errors$OFFSET); }
     public static long migrate_ns(MemorySegment struct) { return load(struct, migrate_ns$OFFSET); }
     public static long migrations(MemorySegment struct) { return load(struct, migrations$OFFSET); }
+    public static long batched_faults(MemorySegment struct) { return load(struct, batched_faults$OFFSET); }
 }

@@ -1,0 +1,395 @@
+package io.hmm4j.internal.launch;
+
+import io.hmm4j.Access;
+import io.hmm4j.Arg;
+import io.hmm4j.ManagedArray;
+import io.hmm4j.internal.engine.Fence;
+import io.hmm4j.spi.Device;
+import io.hmm4j.spi.Kernel;
+import io.hmm4j.spi.KernelArgument;
+import io.hmm4j.spi.NativeCopyEngine;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * A launch of an element-wise kernel streamed through device memory in tiles (TornadoVM's batch processing), for
+ * arrays that do not fit on the device at once. Tile {@code k} covers elements {@code [k * tileElements,
+ * min(n, (k + 1) * tileElements))} of every array argument; it runs in one of two or more sets of tile buffers
+ * (double or triple buffering): while the kernel computes tile {@code k}, a copy thread brings tile {@code k - 1}'s
+ * written arrays home and uploads the read arrays of the next tiles into free sets, the next tile the kernel needs
+ * first. All copies go through that one thread, as over one bus, so the bus carries exactly the bytes a copy-in /
+ * copy-out loop would; only the kernels overlap with it.
+ *
+ * <p>This class is the mechanism only: the heap pins the arrays, brings their bytes home, reserves the tile
+ * buffers ({@link #stagingBytes()}) and gives them back; the arrays' host memory is their only valid copy while
+ * the tiles stream, and it is read and written directly.
+ */
+public final class TiledLaunch {
+
+    /** One array the tiles stream, with the access the kernel makes of it (arguments naming it merged). */
+    private record Stream(MemorySegment host, long elementSize, Access access, long slotOffset, long slotBytes) {}
+
+    /** A kernel parameter as each tile passes it. */
+    private sealed interface Param {
+        record Array(int stream) implements Param {}
+
+        /** The element count, as an Integer or a Long like the launch's own. */
+        record Count(boolean asInt) implements Param {}
+
+        record Fixed(Number value) implements Param {}
+    }
+
+    /** Most sets of tile buffers a launch uses (triple buffering). */
+    public static final int MAX_SETS = 3;
+
+    private final String kernelName;
+    private final long n;
+    private final long tileElements;
+    private final List<Stream> streams;
+    private final List<Param> params;
+    /** Bytes of one set of tile buffers: every stream's slot, each a whole number of blocks. */
+    private final long setBytes;
+
+    private TiledLaunch(String kernelName, long n, long tileElements, List<Stream> streams, List<Param> params,
+            long setBytes) {
+        this.kernelName = kernelName;
+        this.n = n;
+        this.tileElements = tileElements;
+        this.streams = streams;
+        this.params = params;
+        this.setBytes = setBytes;
+    }
+
+    /**
+     * Plans a tiled launch of {@code n} elements. {@code tileBytes} is rounded up to a whole number of blocks (a
+     * tile smaller than a block is one block: tiles move whole blocks' worth of bytes); a tile then holds as many
+     * elements as the widest array's element fits in it, at least one.
+     *
+     * @param args the launch's arguments, already checked against the kernel's signature
+     * @param access each array's access, arguments that name it merged
+     * @param countArgument the position of the element-count scalar, which must equal {@code n}, or -1
+     * @throws IllegalArgumentException if {@code n <= 0}, {@code tileBytes <= 0}, an array holds fewer than
+     *     {@code n} elements, the count argument is not an int or long equal to {@code n}, or the tile sizes
+     *     overflow
+     */
+    public static TiledLaunch plan(String kernelName, Arg[] args, Map<ManagedArray, Access> access, int countArgument,
+            long n, long tileBytes, long blockSize) {
+        Objects.requireNonNull(args, "args");
+        if (n <= 0)
+            throw new IllegalArgumentException("element count n must be > 0: " + n);
+        if (tileBytes <= 0)
+            throw new IllegalArgumentException("tile size must be > 0 bytes: " + tileBytes);
+        if (countArgument >= args.length)
+            throw new IllegalArgumentException(kernelName + " declares its element count at argument " + countArgument
+                    + ", but the launch has " + args.length + " arguments");
+        long roundedTile;
+        try {
+            roundedTile = Math.multiplyExact(Math.ceilDiv(tileBytes, blockSize), blockSize);
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("tile size " + tileBytes + " rounded up to whole blocks of " + blockSize
+                    + " bytes overflows a long");
+        }
+        Map<ManagedArray, Integer> streamOf = new IdentityHashMap<>();
+        List<ManagedArray> arrays = new ArrayList<>();
+        List<Param> params = new ArrayList<>(args.length);
+        long widest = 1;
+        for (int i = 0; i < args.length; i++) {
+            Arg arg = args[i];
+            if (arg instanceof Arg.Array(ManagedArray array, Access ignored)) {
+                long elementSize = array.elementLayout().byteSize();
+                if (array.byteSize() / elementSize < n)
+                    throw new IllegalArgumentException(kernelName + " argument " + i + " (" + array + ") holds "
+                            + array.byteSize() / elementSize + " elements, the tiled launch covers " + n);
+                widest = Math.max(widest, elementSize);
+                Integer stream = streamOf.get(array);
+                if (stream == null) {
+                    stream = arrays.size();
+                    streamOf.put(array, stream);
+                    arrays.add(array);
+                }
+                params.add(new Param.Array(stream));
+            } else if (i == countArgument) {
+                Number count = ((Arg.Scalar) arg).value();
+                if (!(count instanceof Integer || count instanceof Long) || count.longValue() != n)
+                    throw new IllegalArgumentException(kernelName + " argument " + i + " (the element count) must be"
+                            + " an int or a long equal to the tiled launch's n = " + n + ", got "
+                            + count.getClass().getSimpleName() + " " + count);
+                params.add(new Param.Count(count instanceof Integer));
+            } else {
+                params.add(new Param.Fixed(((Arg.Scalar) arg).value()));
+            }
+        }
+        if (countArgument >= 0 && !(params.get(countArgument) instanceof Param.Count))
+            throw new IllegalArgumentException(kernelName + " argument " + countArgument
+                    + " (the element count) must be an int or a long, got an array");
+        if (arrays.isEmpty())
+            throw new IllegalArgumentException(kernelName + ": a tiled launch needs at least one array argument");
+        long tileElements = Math.min(n, Math.max(1, roundedTile / widest));
+        List<Stream> streams = new ArrayList<>(arrays.size());
+        long setBytes = 0;
+        try {
+            for (ManagedArray array : arrays) {
+                long elementSize = array.elementLayout().byteSize();
+                long slot = Math.multiplyExact(Math.ceilDiv(Math.multiplyExact(tileElements, elementSize), blockSize),
+                        blockSize);
+                streams.add(new Stream(array.segment(), elementSize, access.get(array), setBytes, slot));
+                setBytes = Math.addExact(setBytes, slot);
+            }
+            Math.multiplyExact(setBytes, MAX_SETS);
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("tiles of " + roundedTile + " bytes for " + arrays.size()
+                    + " arrays overflow a long");
+        }
+        return new TiledLaunch(kernelName, n, tileElements, List.copyOf(streams), List.copyOf(params), setBytes);
+    }
+
+    /** Device memory of one set of tile buffers (a tile of every array); the launch needs two sets or more. */
+    public long setBytes() {
+        return setBytes;
+    }
+
+    /** Elements per tile (the last one may hold fewer). */
+    public long tileElements() {
+        return tileElements;
+    }
+
+    public long tiles() {
+        return Math.ceilDiv(n, tileElements);
+    }
+
+    /**
+     * Streams every tile through {@code staging} ({@code sets} x {@link #setBytes()} of device memory of
+     * {@code device}) and returns when the last written tile is home. The calling thread launches the kernels; one copy thread does
+     * every copy. On failure the tiles before the failed one have been computed and brought home, later ones are
+     * untouched; nothing runs any more when this returns or throws.
+     *
+     * @throws io.hmm4j.DeviceException if a copy or a kernel failed (the first failure; later ones suppressed)
+     */
+    public void run(Device device, Kernel kernel, NativeCopyEngine engine, long staging, int sets) {
+        if (sets < 2)
+            throw new IllegalArgumentException("a tiled launch needs at least two sets of tile buffers: " + sets);
+        Pipeline pipeline = new Pipeline(tiles(), sets);
+        Thread copier = Thread.ofPlatform().daemon().name("hmm4j-tile-copies-" + kernelName)
+                .unstarted(() -> copyAll(pipeline, engine, staging));
+        copier.start();
+        try {
+            for (long k = 0; k < pipeline.tiles; k++) {
+                if (!pipeline.awaitUploaded(k))
+                    break;
+                try {
+                    compute(device, kernel, engine, staging, k, sets);
+                } catch (RuntimeException | Error e) {
+                    pipeline.fail(e);
+                    break;
+                }
+                pipeline.computed(k);
+            }
+        } finally {
+            // The tile buffers are given back after this returns: no copy may still be using them.
+            pipeline.joinUninterruptibly(copier);
+        }
+        pipeline.rethrow();
+    }
+
+    /**
+     * The copy thread, greedy: uploads the tile the kernel needs next when a set is free, else brings home a computed
+     * tile (which frees its set), else uploads ahead into a free set, else waits for the kernel. Tile {@code u} goes
+     * into set {@code u % sets}, free once tile {@code u - sets} is home.
+     */
+    private void copyAll(Pipeline pipeline, NativeCopyEngine engine, long staging) {
+        long tiles = pipeline.tiles;
+        long up = 0;
+        long down = 0;
+        try {
+            while (down < tiles) {
+                if (pipeline.failed()) {
+                    // Tiles the kernel computed before the failure still go home.
+                    while (down < up && pipeline.computedNow() >= down)
+                        download(engine, staging, down++, pipeline.sets);
+                    return;
+                }
+                long computed = pipeline.computedNow();
+                boolean setFree = up < tiles && up - down < pipeline.sets;
+                if (setFree && up <= computed + 1) {
+                    upload(engine, staging, up, pipeline.sets);
+                    pipeline.uploaded(up++);
+                } else if (down < up && computed >= down) {
+                    download(engine, staging, down++, pipeline.sets);
+                } else if (setFree) {
+                    upload(engine, staging, up, pipeline.sets);
+                    pipeline.uploaded(up++);
+                } else {
+                    pipeline.awaitComputed(down);
+                }
+            }
+        } catch (RuntimeException | Error e) {
+            pipeline.fail(e);
+        }
+    }
+
+    private long start(long tile) {
+        return tile * tileElements;
+    }
+
+    private long length(long tile) {
+        return Math.min(tileElements, n - start(tile));
+    }
+
+    private long slotAddress(long staging, long tile, int sets, Stream stream) {
+        return staging + tile % sets * setBytes + stream.slotOffset();
+    }
+
+    private MemorySegment hostTile(Stream stream, long tile) {
+        return stream.host().asSlice(start(tile) * stream.elementSize(), length(tile) * stream.elementSize());
+    }
+
+    private void upload(NativeCopyEngine engine, long staging, long tile, int sets) {
+        for (Stream stream : streams)
+            if (stream.access().reads())
+                engine.copyToDevice(slotAddress(staging, tile, sets, stream), hostTile(stream, tile));
+    }
+
+    private void download(NativeCopyEngine engine, long staging, long tile, int sets) {
+        for (Stream stream : streams)
+            if (stream.access().writes())
+                engine.copyToHost(hostTile(stream, tile), slotAddress(staging, tile, sets, stream));
+    }
+
+    private void compute(Device device, Kernel kernel, NativeCopyEngine engine, long staging, long tile, int sets) {
+        long length = length(tile);
+        List<KernelArgument> arguments = new ArrayList<>(params.size());
+        for (Param param : params) {
+            arguments.add(switch (param) {
+                case Param.Array(int index) -> {
+                    Stream stream = streams.get(index);
+                    yield new KernelArgument.Buffer(slotAddress(staging, tile, sets, stream), length * stream.elementSize(),
+                            stream.access(), hostTile(stream, tile));
+                }
+                case Param.Count(boolean asInt) -> new KernelArgument.Scalar(asInt ? (Number) (int) length : length);
+                case Param.Fixed(Number value) -> new KernelArgument.Scalar(value);
+            });
+        }
+        long event = device.launchRecorded(kernel, length, arguments);
+        Fence fence = event != 0 ? Fence.create(engine, event) : null;
+        if (fence != null) {
+            try {
+                fence.await();
+            } finally {
+                fence.release();
+            }
+        } else if (!device.launchesAreSynchronous()) {
+            device.synchronize();
+        }
+    }
+
+    /**
+     * Progress of the two threads, and the first failure of either. A wait spins briefly before it blocks: the other
+     * thread's next step is usually a copy or a kernel away, and a blocked thread's wake-up costs as much.
+     */
+    private static final class Pipeline {
+        private static final long SPIN_NANOS = 20_000;
+
+        final long tiles;
+        final int sets;
+        private volatile long uploaded = -1;
+        private volatile long computed = -1;
+        private volatile Throwable failure;
+        private boolean interrupted; // guarded by this
+
+        Pipeline(long tiles, int sets) {
+            this.tiles = tiles;
+            this.sets = sets;
+        }
+
+        synchronized void uploaded(long tile) {
+            uploaded = tile;
+            notifyAll();
+        }
+
+        synchronized void computed(long tile) {
+            computed = tile;
+            notifyAll();
+        }
+
+        long computedNow() {
+            return computed;
+        }
+
+        boolean failed() {
+            return failure != null;
+        }
+
+        synchronized void fail(Throwable e) {
+            if (failure == null)
+                failure = e;
+            else if (failure != e)
+                failure.addSuppressed(e);
+            notifyAll();
+        }
+
+        /** Whether tile {@code k} is on the device; false once either thread failed. */
+        boolean awaitUploaded(long k) {
+            spinWhile(() -> uploaded < k && failure == null);
+            synchronized (this) {
+                while (uploaded < k && failure == null)
+                    waitUninterruptibly();
+                return failure == null;
+            }
+        }
+
+        /** Whether tile {@code k} was computed: a kernel that failed after it does not keep it from going home. */
+        boolean awaitComputed(long k) {
+            spinWhile(() -> computed < k && failure == null);
+            synchronized (this) {
+                while (computed < k && failure == null)
+                    waitUninterruptibly();
+                return computed >= k;
+            }
+        }
+
+        private static void spinWhile(java.util.function.BooleanSupplier condition) {
+            long start = System.nanoTime();
+            while (condition.getAsBoolean() && System.nanoTime() - start < SPIN_NANOS)
+                Thread.onSpinWait();
+        }
+
+        private void waitUninterruptibly() {
+            try {
+                wait();
+            } catch (InterruptedException e) {
+                // The launch finishes or fails cleanly; the interrupt is given back when it returns.
+                interrupted = true;
+            }
+        }
+
+        void joinUninterruptibly(Thread copier) {
+            while (true) {
+                try {
+                    copier.join();
+                    break;
+                } catch (InterruptedException e) {
+                    synchronized (this) {
+                        interrupted = true;
+                    }
+                }
+            }
+            synchronized (this) {
+                if (interrupted)
+                    Thread.currentThread().interrupt();
+            }
+        }
+
+        synchronized void rethrow() {
+            switch (failure) {
+                case null -> { }
+                case RuntimeException e -> throw e;
+                case Error e -> throw e;
+                default -> throw new IllegalStateException("tiled launch failed", failure);
+            }
+        }
+    }
+}
