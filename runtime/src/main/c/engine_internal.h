@@ -82,6 +82,8 @@ struct hmm4j_region {
     /* uffd.c: the user view is registered with userfaultfd, which replaces mprotect for its states */
     bool uffd;
     atomic_bool uffd_fell_back;   /* an unservable fault left a block PROT_NONE for the SIGSEGV path */
+    /* region_shared.c: this process's attachment to a region shared between processes (NULL: not shared) */
+    struct hmm4j_shared *shared;
 };
 
 /* registry.c: regions the fault handler may serve, looked up without locks. */
@@ -106,6 +108,18 @@ int hmm4j_region_migrate_locked(struct hmm4j_region *region, uint64_t first, uin
 int hmm4j_uffd_protect(struct hmm4j_region *region, uint64_t first, uint64_t count, uint8_t state);
 /* Maps the user view of block `block` again after a served fault (region lock held); the handler thread wakes. */
 int hmm4j_uffd_resolve_locked(struct hmm4j_region *region, uint64_t block);
+
+/* region_shared.c: the shootdown protocol (see the comment at the top of that file). */
+/* A peer holds `block` (region lock held): the caller unlocks and waits with hmm4j_shared_wait_for_block. */
+bool hmm4j_shared_fenced_locked(struct hmm4j_region *region, uint64_t block);
+/* Waits (bounded, no lock held, async-signal-safe) until `block` is given back; 0, or -ETIMEDOUT. */
+int hmm4j_shared_wait_for_block(struct hmm4j_region *region, uint64_t block);
+/* Claims blocks for a migration to the device, peers fenced; returns 0 with the region lock held, or -errno. */
+int hmm4j_shared_lock_for_device(struct hmm4j_region *region, uint64_t first, uint64_t n, int intent);
+/* Gives back held blocks that are HOST again (region lock held), e.g. after an unbind. */
+void hmm4j_shared_release_locked(struct hmm4j_region *region);
+/* Stops the responder, gives back every held block and frees the slot (region unregistered first). */
+void hmm4j_shared_detach(struct hmm4j_region *region);
 
 /* floor.c: serves a fault in the benchmark floor's memory; false for any other address. */
 bool hmm4j_floor_serve(uintptr_t address);

@@ -28,11 +28,17 @@ public final class Region {
     private final long blockCount;
     private final boolean fileBacked;
     private final boolean readOnly;
+    private final String sharedName;
 
     private Region(MemorySegment handle, boolean fileBacked, boolean readOnly) {
+        this(handle, fileBacked, readOnly, null);
+    }
+
+    private Region(MemorySegment handle, boolean fileBacked, boolean readOnly, String sharedName) {
         this.handle = handle;
         this.fileBacked = fileBacked;
         this.readOnly = readOnly;
+        this.sharedName = sharedName;
         this.size = hmm4j_h.hmm4j_region_size(handle);
         this.blockSize = hmm4j_h.hmm4j_region_block_size(handle);
         this.blockCount = hmm4j_h.hmm4j_region_block_count(handle);
@@ -94,6 +100,74 @@ public final class Region {
                 default -> throw new IOException(call + " failed: " + NativeErrors.describe(rc));
             }
         }
+    }
+
+    /**
+     * Creates ({@code create}) or opens the region shared between processes under {@code name}
+     * ({@code hmm4j_region_create_shared}). The name must already be valid; sizes are checked by the caller.
+     *
+     * @param stats the heap's {@code struct hmm4j_stats}, alive as long as the region
+     * @throws java.nio.file.FileAlreadyExistsException if creating a name that exists
+     * @throws java.nio.file.NoSuchFileException if opening a name that does not exist
+     * @throws java.nio.file.AccessDeniedException if the object cannot be opened read-write
+     * @throws IOException if the object is not an hmm4j shared array, all its attachment slots are taken, or it
+     *     cannot be mapped
+     * @throws IllegalArgumentException for sizes the engine refuses
+     */
+    public static Region shared(String name, long size, int elementSize, long blockSize, boolean create,
+                                MemorySegment stats) throws IOException {
+        Engine.ensureInitialized();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            int rc = hmm4j_h.hmm4j_region_create_shared(arena.allocateFrom(name), size, elementSize, blockSize,
+                    create ? 1 : 0, stats, out);
+            String object = "/dev/shm/hmm4j-" + name;
+            String call = "hmm4j_region_create_shared(" + name + (create ? ", " + size + " bytes" : "") + ")";
+            switch (-rc) {
+                case 0 -> {
+                    return new Region(out.get(ValueLayout.ADDRESS, 0), false, false, name);
+                }
+                case 2 -> throw new java.nio.file.NoSuchFileException(object, null, "no shared array named " + name);
+                case 17 -> throw new java.nio.file.FileAlreadyExistsException(object, null,
+                        "a shared array named " + name + " exists");
+                case 1, 13 -> throw new AccessDeniedException(object, null, call + " failed: " + NativeErrors.describe(rc));
+                case 22 -> throw new IllegalArgumentException(call + " failed: " + NativeErrors.describe(rc));
+                case 71 -> throw new IOException(call + " failed: " + object + " is not an hmm4j shared array of this"
+                        + " version (or its creator did not finish creating it)");
+                case 87 -> throw new IOException(call + " failed: all attachment slots of " + name + " are taken ("
+                        + "16 attachments at most)");
+                case 12, hmm4j_h.HMM4J_EMAPLIMIT -> throw new OutOfMemoryError(call + " failed: " + NativeErrors.describe(rc));
+                default -> throw new IOException(call + " failed: " + NativeErrors.describe(rc));
+            }
+        }
+    }
+
+    /** Removes a shared array's name; returns false if there was none ({@code hmm4j_shared_unlink}). */
+    public static boolean unlinkShared(String name) throws IOException {
+        Engine.ensureInitialized();
+        try (Arena arena = Arena.ofConfined()) {
+            int rc = hmm4j_h.hmm4j_shared_unlink(arena.allocateFrom(name));
+            if (rc == -2)
+                return false;
+            if (rc < 0)
+                throw new IOException("hmm4j_shared_unlink(" + name + ") failed: " + NativeErrors.describe(rc));
+            return true;
+        }
+    }
+
+    /** The name this region is shared under between processes, or null. */
+    public String sharedName() {
+        return sharedName;
+    }
+
+    /** One of {@code HMM4J_SHARED_*} of a shared region ({@code hmm4j_region_shared_info}). */
+    public long sharedInfo(int what) {
+        return NativeErrors.check("hmm4j_region_shared_info", hmm4j_h.hmm4j_region_shared_info(handle, what));
+    }
+
+    /** Test hook: a paused shared region answers no peer (a hung process). */
+    public void pauseSharedResponder(boolean paused) {
+        hmm4j_h.hmm4j_region_shared_pause(handle, paused ? 1 : 0);
     }
 
     /**
