@@ -260,8 +260,13 @@ int64_t hmm4j_region_shared_info(const struct hmm4j_region *region, int32_t what
 /* How long a wait for a live peer may take before it fails (default 10000 ms); for every shared region. */
 void hmm4j_shared_set_timeout(uint32_t milliseconds);
 
-/* Test hook: a paused attachment's responder answers no request and acknowledges nothing (a hung peer). */
-void hmm4j_region_shared_pause(struct hmm4j_region *region, int32_t paused);
+/*
+ * Gives up this attachment's device copies before its device memory is freed when they could not be brought home
+ * (hmm4j_region_unbind failed): every held block is given back, those still DEVICE counted in
+ * HMM4J_SHARED_LOST_BLOCKS, and no peer request is served from the device any more; later migrations to the
+ * device fail with -EINVAL. Call only on the way to hmm4j_region_destroy. 0 or -EINVAL.
+ */
+int hmm4j_region_shared_abandon(struct hmm4j_region *region);
 
 /*
  * Writes a file-backed region's data to its file, like msync: DEVICE blocks are copied home first (they

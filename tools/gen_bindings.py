@@ -15,7 +15,7 @@ funcs = [
  ("int","hmm4j_shared_unlink",[("ptr","name")],False,"int hmm4j_shared_unlink(const char *name)"),
  ("long","hmm4j_region_shared_info",[("ptr","region"),("int","what")],True,"int64_t hmm4j_region_shared_info(const struct hmm4j_region *region, int32_t what)"),
  ("void","hmm4j_shared_set_timeout",[("int","milliseconds")],True,"void hmm4j_shared_set_timeout(uint32_t milliseconds)"),
- ("void","hmm4j_region_shared_pause",[("ptr","region"),("int","paused")],True,"void hmm4j_region_shared_pause(struct hmm4j_region *region, int32_t paused)"),
+ ("int","hmm4j_region_shared_abandon",[("ptr","region")],False,"int hmm4j_region_shared_abandon(struct hmm4j_region *region)"),
  ("int","hmm4j_region_force",[("ptr","region"),("int","cause")],False,"int hmm4j_region_force(struct hmm4j_region *region, int32_t cause)"),
  ("int","hmm4j_region_use_uffd",[("ptr","region")],False,"int hmm4j_region_use_uffd(struct hmm4j_region *region)"),
  ("void","hmm4j_region_destroy",[("ptr","region")],False,"void hmm4j_region_destroy(struct hmm4j_region *region)"),

@@ -110,8 +110,8 @@ struct hmm4j_shared {
     bool fence_pending; /* an acquisition changed holders but did not see every acknowledgement */
     pthread_t responder;
     bool responder_started;
+    bool abandoned; /* region lock: the device copies were given up (hmm4j_region_shared_abandon) */
     atomic_bool stopping;
-    atomic_bool paused; /* test hook: the responder answers nothing, as a hung peer */
     uint64_t deferred_since;
 };
 
@@ -393,7 +393,7 @@ static void serve_requests(struct hmm4j_region *r)
         }
     }
     s->deferred_since = 0;
-    if (r->device) {
+    if (r->device && !s->abandoned) {
         hmm4j_region_wait_for_writers(r);
         uint64_t moved = 0;
         /* A block whose copy fails stays held (and DEVICE): the requester retries until its timeout. */
@@ -413,18 +413,16 @@ static void *responder_main(void *arg)
     struct shared_slot *me = &ctl->slots[s->slot];
     while (!atomic_load(&s->stopping)) {
         uint32_t bell = atomic_load(&me->doorbell);
-        if (!atomic_load(&s->paused)) {
-            uint32_t generation = atomic_load(&ctl->generation);
-            serve_requests(r);
-            hmm4j_region_lock(r);
-            int rc = apply_holders_locked(r);
-            hmm4j_region_unlock(r);
-            /* A block that could not be fenced is not acknowledged: the acquirer times out rather than race. */
-            if (rc == 0 && atomic_load(&me->acked) != generation) {
-                atomic_store(&me->acked, generation);
-                atomic_fetch_add(&ctl->acks, 1);
-                futex_wake_all(&ctl->acks);
-            }
+        uint32_t generation = atomic_load(&ctl->generation);
+        serve_requests(r);
+        hmm4j_region_lock(r);
+        int rc = apply_holders_locked(r);
+        hmm4j_region_unlock(r);
+        /* A block that could not be fenced is not acknowledged: the acquirer times out rather than race. */
+        if (rc == 0 && atomic_load(&me->acked) != generation) {
+            atomic_store(&me->acked, generation);
+            atomic_fetch_add(&ctl->acks, 1);
+            futex_wake_all(&ctl->acks);
         }
         /* Deferred requests and hung peers are looked at again without a ring. */
         futex_wait_ms(&me->doorbell, bell, s->deferred_since ? 1 : POLL_MS * 4);
@@ -553,6 +551,10 @@ int hmm4j_shared_lock_for_device(struct hmm4j_region *r, uint64_t first, uint64_
         if (rc != 0)
             return rc;
         hmm4j_region_lock(r);
+        if (s->abandoned) {
+            hmm4j_region_unlock(r);
+            return -EINVAL;
+        }
         if (holds_all(s, first, n))
             return 0;
         /* The responder gave blocks back to a peer in between: claim them again. */
@@ -836,17 +838,14 @@ out_free:
     return rc;
 }
 
-void hmm4j_shared_detach(struct hmm4j_region *r)
+/*
+ * Gives back every held block, whatever its local state (region lock held). A block still DEVICE was not brought
+ * home: its newest bytes are lost, counted for everyone; peers see the last host copy.
+ */
+static void give_up_locked(struct hmm4j_region *r)
 {
     struct hmm4j_shared *s = r->shared;
-    if (s->responder_started) {
-        atomic_store(&s->stopping, true);
-        ring(&s->ctl->slots[s->slot]);
-        pthread_join(s->responder, NULL);
-    }
-    /* Blocks still DEVICE here were not brought home (the caller unbinds first): their newest bytes are lost. */
-    hmm4j_region_lock(r);
-    uint64_t lost = 0;
+    uint64_t lost = 0, released = 0;
     for (uint64_t b = 0; b < r->nblocks; b++) {
         uint32_t h = atomic_load(&s->ctl->holder[b]);
         if ((h & HOLDER_ID_MASK) != s->id)
@@ -855,10 +854,37 @@ void hmm4j_shared_detach(struct hmm4j_region *r)
         while ((h & HOLDER_ID_MASK) == s->id && !atomic_compare_exchange_weak(&s->ctl->holder[b], &h, 0))
             ;
         lost += device_only && (h & HOLDER_DIRTY);
+        released++;
     }
-    hmm4j_region_unlock(r);
     if (lost)
         atomic_fetch_add(&s->ctl->lost_blocks, lost);
+    if (released)
+        announce_release(s->ctl);
+}
+
+HMM4J_EXPORT int hmm4j_region_shared_abandon(struct hmm4j_region *r)
+{
+    if (!r || !r->shared)
+        return -EINVAL;
+    hmm4j_region_lock(r);
+    give_up_locked(r);
+    /* Nothing is served from this device any more: its memory may be freed and reused right after. */
+    r->shared->abandoned = true;
+    hmm4j_region_unlock(r);
+    return 0;
+}
+
+void hmm4j_shared_detach(struct hmm4j_region *r)
+{
+    struct hmm4j_shared *s = r->shared;
+    if (s->responder_started) {
+        atomic_store(&s->stopping, true);
+        ring(&s->ctl->slots[s->slot]);
+        pthread_join(s->responder, NULL);
+    }
+    hmm4j_region_lock(r);
+    give_up_locked(r);
+    hmm4j_region_unlock(r);
     unlock_acquiring(s);
     free_slot(s);
     announce_release(s->ctl);
@@ -902,9 +928,3 @@ HMM4J_EXPORT int64_t hmm4j_region_shared_info(const struct hmm4j_region *r, int3
 }
 
 HMM4J_EXPORT void hmm4j_shared_set_timeout(uint32_t milliseconds) { atomic_store(&timeout_ms, milliseconds); }
-
-HMM4J_EXPORT void hmm4j_region_shared_pause(struct hmm4j_region *r, int32_t paused)
-{
-    if (r && r->shared)
-        atomic_store(&r->shared->paused, paused != 0);
-}

@@ -463,10 +463,13 @@ public final class ManagedHeap implements AutoCloseable {
      */
     private void bringSharedHome(ManagedArray array) {
         int rc = array.region.unbind(MigrationCause.EVICTION.code());
-        if (rc < 0)
+        if (rc < 0) {
+            // The device memory is freed next and may be reused: no peer may be served from it after this.
+            array.region.abandonSharedDeviceCopies();
             System.getLogger("io.hmm4j").log(System.Logger.Level.ERROR, "closing shared array " + array.region.sharedName()
-                    + " could not copy its device-only blocks home; other processes see their last host copy: "
-                    + NativeErrors.describe(rc));
+                    + " could not copy its device-only blocks home; other processes see their last host copy and"
+                    + " count them in lostBlocks(): " + NativeErrors.describe(rc));
+        }
     }
 
     /** {@link ManagedArray#force()}: waits for launches that use the array, then writes it back. */

@@ -165,9 +165,12 @@ public final class Region {
         return NativeErrors.check("hmm4j_region_shared_info", hmm4j_h.hmm4j_region_shared_info(handle, what));
     }
 
-    /** Test hook: a paused shared region answers no peer (a hung process). */
-    public void pauseSharedResponder(boolean paused) {
-        hmm4j_h.hmm4j_region_shared_pause(handle, paused ? 1 : 0);
+    /**
+     * A shared region whose device-only blocks could not come home gives them up before its device memory is freed:
+     * peers see their last host copy and count them lost, and nothing is served from that memory any more.
+     */
+    public void abandonSharedDeviceCopies() {
+        NativeErrors.check("hmm4j_region_shared_abandon", hmm4j_h.hmm4j_region_shared_abandon(handle));
     }
 
     /**

@@ -389,21 +389,21 @@ public final class hmm4j_h {
         }
     }
 
-    private static final class hmm4j_region_shared_pause {
-        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_POINTER, hmm4j_h.C_INT);
-        static final MemorySegment ADDR = findOrThrow("hmm4j_region_shared_pause");
-        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    private static final class hmm4j_region_shared_abandon {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_shared_abandon");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
     }
 
     /**
      * {@snippet lang=c :
-     * void hmm4j_region_shared_pause(struct hmm4j_region *region, int32_t paused)
+     * int hmm4j_region_shared_abandon(struct hmm4j_region *region)
      * }
      */
-    public static void hmm4j_region_shared_pause(MemorySegment region, int paused) {
-        var mh$ = hmm4j_region_shared_pause.HANDLE;
+    public static int hmm4j_region_shared_abandon(MemorySegment region) {
+        var mh$ = hmm4j_region_shared_abandon.HANDLE;
         try {
-            mh$.invokeExact(region, paused);
+            return (int) mh$.invokeExact(region);
         } catch (Error | RuntimeException ex) {
             throw ex;
         } catch (Throwable ex$) {
