@@ -362,8 +362,8 @@ public final class ManagedHeap implements AutoCloseable {
      * Opens the byte array another process (or this one) created with {@link #share}. Its size and block size are
      * the creator's; this heap's devices hold their own copies.
      *
-     * @throws IllegalArgumentException if {@code name} is not valid, or the array was created with another element
-     *     type ({@link #shareFloats}: open it with {@link #openSharedFloats})
+     * @throws IllegalArgumentException if {@code name} is not valid, the array was created with another element
+     *     type ({@link #shareFloats}: open it with {@link #openSharedFloats}) or by a heap with another block size
      * @throws IllegalStateException if the heap is closed
      * @throws java.nio.file.NoSuchFileException if no shared array has that name
      * @throws IOException if the object is no hmm4j shared array, it has 16 attachments already, or it cannot be
@@ -423,6 +423,11 @@ public final class ManagedHeap implements AutoCloseable {
                 throw new IllegalArgumentException("shared array " + name + " holds elements of " + created
                         + " bytes, not " + elementSize + (created == Float.BYTES ? " (open it with openSharedFloats)"
                         : created == 1 ? " (open it with openShared)" : ""));
+            // Ranges, residency and budgets are counted in this heap's blocks: the array's must be the same.
+            if (region.blockSize() != blockSize)
+                throw new IllegalArgumentException("shared array " + name + " was created with blocks of "
+                        + region.blockSize() + " bytes; this heap's are " + blockSize
+                        + " (ManagedHeap.builder().blockSize(bytes) must match the creator's)");
             bytes = region.sharedInfo(hmm4j_h.HMM4J_SHARED_BYTES);
         } catch (RuntimeException | Error e) {
             region.destroy();

@@ -259,6 +259,10 @@ public abstract class SharedArrayConformanceTest {
         try (FloatArray w = heap.shareFloats(wName, n)) {
             Peer peer = new Peer("idle", wName);
             peer.expect("READY");
+            // Warm: a first launch builds kernels, which must not pass for a wait below.
+            try (FloatArray warm = heap.allocateFloats(BLOCK_FLOATS)) {
+                fill(warm, 1).await();
+            }
             // Stopped, the peer is alive but acknowledges nothing: the launch waits in its shootdown.
             assertThat(new ProcessBuilder("kill", "-STOP", Long.toString(peer.process.pid())).start().waitFor()).isZero();
             CompletableFuture<Void> launch = CompletableFuture.runAsync(() -> fill(w, 9).await());
@@ -319,6 +323,12 @@ public abstract class SharedArrayConformanceTest {
             assertThat(bytesView.get(99)).isEqualTo((byte) 3);
         }
         assertThat(bytesView.get(99)).as("closing one attachment leaves the other").isEqualTo((byte) 3);
+        ManagedHeap.Builder otherBlocks = ManagedHeap.builder().backend(backend()).blockSize(2 * BLOCK);
+        settings().forEach(otherBlocks::setting);
+        try (ManagedHeap other = otherBlocks.build()) {
+            assertThatThrownBy(() -> other.openShared(bName)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("block");
+        }
         bytesView.close();
         floats.close();
         assertThatThrownBy(floats::lostBlocks).isInstanceOf(IllegalStateException.class);
