@@ -95,11 +95,15 @@ public abstract class SharedArrayConformanceTest {
         final Writer stdin;
 
         Peer(String role, String... args) throws IOException {
+            this(List.of("-Xmx128m"), role, args);
+        }
+
+        Peer(List<String> jvmOptions, String role, String... args) throws IOException {
             List<String> all = new ArrayList<>(List.of(backend(), settings().isEmpty() ? "-"
                     : settings().entrySet().stream().map(e -> e.getKey() + "=" + e.getValue())
                             .collect(Collectors.joining(",")), role));
             all.addAll(List.of(args));
-            process = ChildJvm.start(SharedArrayPeer.class, List.of("-Xmx128m"), all.toArray(String[]::new));
+            process = ChildJvm.start(SharedArrayPeer.class, jvmOptions, all.toArray(String[]::new));
             peers.add(process);
             stdin = new java.io.OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
             Thread.ofPlatform().daemon().start(() -> {
@@ -133,6 +137,36 @@ public abstract class SharedArrayConformanceTest {
         void awaitExit() throws InterruptedException {
             assertThat(process.waitFor(20, TimeUnit.SECONDS)).as("peer ended").isTrue();
             assertThat(process.exitValue()).as("peer's exit code").isZero();
+        }
+    }
+
+    /**
+     * Stops a peer (SIGSTOP) and returns once every one of its threads is stopped: the signal is delivered
+     * asynchronously, and a thread that still runs after kill(1) returned could answer (a flaky test, 3 of 20 in C).
+     */
+    private static void stop(Process process) throws IOException, InterruptedException {
+        assertThat(new ProcessBuilder("kill", "-STOP", Long.toString(process.pid())).start().waitFor()).isZero();
+        java.nio.file.Path tasks = java.nio.file.Path.of("/proc", Long.toString(process.pid()), "task");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            boolean allStopped = true;
+            try (var threads = java.nio.file.Files.list(tasks)) {
+                for (java.nio.file.Path thread : (Iterable<java.nio.file.Path>) threads::iterator) {
+                    String stat;
+                    try {
+                        stat = java.nio.file.Files.readString(thread.resolve("stat"));
+                    } catch (NoSuchFileException exited) {
+                        continue;
+                    }
+                    // The state follows the command name, which may itself hold ") ".
+                    if (stat.charAt(stat.lastIndexOf(')') + 2) != 'T')
+                        allStopped = false;
+                }
+            }
+            if (allStopped)
+                return;
+            assertThat(System.nanoTime()).as("peer %d stopped within 10 s", process.pid()).isLessThan(deadline);
+            Thread.sleep(1);
         }
     }
 
@@ -262,7 +296,7 @@ public abstract class SharedArrayConformanceTest {
             Peer peer = new Peer("hold", wName, "42");
             peer.expect("HELD");
             // Stopped while it holds the blocks: a host access here waits in the fault handler for an answer.
-            assertThat(new ProcessBuilder("kill", "-STOP", Long.toString(peer.process.pid())).start().waitFor()).isZero();
+            stop(peer.process);
             CompletableFuture<float[]> read = CompletableFuture.supplyAsync(w::toArray);
             Thread.sleep(300);
             assertThat(read.isDone()).as("a host access waits for a live holder (peer alive: %s, read: %s)",
@@ -290,7 +324,7 @@ public abstract class SharedArrayConformanceTest {
                 fill(warm, 1).await();
             }
             // Stopped, the peer is alive but acknowledges nothing: the launch waits in its shootdown.
-            assertThat(new ProcessBuilder("kill", "-STOP", Long.toString(peer.process.pid())).start().waitFor()).isZero();
+            stop(peer.process);
             CompletableFuture<Void> launch = CompletableFuture.runAsync(() -> fill(w, 9).await());
             Thread.sleep(300);
             assertThat(launch.isDone()).as("a launch waits for a live peer's acknowledgement (peer alive: %s, launch: %s)",
@@ -303,6 +337,31 @@ public abstract class SharedArrayConformanceTest {
             assertAll(w.toArray(), 9, "the launch that waited for the killed peer");
             assertThat(w.recoveredPeers()).isEqualTo(1);
             assertThat(w.lostBlocks()).as("the peer held nothing").isZero();
+        }
+    }
+
+    @Test
+    void aLivePeerThatDoesNotAnswerFailsAccessesAndLaunchesWithinTheTimeout() throws Exception {
+        int blocks = 2;
+        int n = blocks * BLOCK_FLOATS;
+        String wName = name("w");
+        try (FloatArray w = heap.shareFloats(wName, n)) {
+            w.copyFrom(filled(n, 7));
+            Peer holder = new Peer("hold", wName, "42");
+            holder.expect("HELD");
+            stop(holder.process);
+            Peer other = new Peer(List.of("-Xmx128m", "-Dhmm4j.shared.timeoutMillis=1000"), "timeout", wName);
+            String[] read = other.expect("READ").split(" ");
+            assertThat(read[1]).as("a host access to a block a hung peer holds").isEqualTo("InternalError");
+            assertThat(Long.parseLong(read[2])).as("its wait (ms)").isBetween(900L, RECOVERY_BOUND_MILLIS);
+            String[] launch = other.expect("LAUNCH").split(" ");
+            assertThat(launch[1]).as("a launch that needs blocks a hung peer holds").isEqualTo("IllegalStateException");
+            assertThat(Long.parseLong(launch[2])).as("its wait (ms)").isBetween(900L, RECOVERY_BOUND_MILLIS);
+            assertThat(launch[3]).contains("ETIMEDOUT");
+            other.awaitExit();
+            holder.kill();
+            assertAll(w.toArray(), 7, "the last host copy once the hung holder is killed");
+            assertThat(w.lostBlocks()).isEqualTo(blocks);
         }
     }
 

@@ -22,6 +22,9 @@ import java.util.Random;
  * <li>{@code hold W value}: fills W on its own device by a kernel ({@code value} everywhere), answers
  *     {@code HELD}, then waits for a line and exits (or is killed holding the blocks).</li>
  * <li>{@code idle W}: opens W, answers {@code READY}, waits for a line and exits.</li>
+ * <li>{@code timeout W}: reads W and launches on it while a stopped peer holds it (run with a short
+ *     {@code -Dhmm4j.shared.timeoutMillis}); answers {@code READ InternalError ms} and
+ *     {@code LAUNCH IllegalStateException ms message}.</li>
  * </ul>
  */
 public final class SharedArrayPeer {
@@ -40,6 +43,7 @@ public final class SharedArrayPeer {
             switch (args[2]) {
                 case "model" -> model(heap, in, args[3], args[4], Long.parseLong(args[5]));
                 case "hold" -> hold(heap, in, args[3], Float.parseFloat(args[4]));
+                case "timeout" -> timeout(heap, args[3]);
                 case "idle" -> {
                     try (FloatArray w = heap.openSharedFloats(args[3])) {
                         say("READY " + w.length());
@@ -117,6 +121,26 @@ public final class SharedArrayPeer {
                         firstBad = "final W[" + i + "] = " + all[i] + ", not " + last;
                 }
             say("DONE " + count + " " + bad + (firstBad == null ? "" : " " + firstBad.replace(' ', '_')));
+        }
+    }
+
+    /** Reads and launches on W, which a stopped peer holds: both must fail within the timeout, not hang. */
+    private static void timeout(ManagedHeap heap, String wName) throws Exception {
+        try (FloatArray w = heap.openSharedFloats(wName)) {
+            long start = System.nanoTime();
+            try {
+                say("READ returned " + w.get(0));
+            } catch (InternalError e) {
+                say("READ InternalError " + (System.nanoTime() - start) / 1_000_000);
+            }
+            start = System.nanoTime();
+            try {
+                heap.launch(BuiltinKernel.FILL, w.length(), Arg.write(w), Arg.of(1f), Arg.of(w.length())).await();
+                say("LAUNCH returned");
+            } catch (IllegalStateException e) {
+                say("LAUNCH IllegalStateException " + (System.nanoTime() - start) / 1_000_000 + " "
+                        + e.getMessage().replace(' ', '_'));
+            }
         }
     }
 

@@ -117,6 +117,7 @@ public final class Region {
     public static Region shared(String name, long size, int elementSize, long blockSize, boolean create,
                                 MemorySegment stats) throws IOException {
         Engine.ensureInitialized();
+        SharedTimeout.APPLIED.hashCode();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
             int rc = hmm4j_h.hmm4j_region_create_shared(arena.allocateFrom(name), size, elementSize, blockSize,
@@ -139,6 +140,30 @@ public final class Region {
                 case 12, hmm4j_h.HMM4J_EMAPLIMIT -> throw new OutOfMemoryError(call + " failed: " + NativeErrors.describe(rc));
                 default -> throw new IOException(call + " failed: " + NativeErrors.describe(rc));
             }
+        }
+    }
+
+    /**
+     * {@code -Dhmm4j.shared.timeoutMillis}: how long a wait for a live peer process may take before it fails (the
+     * engine's default is 10 s), applied once, before the first shared region.
+     */
+    private static final class SharedTimeout {
+        static final Boolean APPLIED = apply();
+
+        private static Boolean apply() {
+            String value = System.getProperty("hmm4j.shared.timeoutMillis");
+            if (value == null)
+                return false;
+            int millis;
+            try {
+                millis = Integer.parseInt(value.trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("hmm4j.shared.timeoutMillis must be a number of milliseconds: " + value, e);
+            }
+            if (millis <= 0)
+                throw new IllegalArgumentException("hmm4j.shared.timeoutMillis must be > 0: " + value);
+            hmm4j_h.hmm4j_shared_set_timeout(millis);
+            return true;
         }
     }
 
