@@ -234,6 +234,49 @@ int hmm4j_region_create_file(const char *path, uint64_t offset, uint64_t length,
                              int32_t writable, struct hmm4j_stats *stats, struct hmm4j_region **out);
 
 /*
+ * Regions shared between processes (region_shared.c; its top comment is the protocol). Creates (`create` 1) or
+ * opens (`create` 0) the shared memory object /dev/shm/hmm4j-<name> and attaches this process to it: the object
+ * holds a control area (block holders, one slot per attachment) and the data, which both views map. `name` is
+ * 1-200 characters of [A-Za-z0-9._-], not starting with '.'. Creating takes `size` bytes (a multiple of
+ * `element_size`, rounded up to whole blocks of `block_size`) and fails with -EEXIST if the name exists; opening
+ * ignores size, element size and block size and takes the creator's (hmm4j_region_shared_info). Every attachment
+ * keeps its own block states and its own device copy; before a block goes to one attachment's device
+ * (hmm4j_migrate to the device claims it, waiting up to the timeout) every other attachment has made it PROT_NONE,
+ * and a host fault on it asks the holder to bring it home and waits (bounded). A dead attachment's blocks are
+ * recovered (their device copies are lost: the host copy stays, counted in HMM4J_SHARED_LOST_BLOCKS). Each
+ * attachment runs one native responder thread. Errors: -EINVAL bad arguments, -ENOENT no such name, -EEXIST,
+ * -EPROTO not an hmm4j shared array (or not initialised within 2 s), -EUSERS all 16 attachment slots taken,
+ * open(2)/mmap(2)'s -errno.
+ */
+int hmm4j_region_create_shared(const char *name, uint64_t size, uint32_t element_size, uint64_t block_size,
+                               int32_t create, struct hmm4j_stats *stats, struct hmm4j_region **out);
+
+/* Removes the name (as shm_unlink): attachments keep working, new opens fail with -ENOENT. 0 or -errno. */
+int hmm4j_shared_unlink(const char *name);
+
+enum {
+    HMM4J_SHARED_BYTES = 0,           /* size asked for at creation */
+    HMM4J_SHARED_ELEMENT_SIZE = 1,
+    HMM4J_SHARED_LOST_BLOCKS = 2,     /* blocks whose device copy died with an attachment's process */
+    HMM4J_SHARED_RECOVERED_PEERS = 3, /* dead attachments recovered */
+    HMM4J_SHARED_ATTACHMENTS = 4,     /* attachments now */
+};
+
+/* One of the HMM4J_SHARED_* values of a shared region, or -EINVAL. Never waits. */
+int64_t hmm4j_region_shared_info(const struct hmm4j_region *region, int32_t what);
+
+/* How long a wait for a live peer may take before it fails (default 10000 ms); for every shared region. */
+void hmm4j_shared_set_timeout(uint32_t milliseconds);
+
+/*
+ * Gives up this attachment's device copies before its device memory is freed when they could not be brought home
+ * (hmm4j_region_unbind failed): every held block is given back, those still DEVICE counted in
+ * HMM4J_SHARED_LOST_BLOCKS, and no peer request is served from the device any more; later migrations to the
+ * device fail with -EINVAL. Call only on the way to hmm4j_region_destroy. 0 or -EINVAL.
+ */
+int hmm4j_region_shared_abandon(struct hmm4j_region *region);
+
+/*
  * Writes a file-backed region's data to its file, like msync: DEVICE blocks are copied home first (they
  * become SHARED, the device copy stays valid), then the file's pages are written back (MS_SYNC; nothing for
  * a read-only region). No launch that writes the region may run meanwhile (the caller waits for them).
@@ -344,6 +387,8 @@ int64_t hmm4j_region_snapshot(struct hmm4j_region *region, uint8_t *states, uint
  * device (the backend's synchronize).
  */
 void hmm4j_region_launch_begin(struct hmm4j_region *region);
+/* A launch that began on the region failed before its kernel was enqueued (no hmm4j_region_launch_enqueued). */
+void hmm4j_region_launch_abandoned(struct hmm4j_region *region);
 void hmm4j_region_launch_end(struct hmm4j_region *region);
 
 /*

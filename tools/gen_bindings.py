@@ -11,6 +11,11 @@ funcs = [
  ("ptr","hmm4j_stats_global",[],True,"struct hmm4j_stats *hmm4j_stats_global(void)"),
  ("int","hmm4j_region_create",[("long","size"),("long","block_size"),("ptr","stats"),("ptr","out")],False,"int hmm4j_region_create(uint64_t size, uint64_t block_size, struct hmm4j_stats *stats, struct hmm4j_region **out)"),
  ("int","hmm4j_region_create_file",[("ptr","path"),("long","offset"),("long","length"),("long","block_size"),("int","writable"),("ptr","stats"),("ptr","out")],False,"int hmm4j_region_create_file(const char *path, uint64_t offset, uint64_t length, uint64_t block_size, int32_t writable, struct hmm4j_stats *stats, struct hmm4j_region **out)"),
+ ("int","hmm4j_region_create_shared",[("ptr","name"),("long","size"),("int","element_size"),("long","block_size"),("int","create"),("ptr","stats"),("ptr","out")],False,"int hmm4j_region_create_shared(const char *name, uint64_t size, uint32_t element_size, uint64_t block_size, int32_t create, struct hmm4j_stats *stats, struct hmm4j_region **out)"),
+ ("int","hmm4j_shared_unlink",[("ptr","name")],False,"int hmm4j_shared_unlink(const char *name)"),
+ ("long","hmm4j_region_shared_info",[("ptr","region"),("int","what")],True,"int64_t hmm4j_region_shared_info(const struct hmm4j_region *region, int32_t what)"),
+ ("void","hmm4j_shared_set_timeout",[("int","milliseconds")],True,"void hmm4j_shared_set_timeout(uint32_t milliseconds)"),
+ ("int","hmm4j_region_shared_abandon",[("ptr","region")],False,"int hmm4j_region_shared_abandon(struct hmm4j_region *region)"),
  ("int","hmm4j_region_force",[("ptr","region"),("int","cause")],False,"int hmm4j_region_force(struct hmm4j_region *region, int32_t cause)"),
  ("int","hmm4j_region_use_uffd",[("ptr","region")],False,"int hmm4j_region_use_uffd(struct hmm4j_region *region)"),
  ("void","hmm4j_region_destroy",[("ptr","region")],False,"void hmm4j_region_destroy(struct hmm4j_region *region)"),
@@ -31,6 +36,7 @@ funcs = [
  ("long","hmm4j_region_snapshot",[("ptr","region"),("ptr","states"),("long","n")],False,"int64_t hmm4j_region_snapshot(struct hmm4j_region *region, uint8_t *states, uint64_t n)"),
  ("int","hmm4j_region_settle_uploads",[("ptr","region")],False,"int hmm4j_region_settle_uploads(struct hmm4j_region *region)"),
  ("int","hmm4j_region_launch_enqueued",[("ptr","region")],False,"int hmm4j_region_launch_enqueued(struct hmm4j_region *region)"),
+ ("void","hmm4j_region_launch_abandoned",[("ptr","region")],True,"void hmm4j_region_launch_abandoned(struct hmm4j_region *region)"),
  ("void","hmm4j_region_launch_begin",[("ptr","region")],True,"void hmm4j_region_launch_begin(struct hmm4j_region *region)"),
  ("void","hmm4j_region_launch_end",[("ptr","region")],True,"void hmm4j_region_launch_end(struct hmm4j_region *region)"),
  ("void","hmm4j_region_set_prefetch",[("ptr","region"),("long","max_blocks")],False,"void hmm4j_region_set_prefetch(struct hmm4j_region *region, uint64_t max_blocks)"),
@@ -110,6 +116,11 @@ public final class hmm4j_h {
     public static final int HMM4J_INJECT_DEVICE_UNREADABLE = 4;
     public static final int HMM4J_LAYOUT_STATS = 0;
     public static final int HMM4J_LAYOUT_MIGRATE = 1;
+    public static final int HMM4J_SHARED_BYTES = 0;
+    public static final int HMM4J_SHARED_ELEMENT_SIZE = 1;
+    public static final int HMM4J_SHARED_LOST_BLOCKS = 2;
+    public static final int HMM4J_SHARED_RECOVERED_PEERS = 3;
+    public static final int HMM4J_SHARED_ATTACHMENTS = 4;
 
     static final Linker LINKER = Linker.nativeLinker();
 

@@ -76,6 +76,8 @@ struct hmm4j_region {
     uint64_t device_base;
     struct hmm4j_stats *stats;    /* may be NULL */
     _Atomic int32_t launches_in_flight;
+    /* Of those, launches still being placed: handed over, kernel not enqueued (launch_enqueued / _abandoned). */
+    _Atomic int32_t launches_placing;
     /* Events of in-flight launches that write this region (region lock); fewer than launches_in_flight: sync. */
     /*
      * The last copy to the device still possibly in flight (HMM4J_INTENT_ASYNC; region lock): the device reads
@@ -104,6 +106,8 @@ struct hmm4j_region {
     atomic_bool uffd_fell_back;   /* an unservable fault left a block PROT_NONE for the SIGSEGV path */
     /* region.c: faults waiting for the lock, (block + 1) << 1 | write, 0 = free; served by the holder's batch */
     _Atomic uint64_t pending_faults[HMM4J_PENDING_FAULTS];
+    /* region_shared.c: this process's attachment to a region shared between processes (NULL: not shared) */
+    struct hmm4j_shared *shared;
 };
 
 /* registry.c: regions the fault handler may serve, looked up without locks. */
@@ -128,6 +132,18 @@ int hmm4j_region_migrate_locked(struct hmm4j_region *region, uint64_t first, uin
 int hmm4j_uffd_protect(struct hmm4j_region *region, uint64_t first, uint64_t count, uint8_t state);
 /* Maps the user view of block `block` again after a served fault (region lock held); the handler thread wakes. */
 int hmm4j_uffd_resolve_locked(struct hmm4j_region *region, uint64_t block);
+
+/* region_shared.c: the shootdown protocol (see the comment at the top of that file). */
+/* A peer holds `block` (region lock held): the caller unlocks and waits with hmm4j_shared_wait_for_block. */
+bool hmm4j_shared_fenced_locked(struct hmm4j_region *region, uint64_t block);
+/* Waits (bounded, no lock held, async-signal-safe) until `block` is given back; 0, or -ETIMEDOUT. */
+int hmm4j_shared_wait_for_block(struct hmm4j_region *region, uint64_t block);
+/* Claims blocks for a migration to the device, peers fenced; returns 0 with the region lock held, or -errno. */
+int hmm4j_shared_lock_for_device(struct hmm4j_region *region, uint64_t first, uint64_t n, int intent);
+/* Gives back held blocks that are HOST again (region lock held), e.g. after an unbind. */
+void hmm4j_shared_release_locked(struct hmm4j_region *region);
+/* Stops the responder, gives back every held block and frees the slot (region unregistered first). */
+void hmm4j_shared_detach(struct hmm4j_region *region);
 
 /* floor.c: serves a fault in the benchmark floor's memory; false for any other address. */
 bool hmm4j_floor_serve(uintptr_t address);

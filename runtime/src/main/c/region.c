@@ -265,6 +265,8 @@ HMM4J_EXPORT void hmm4j_region_destroy(struct hmm4j_region *r)
     hmm4j_registry_remove(r);
     /* The device may still read the pages about to be unmapped. */
     settle_uploads_locked(r);
+    if (r->shared)
+        hmm4j_shared_detach(r);
     hmm4j_region_drop_fences(r);
     if (r->device) {
         unregister_host_locked(r);
@@ -315,7 +317,13 @@ HMM4J_EXPORT int64_t hmm4j_region_snapshot(struct hmm4j_region *r, uint8_t *stat
     return (int64_t)count;
 }
 
-HMM4J_EXPORT void hmm4j_region_launch_begin(struct hmm4j_region *r) { atomic_fetch_add(&r->launches_in_flight, 1); }
+HMM4J_EXPORT void hmm4j_region_launch_begin(struct hmm4j_region *r)
+{
+    atomic_fetch_add(&r->launches_in_flight, 1);
+    atomic_fetch_add(&r->launches_placing, 1);
+}
+
+HMM4J_EXPORT void hmm4j_region_launch_abandoned(struct hmm4j_region *r) { atomic_fetch_sub(&r->launches_placing, 1); }
 HMM4J_EXPORT void hmm4j_region_launch_end(struct hmm4j_region *r) { atomic_fetch_sub(&r->launches_in_flight, 1); }
 
 HMM4J_EXPORT void hmm4j_region_set_release_host(struct hmm4j_region *r, int32_t release)
@@ -553,8 +561,15 @@ HMM4J_EXPORT int hmm4j_migrate(struct hmm4j_migrate *m)
     if (r->read_only && m->direction == HMM4J_TO_DEVICE && (m->intent & HMM4J_INTENT_WRITE))
         return -EACCES;
     uint64_t start = hmm4j_now_ns();
-    hmm4j_region_lock(r);
     int rc;
+    if (r->shared && m->direction == HMM4J_TO_DEVICE) {
+        /* Peers drop the blocks first (region_shared.c); returns with the region lock held. */
+        rc = hmm4j_shared_lock_for_device(r, m->first_block, m->nblocks, m->intent);
+        if (rc != 0)
+            return rc;
+    } else {
+        hmm4j_region_lock(r);
+    }
     if (!r->device) {
         rc = -EINVAL;
     } else {
@@ -587,6 +602,8 @@ HMM4J_EXPORT int hmm4j_region_unbind(struct hmm4j_region *r, int32_t cause)
             r->device_base = UINT64_MAX;
         }
     }
+    if (rc == 0 && r->shared)
+        hmm4j_shared_release_locked(r);
     hmm4j_region_unlock(r);
     return rc;
 }
@@ -621,6 +638,7 @@ HMM4J_EXPORT int hmm4j_region_launch_enqueued(struct hmm4j_region *r)
             result = rc;
         b = end;
     }
+    atomic_fetch_sub(&r->launches_placing, 1);
     hmm4j_region_unlock(r);
     return result;
 }
@@ -780,6 +798,11 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
     /* userfaultfd's blocks carry no mprotect: undo what an unservable fault left (uffd.c), then serve as usual. */
     if (r->uffd && atomic_exchange(&r->uffd_fell_back, false))
         mprotect(r->user, r->size, PROT_READ | PROT_WRITE);
+    /* Another process holds the block (region_shared.c): ask for it and wait without the lock. */
+    if (r->shared && hmm4j_shared_fenced_locked(r, block)) {
+        hmm4j_region_unlock(r);
+        return hmm4j_shared_wait_for_block(r, block);
+    }
     uint8_t current = state_of(r, block);
     if (current == HMM4J_BLOCK_HOST || (current == HMM4J_BLOCK_SHARED && !write)) {
         /*

@@ -86,6 +86,33 @@ public abstract sealed class ManagedArray implements AutoCloseable
         heap.force(this);
     }
 
+    /** Whether this array is shared between processes ({@link ManagedHeap#share}, {@link ManagedHeap#openShared}). */
+    public final boolean isShared() {
+        return region.sharedName() != null;
+    }
+
+    /** The name a shared array was created under, or {@code null} for an array of this process alone. */
+    public final String sharedName() {
+        return region.sharedName();
+    }
+
+    /**
+     * For a shared array: blocks whose newest bytes were lost because the process that held them on its device
+     * died (killed, crashed) before they came home. Every process that has the array open sees the same count;
+     * those blocks read as their last host copy (for a launch, the bytes from before its kernel), never as garbage.
+     * 0 for an array of this process alone.
+     *
+     * @throws IllegalStateException if the array or its heap is closed
+     */
+    public final long lostBlocks() {
+        return heap.sharedInfo(this, io.hmm4j.internal.ffm.hmm4j_h.HMM4J_SHARED_LOST_BLOCKS);
+    }
+
+    /** For a shared array: dead processes whose attachments were recovered so far (0 for other arrays). */
+    public final long recoveredPeers() {
+        return heap.sharedInfo(this, io.hmm4j.internal.ffm.hmm4j_h.HMM4J_SHARED_RECOVERED_PEERS);
+    }
+
     public final boolean isAlive() {
         return !closed.get() && heap.isOpen();
     }

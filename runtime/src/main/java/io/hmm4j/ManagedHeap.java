@@ -327,6 +327,157 @@ public final class ManagedHeap implements AutoCloseable {
         return publish(array);
     }
 
+    // ---- arrays shared between processes ----
+
+    private static final java.util.regex.Pattern SHARED_NAME = java.util.regex.Pattern.compile("[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}");
+
+    /**
+     * Creates an array of {@code bytes} bytes that other processes (another JVM, or a C program using the engine's
+     * {@code hmm4j_region_create_shared}) open by {@code name} with {@link #openShared}; it lives in the shared memory
+     * object {@code /dev/shm/hmm4j-<name>} and starts zeroed. Every process uses it as any managed array: host
+     * access, launches on its own devices. The engine keeps the processes coherent: before a block goes to one
+     * process's device every other process drops its access to it, and a host access to it from another process
+     * waits until the holder has copied it home (see README, "Kinds of memory"). The name stays until
+     * {@link #unlinkShared}; closing the array detaches this process only.
+     *
+     * @throws IllegalArgumentException if {@code name} is not 1-200 characters of {@code [A-Za-z0-9._-]} starting
+     *     with no dot, {@code bytes <= 0} or it exceeds {@link #MAX_ARRAY_BYTES}
+     * @throws IllegalStateException if the heap is closed
+     * @throws java.nio.file.FileAlreadyExistsException if a shared array of that name exists
+     * @throws IOException if the shared memory object cannot be created or mapped
+     */
+    public ByteArray share(String name, long bytes) throws IOException {
+        return shareArray(name, bytes, 1, ByteArray::new);
+    }
+
+    /**
+     * {@link #share} as {@code count} floats, for kernels that take a {@link FloatArray}.
+     *
+     * @throws IllegalArgumentException also if {@code count * 4} exceeds {@link #MAX_ARRAY_BYTES}
+     */
+    public FloatArray shareFloats(String name, long count) throws IOException {
+        return shareArray(name, count, Float.BYTES, FloatArray::new);
+    }
+
+    /**
+     * Opens the byte array another process (or this one) created with {@link #share}. Its size and block size are
+     * the creator's; this heap's devices hold their own copies.
+     *
+     * @throws IllegalArgumentException if {@code name} is not valid, the array was created with another element
+     *     type ({@link #shareFloats}: open it with {@link #openSharedFloats}) or by a heap with another block size
+     * @throws IllegalStateException if the heap is closed
+     * @throws java.nio.file.NoSuchFileException if no shared array has that name
+     * @throws IOException if the object is no hmm4j shared array, it has 16 attachments already, or it cannot be
+     *     mapped
+     */
+    public ByteArray openShared(String name) throws IOException {
+        return openSharedArray(name, 1, ByteArray::new);
+    }
+
+    /** {@link #openShared} for an array created with {@link #shareFloats}. */
+    public FloatArray openSharedFloats(String name) throws IOException {
+        return openSharedArray(name, Float.BYTES, FloatArray::new);
+    }
+
+    /**
+     * Removes the name of a shared array, like {@code shm_unlink}: processes that have it open keep using it (its
+     * memory is freed when the last one closes it), later {@link #openShared} calls fail.
+     *
+     * @return false if no shared array had that name
+     * @throws IllegalArgumentException if {@code name} is not valid
+     */
+    public static boolean unlinkShared(String name) throws IOException {
+        return Region.unlinkShared(checkSharedName(name));
+    }
+
+    private static String checkSharedName(String name) {
+        Objects.requireNonNull(name, "name");
+        if (!SHARED_NAME.matcher(name).matches())
+            throw new IllegalArgumentException("shared array name must be 1-200 characters of [A-Za-z0-9._-] and not"
+                    + " start with a dot: \"" + name + "\"");
+        return name;
+    }
+
+    private <T extends ManagedArray> T shareArray(String name, long length, int elementSize, ArrayFactory<T> factory)
+            throws IOException {
+        checkSharedName(name);
+        ensureOpen();
+        if (length <= 0)
+            throw new IllegalArgumentException("array length must be > 0: " + length);
+        if (length > MAX_ARRAY_BYTES / elementSize)
+            throw new IllegalArgumentException("shared array of " + length + " elements of " + elementSize
+                    + " bytes exceeds the maximum of " + MAX_ARRAY_BYTES + " bytes");
+        long bytes = length * elementSize;
+        Region region = Region.shared(name, bytes, elementSize, blockSize, true, stats);
+        return publishShared(region, bytes, factory, true);
+    }
+
+    private <T extends ManagedArray> T openSharedArray(String name, int elementSize, ArrayFactory<T> factory)
+            throws IOException {
+        checkSharedName(name);
+        ensureOpen();
+        Region region = Region.shared(name, 0, 0, 0, false, stats);
+        long bytes;
+        try {
+            long created = region.sharedInfo(hmm4j_h.HMM4J_SHARED_ELEMENT_SIZE);
+            if (created != elementSize)
+                throw new IllegalArgumentException("shared array " + name + " holds elements of " + created
+                        + " bytes, not " + elementSize + (created == Float.BYTES ? " (open it with openSharedFloats)"
+                        : created == 1 ? " (open it with openShared)" : ""));
+            // Ranges, residency and budgets are counted in this heap's blocks: the array's must be the same.
+            if (region.blockSize() != blockSize)
+                throw new IllegalArgumentException("shared array " + name + " was created with blocks of "
+                        + region.blockSize() + " bytes; this heap's are " + blockSize
+                        + " (ManagedHeap.builder().blockSize(bytes) must match the creator's)");
+            bytes = region.sharedInfo(hmm4j_h.HMM4J_SHARED_BYTES);
+        } catch (RuntimeException | Error e) {
+            region.destroy();
+            throw e;
+        }
+        return publishShared(region, bytes, factory, false);
+    }
+
+    private <T extends ManagedArray> T publishShared(Region region, long bytes, ArrayFactory<T> factory, boolean created)
+            throws IOException {
+        T array;
+        try {
+            region.setPrefetch(prefetchBlocks);
+            array = factory.create(this, region, bytes, nextId.incrementAndGet());
+        } catch (RuntimeException | Error e) {
+            region.destroy();
+            if (created)
+                Region.unlinkShared(region.sharedName());
+            throw e;
+        }
+        return publish(array);
+    }
+
+    /** {@link ManagedArray#lostBlocks()} and friends: one {@code HMM4J_SHARED_*} value, never after the free. */
+    long sharedInfo(ManagedArray array, int what) {
+        checkOwned(array);
+        synchronized (lock) {
+            array.ensureAlive();
+            if (array.destroyed)
+                throw new IllegalStateException(array + " is closed");
+            return array.region.sharedName() == null ? 0 : array.region.sharedInfo(what);
+        }
+    }
+
+    /**
+     * Before a shared array's device memory is freed its device-only blocks come home, so that other processes see
+     * them; one that cannot is counted lost for everyone ({@link ManagedArray#lostBlocks()}) when the array detaches.
+     */
+    private void bringSharedHome(ManagedArray array) {
+        int rc = array.region.unbind(MigrationCause.EVICTION.code());
+        if (rc < 0) {
+            // The device memory is freed next and may be reused: no peer may be served from it after this.
+            array.region.abandonSharedDeviceCopies();
+            System.getLogger("io.hmm4j").log(System.Logger.Level.ERROR, "closing shared array " + array.region.sharedName()
+                    + " could not copy its device-only blocks home; other processes see their last host copy and"
+                    + " count them in lostBlocks(): " + NativeErrors.describe(rc));
+        }
+    }
+
     /** {@link ManagedArray#force()}: waits for launches that use the array, then writes it back. */
     void force(ManagedArray array) {
         checkOwned(array);
@@ -711,9 +862,8 @@ public final class ManagedHeap implements AutoCloseable {
                 for (ManagedArray array : launch.written)
                     array.region.attach(fence);
             }
-            if (migrates)
-                for (ManagedArray array : launch.written)
-                    retakeForKernel(launch, array, ds);
+            for (ManagedArray array : launch.written)
+                retakeForKernel(launch, array, ds);
             if (releaseHostMemory)
                 for (ManagedArray array : launch.handedOver.keySet())
                     array.region.reclaim();
@@ -763,6 +913,9 @@ public final class ManagedHeap implements AutoCloseable {
      * (their bytes there are the current ones), and the launch's arrays are released. Called with the lock held.
      */
     private void failBeforeKernel(Launch launch) {
+        if (launch.begun)
+            for (ManagedArray array : launch.written)
+                array.region.launchAbandoned();
         for (Map.Entry<ManagedArray, MemorySegment> e : launch.handedOver.entrySet()) {
             ManagedArray array = e.getKey();
             MemorySegment outcome = e.getValue();
@@ -1022,7 +1175,8 @@ public final class ManagedHeap implements AutoCloseable {
                 if (!hostTier.overBudget())
                     return;
                 ManagedArray array = arrays.get(region);
-                if (array == null || array.destroyed || !array.inFlight.isEmpty())
+                // A shared array's host pages are other processes' too: moving it would make them wait for it.
+                if (array == null || array.destroyed || !array.inFlight.isEmpty() || array.region.sharedName() != null)
                     continue;
                 MemoryGroup.DevicePolicy policy = array.group == null
                         ? MemoryGroup.DevicePolicy.EMERGENCY : array.group.devicePolicy();
@@ -1469,6 +1623,8 @@ public final class ManagedHeap implements AutoCloseable {
             }
             if (array.region.isFileBacked())
                 forceBeforeDestroy(array);
+            if (array.region.sharedName() != null && array.boundDevice != null)
+                bringSharedHome(array);
             if (array.boundDevice != null)
                 freeDeviceMemory(array);
             hostTier.forget(array.region);

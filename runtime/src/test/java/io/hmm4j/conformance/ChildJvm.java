@@ -25,14 +25,7 @@ public final class ChildJvm {
      */
     public static Result run(Class<?> main, List<String> jvmOptions, long timeoutSeconds, String... args)
             throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.add("--enable-native-access=ALL-UNNAMED");
-        command.addAll(jvmOptions);
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add(main.getName());
-        command.addAll(List.of(args));
+        List<String> command = command(main, jvmOptions, args);
         Path output = Files.createTempFile("hmm4j-child", ".log");
         try {
             // To a file, not a pipe: a child that prints a lot must not block on a full pipe while we wait for it.
@@ -46,5 +39,26 @@ public final class ChildJvm {
         } finally {
             Files.deleteIfExists(output);
         }
+    }
+
+    /**
+     * Starts a child JVM that runs beside the test (two processes working together): its stdin and stdout are
+     * pipes for the caller, its stderr goes to the test's. The caller ends it (a finally with
+     * {@code destroyForcibly()}), so that a failed test leaves no process behind.
+     */
+    public static Process start(Class<?> main, List<String> jvmOptions, String... args) throws IOException {
+        return new ProcessBuilder(command(main, jvmOptions, args)).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    }
+
+    private static List<String> command(Class<?> main, List<String> jvmOptions, String... args) {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.add("--enable-native-access=ALL-UNNAMED");
+        command.addAll(jvmOptions);
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(main.getName());
+        command.addAll(List.of(args));
+        return command;
     }
 }

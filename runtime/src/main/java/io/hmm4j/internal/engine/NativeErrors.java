@@ -21,7 +21,8 @@ public final class NativeErrors {
             Map.entry(22, "EINVAL Invalid argument"),
             Map.entry(24, "EMFILE Too many open files"),
             Map.entry(28, "ENOSPC No space left on device"),
-            Map.entry(38, "ENOSYS Function not implemented"));
+            Map.entry(38, "ENOSYS Function not implemented"),
+            Map.entry(110, "ETIMEDOUT a peer process sharing the array did not answer in time"));
 
     public static String describe(int negativeErrno) {
         int errno = -negativeErrno;

@@ -28,11 +28,17 @@ public final class Region {
     private final long blockCount;
     private final boolean fileBacked;
     private final boolean readOnly;
+    private final String sharedName;
 
     private Region(MemorySegment handle, boolean fileBacked, boolean readOnly) {
+        this(handle, fileBacked, readOnly, null);
+    }
+
+    private Region(MemorySegment handle, boolean fileBacked, boolean readOnly, String sharedName) {
         this.handle = handle;
         this.fileBacked = fileBacked;
         this.readOnly = readOnly;
+        this.sharedName = sharedName;
         this.size = hmm4j_h.hmm4j_region_size(handle);
         this.blockSize = hmm4j_h.hmm4j_region_block_size(handle);
         this.blockCount = hmm4j_h.hmm4j_region_block_count(handle);
@@ -94,6 +100,102 @@ public final class Region {
                 default -> throw new IOException(call + " failed: " + NativeErrors.describe(rc));
             }
         }
+    }
+
+    /**
+     * Creates ({@code create}) or opens the region shared between processes under {@code name}
+     * ({@code hmm4j_region_create_shared}). The name must already be valid; sizes are checked by the caller.
+     *
+     * @param stats the heap's {@code struct hmm4j_stats}, alive as long as the region
+     * @throws java.nio.file.FileAlreadyExistsException if creating a name that exists
+     * @throws java.nio.file.NoSuchFileException if opening a name that does not exist
+     * @throws java.nio.file.AccessDeniedException if the object cannot be opened read-write
+     * @throws IOException if the object is not an hmm4j shared array, all its attachment slots are taken, or it
+     *     cannot be mapped
+     * @throws IllegalArgumentException for sizes the engine refuses
+     */
+    public static Region shared(String name, long size, int elementSize, long blockSize, boolean create,
+                                MemorySegment stats) throws IOException {
+        Engine.ensureInitialized();
+        SharedTimeout.APPLIED.hashCode();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            int rc = hmm4j_h.hmm4j_region_create_shared(arena.allocateFrom(name), size, elementSize, blockSize,
+                    create ? 1 : 0, stats, out);
+            String object = "/dev/shm/hmm4j-" + name;
+            String call = "hmm4j_region_create_shared(" + name + (create ? ", " + size + " bytes" : "") + ")";
+            switch (-rc) {
+                case 0 -> {
+                    return new Region(out.get(ValueLayout.ADDRESS, 0), false, false, name);
+                }
+                case 2 -> throw new java.nio.file.NoSuchFileException(object, null, "no shared array named " + name);
+                case 17 -> throw new java.nio.file.FileAlreadyExistsException(object, null,
+                        "a shared array named " + name + " exists");
+                case 1, 13 -> throw new AccessDeniedException(object, null, call + " failed: " + NativeErrors.describe(rc));
+                case 22 -> throw new IllegalArgumentException(call + " failed: " + NativeErrors.describe(rc));
+                case 71 -> throw new IOException(call + " failed: " + object + " is not an hmm4j shared array of this"
+                        + " version (or its creator did not finish creating it)");
+                case 87 -> throw new IOException(call + " failed: all attachment slots of " + name + " are taken ("
+                        + "16 attachments at most)");
+                case 12, hmm4j_h.HMM4J_EMAPLIMIT -> throw new OutOfMemoryError(call + " failed: " + NativeErrors.describe(rc));
+                default -> throw new IOException(call + " failed: " + NativeErrors.describe(rc));
+            }
+        }
+    }
+
+    /**
+     * {@code -Dhmm4j.shared.timeoutMillis}: how long a wait for a live peer process may take before it fails (the
+     * engine's default is 10 s), applied once, before the first shared region.
+     */
+    private static final class SharedTimeout {
+        static final Boolean APPLIED = apply();
+
+        private static Boolean apply() {
+            String value = System.getProperty("hmm4j.shared.timeoutMillis");
+            if (value == null)
+                return false;
+            int millis;
+            try {
+                millis = Integer.parseInt(value.trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("hmm4j.shared.timeoutMillis must be a number of milliseconds: " + value, e);
+            }
+            if (millis <= 0)
+                throw new IllegalArgumentException("hmm4j.shared.timeoutMillis must be > 0: " + value);
+            hmm4j_h.hmm4j_shared_set_timeout(millis);
+            return true;
+        }
+    }
+
+    /** Removes a shared array's name; returns false if there was none ({@code hmm4j_shared_unlink}). */
+    public static boolean unlinkShared(String name) throws IOException {
+        Engine.ensureInitialized();
+        try (Arena arena = Arena.ofConfined()) {
+            int rc = hmm4j_h.hmm4j_shared_unlink(arena.allocateFrom(name));
+            if (rc == -2)
+                return false;
+            if (rc < 0)
+                throw new IOException("hmm4j_shared_unlink(" + name + ") failed: " + NativeErrors.describe(rc));
+            return true;
+        }
+    }
+
+    /** The name this region is shared under between processes, or null. */
+    public String sharedName() {
+        return sharedName;
+    }
+
+    /** One of {@code HMM4J_SHARED_*} of a shared region ({@code hmm4j_region_shared_info}). */
+    public long sharedInfo(int what) {
+        return NativeErrors.check("hmm4j_region_shared_info", hmm4j_h.hmm4j_region_shared_info(handle, what));
+    }
+
+    /**
+     * A shared region whose device-only blocks could not come home gives them up before its device memory is freed:
+     * peers see their last host copy and count them lost, and nothing is served from that memory any more.
+     */
+    public void abandonSharedDeviceCopies() {
+        NativeErrors.check("hmm4j_region_shared_abandon", hmm4j_h.hmm4j_region_shared_abandon(handle));
     }
 
     /**
@@ -236,6 +338,11 @@ public final class Region {
 
     public void launchBegin() {
         hmm4j_h.hmm4j_region_launch_begin(handle);
+    }
+
+    /** A launch begun here failed before its kernel was enqueued (it never calls {@link #launchEnqueued}). */
+    public void launchAbandoned() {
+        hmm4j_h.hmm4j_region_launch_abandoned(handle);
     }
 
     public void launchEnd() {

@@ -47,6 +47,11 @@ public final class hmm4j_h {
     public static final int HMM4J_INJECT_DEVICE_UNREADABLE = 4;
     public static final int HMM4J_LAYOUT_STATS = 0;
     public static final int HMM4J_LAYOUT_MIGRATE = 1;
+    public static final int HMM4J_SHARED_BYTES = 0;
+    public static final int HMM4J_SHARED_ELEMENT_SIZE = 1;
+    public static final int HMM4J_SHARED_LOST_BLOCKS = 2;
+    public static final int HMM4J_SHARED_RECOVERED_PEERS = 3;
+    public static final int HMM4J_SHARED_ATTACHMENTS = 4;
 
     static final Linker LINKER = Linker.nativeLinker();
 
@@ -290,6 +295,116 @@ public final class hmm4j_h {
         var mh$ = hmm4j_region_create_file.HANDLE;
         try {
             return (int) mh$.invokeExact(path, offset, length, block_size, writable, stats, out);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_create_shared {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_LONG, hmm4j_h.C_INT, hmm4j_h.C_LONG, hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_create_shared");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_region_create_shared(const char *name, uint64_t size, uint32_t element_size, uint64_t block_size, int32_t create, struct hmm4j_stats *stats, struct hmm4j_region **out)
+     * }
+     */
+    public static int hmm4j_region_create_shared(MemorySegment name, long size, int element_size, long block_size, int create, MemorySegment stats, MemorySegment out) {
+        var mh$ = hmm4j_region_create_shared.HANDLE;
+        try {
+            return (int) mh$.invokeExact(name, size, element_size, block_size, create, stats, out);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_shared_unlink {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_shared_unlink");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_shared_unlink(const char *name)
+     * }
+     */
+    public static int hmm4j_shared_unlink(MemorySegment name) {
+        var mh$ = hmm4j_shared_unlink.HANDLE;
+        try {
+            return (int) mh$.invokeExact(name);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_shared_info {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_LONG, hmm4j_h.C_POINTER, hmm4j_h.C_INT);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_shared_info");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t hmm4j_region_shared_info(const struct hmm4j_region *region, int32_t what)
+     * }
+     */
+    public static long hmm4j_region_shared_info(MemorySegment region, int what) {
+        var mh$ = hmm4j_region_shared_info.HANDLE;
+        try {
+            return (long) mh$.invokeExact(region, what);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_shared_set_timeout {
+        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_INT);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_shared_set_timeout");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void hmm4j_shared_set_timeout(uint32_t milliseconds)
+     * }
+     */
+    public static void hmm4j_shared_set_timeout(int milliseconds) {
+        var mh$ = hmm4j_shared_set_timeout.HANDLE;
+        try {
+            mh$.invokeExact(milliseconds);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_shared_abandon {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_shared_abandon");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_region_shared_abandon(struct hmm4j_region *region)
+     * }
+     */
+    public static int hmm4j_region_shared_abandon(MemorySegment region) {
+        var mh$ = hmm4j_region_shared_abandon.HANDLE;
+        try {
+            return (int) mh$.invokeExact(region);
         } catch (Error | RuntimeException ex) {
             throw ex;
         } catch (Throwable ex$) {
@@ -730,6 +845,28 @@ public final class hmm4j_h {
         var mh$ = hmm4j_region_launch_enqueued.HANDLE;
         try {
             return (int) mh$.invokeExact(region);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_launch_abandoned {
+        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_launch_abandoned");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void hmm4j_region_launch_abandoned(struct hmm4j_region *region)
+     * }
+     */
+    public static void hmm4j_region_launch_abandoned(MemorySegment region) {
+        var mh$ = hmm4j_region_launch_abandoned.HANDLE;
+        try {
+            mh$.invokeExact(region);
         } catch (Error | RuntimeException ex) {
             throw ex;
         } catch (Throwable ex$) {
