@@ -407,4 +407,88 @@ class TiledLaunchTest {
             }
         }
     }
+
+    @Test
+    void tiledAndPlainLaunchesFromSeveralThreadsTakeTurnsAndAllComplete() throws Exception {
+        try (ManagedHeap heap = heap()) {
+            int n = 50_000;
+            int rounds = 6;
+            // Each tiled launch takes 3 x 2 x 8 KiB = 48 KiB of the 64 KiB budget: two cannot stream at once.
+            FloatArray[] xs = new FloatArray[2];
+            FloatArray[] ys = new FloatArray[2];
+            for (int t = 0; t < 2; t++) {
+                xs[t] = filled(heap, n, 1f, t);
+                ys[t] = heap.allocateFloats(n);
+            }
+            FloatArray small = filled(heap, 8 * BLOCK / 4, 0f, 1f); // 32 KiB: does not fit beside a tiled launch
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Thread[] workers = new Thread[3];
+            for (int t = 0; t < 2; t++) {
+                int me = t;
+                workers[t] = Thread.ofPlatform().start(() -> {
+                    try {
+                        for (int r = 0; r < rounds; r++)
+                            heap.launchTiled(BuiltinKernel.AXPY, n, 8192, Arg.read(xs[me]), Arg.readWrite(ys[me]),
+                                    Arg.of(1f), Arg.of((long) n));
+                    } catch (Throwable e) {
+                        failure.compareAndSet(null, e);
+                    }
+                });
+            }
+            workers[2] = Thread.ofPlatform().start(() -> {
+                try {
+                    for (int r = 0; r < rounds; r++)
+                        heap.launch(BuiltinKernel.SCALE, small.length(), Arg.readWrite(small), Arg.of(2f),
+                                Arg.of(small.length())).await();
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                }
+            });
+            for (Thread worker : workers) {
+                worker.join(60_000);
+                assertThat(worker.isAlive()).as("a launch still waits after a minute").isFalse();
+            }
+            assertThat(failure.get()).isNull();
+            for (int t = 0; t < 2; t++)
+                for (int i = 0; i < n; i += 313)
+                    assertThat(ys[t].get(i)).isEqualTo(rounds * (i + (float) t));
+            assertThat(small.get(5)).isEqualTo((float) Math.pow(2, rounds));
+        }
+    }
+
+    @Test
+    void closingTheHeapWhileThreadsStreamEndsEveryLaunchCleanly() throws Exception {
+        for (int attempt = 0; attempt < 3; attempt++) {
+            ManagedHeap heap = heap();
+            int n = 50_000;
+            FloatArray x = filled(heap, n, 1f, 0f);
+            FloatArray y = heap.allocateFloats(n);
+            AtomicReference<Throwable> unexpected = new AtomicReference<>();
+            CountDownLatch running = new CountDownLatch(2);
+            Thread[] workers = new Thread[2];
+            for (int t = 0; t < 2; t++) {
+                workers[t] = Thread.ofPlatform().start(() -> {
+                    running.countDown();
+                    try {
+                        while (true)
+                            heap.launchTiled(BuiltinKernel.AXPY, n, 4096, Arg.read(x), Arg.readWrite(y), Arg.of(1f),
+                                    Arg.of((long) n));
+                    } catch (IllegalStateException closed) {
+                        // The heap or an array closed under the loop: the clean outcome.
+                    } catch (Throwable e) {
+                        unexpected.compareAndSet(null, e);
+                    }
+                });
+            }
+            assertThat(running.await(10, TimeUnit.SECONDS)).isTrue();
+            Thread.sleep(20 + 30 * attempt);
+            heap.close();
+            for (Thread worker : workers) {
+                worker.join(30_000);
+                assertThat(worker.isAlive()).isFalse();
+            }
+            assertThat(unexpected.get()).isNull();
+            assertThat(heap.isOpen()).isFalse();
+        }
+    }
 }
