@@ -545,7 +545,7 @@ public final class ManagedHeap implements AutoCloseable {
             Launch launch = new Launch(this, ds);
             long staging = reserveTiles(launch, access.keySet(), ds, stagingBytes);
             try {
-                plan.run(ds.device, kernel, ds.engine, staging, sets);
+                plan.run(ds.device, kernel, ds.engine, staging, sets, stats);
             } finally {
                 endTiles(launch, ds, staging, stagingBytes);
             }

@@ -3,6 +3,9 @@ package io.hmm4j.internal.launch;
 import io.hmm4j.Access;
 import io.hmm4j.Arg;
 import io.hmm4j.ManagedArray;
+import io.hmm4j.MigrationCause;
+import io.hmm4j.internal.engine.NativeErrors;
+import io.hmm4j.internal.ffm.hmm4j_h;
 import io.hmm4j.internal.engine.Fence;
 import io.hmm4j.spi.Device;
 import io.hmm4j.spi.Kernel;
@@ -169,12 +172,12 @@ public final class TiledLaunch {
      *
      * @throws io.hmm4j.DeviceException if a copy or a kernel failed (the first failure; later ones suppressed)
      */
-    public void run(Device device, Kernel kernel, NativeCopyEngine engine, long staging, int sets) {
+    public void run(Device device, Kernel kernel, NativeCopyEngine engine, long staging, int sets, MemorySegment stats) {
         if (sets < 2)
             throw new IllegalArgumentException("a tiled launch needs at least two sets of tile buffers: " + sets);
         Pipeline pipeline = new Pipeline(tiles(), sets);
         Thread copier = Thread.ofPlatform().daemon().name("hmm4j-tile-copies-" + kernelName)
-                .unstarted(() -> copyAll(pipeline, engine, staging));
+                .unstarted(() -> copyAll(pipeline, engine, staging, stats));
         copier.start();
         try {
             for (long k = 0; k < pipeline.tiles; k++) {
@@ -200,7 +203,7 @@ public final class TiledLaunch {
      * tile (which frees its set), else uploads ahead into a free set, else waits for the kernel. Tile {@code u} goes
      * into set {@code u % sets}, free once tile {@code u - sets} is home.
      */
-    private void copyAll(Pipeline pipeline, NativeCopyEngine engine, long staging) {
+    private void copyAll(Pipeline pipeline, NativeCopyEngine engine, long staging, MemorySegment stats) {
         long tiles = pipeline.tiles;
         long up = 0;
         long down = 0;
@@ -209,18 +212,18 @@ public final class TiledLaunch {
                 if (pipeline.failed()) {
                     // Tiles the kernel computed before the failure still go home.
                     while (down < up && pipeline.computedNow() >= down)
-                        download(engine, staging, down++, pipeline.sets);
+                        download(engine, staging, down++, pipeline.sets, stats);
                     return;
                 }
                 long computed = pipeline.computedNow();
                 boolean setFree = up < tiles && up - down < pipeline.sets;
                 if (setFree && up <= computed + 1) {
-                    upload(engine, staging, up, pipeline.sets);
+                    upload(engine, staging, up, pipeline.sets, stats);
                     pipeline.uploaded(up++);
                 } else if (down < up && computed >= down) {
-                    download(engine, staging, down++, pipeline.sets);
+                    download(engine, staging, down++, pipeline.sets, stats);
                 } else if (setFree) {
-                    upload(engine, staging, up, pipeline.sets);
+                    upload(engine, staging, up, pipeline.sets, stats);
                     pipeline.uploaded(up++);
                 } else {
                     pipeline.awaitComputed(down);
@@ -247,16 +250,30 @@ public final class TiledLaunch {
         return stream.host().asSlice(start(tile) * stream.elementSize(), length(tile) * stream.elementSize());
     }
 
-    private void upload(NativeCopyEngine engine, long staging, long tile, int sets) {
-        for (Stream stream : streams)
-            if (stream.access().reads())
-                engine.copyToDevice(slotAddress(staging, tile, sets, stream), hostTile(stream, tile));
+    private void upload(NativeCopyEngine engine, long staging, long tile, int sets, MemorySegment stats) {
+        for (Stream stream : streams) {
+            if (stream.access().reads()) {
+                MemorySegment host = hostTile(stream, tile);
+                engine.copyToDevice(slotAddress(staging, tile, sets, stream), host);
+                count(stats, hmm4j_h.HMM4J_TO_DEVICE, host.byteSize());
+            }
+        }
     }
 
-    private void download(NativeCopyEngine engine, long staging, long tile, int sets) {
-        for (Stream stream : streams)
-            if (stream.access().writes())
-                engine.copyToHost(hostTile(stream, tile), slotAddress(staging, tile, sets, stream));
+    private void download(NativeCopyEngine engine, long staging, long tile, int sets, MemorySegment stats) {
+        for (Stream stream : streams) {
+            if (stream.access().writes()) {
+                MemorySegment host = hostTile(stream, tile);
+                engine.copyToHost(host, slotAddress(staging, tile, sets, stream));
+                count(stats, hmm4j_h.HMM4J_TO_HOST, host.byteSize());
+            }
+        }
+    }
+
+    /** The heap's counters (and metrics) see a tile's bytes as launch migrations, as they would without tiling. */
+    private static void count(MemorySegment stats, int direction, long bytes) {
+        NativeErrors.check("hmm4j_stats_count_copy",
+                hmm4j_h.hmm4j_stats_count_copy(stats, direction, MigrationCause.LAUNCH.code(), bytes));
     }
 
     private void compute(Device device, Kernel kernel, NativeCopyEngine engine, long staging, long tile, int sets) {

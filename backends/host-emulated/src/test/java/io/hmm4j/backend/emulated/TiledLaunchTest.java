@@ -9,9 +9,11 @@ import io.hmm4j.BuiltinKernel;
 import io.hmm4j.DeviceException;
 import io.hmm4j.DeviceOutOfMemoryException;
 import io.hmm4j.FloatArray;
+import io.hmm4j.HeapStats;
 import io.hmm4j.IntArray;
 import io.hmm4j.Launch;
 import io.hmm4j.ManagedHeap;
+import io.hmm4j.MigrationCause;
 import io.hmm4j.UserKernel;
 import io.hmm4j.spi.KernelSource;
 import io.hmm4j.spi.NativeCopyEngine;
@@ -82,7 +84,14 @@ class TiledLaunchTest {
             FloatArray y = filled(heap, n, 0f, 1f);
             assertThatThrownBy(() -> heap.launch(BuiltinKernel.AXPY, n, Arg.read(x), Arg.readWrite(y), Arg.of(3f),
                     Arg.of((long) n))).isInstanceOf(DeviceOutOfMemoryException.class);
+            HeapStats before = heap.stats();
             heap.launchTiled(BuiltinKernel.AXPY, n, 8192, Arg.read(x), Arg.readWrite(y), Arg.of(3f), Arg.of((long) n));
+            HeapStats after = heap.stats();
+            // The tiles' bytes count as launch migrations: x and y in, y out, each exactly once.
+            assertThat(after.bytesToDevice(MigrationCause.LAUNCH) - before.bytesToDevice(MigrationCause.LAUNCH))
+                    .isEqualTo(2L * n * Float.BYTES);
+            assertThat(after.bytesToHost(MigrationCause.LAUNCH) - before.bytesToHost(MigrationCause.LAUNCH))
+                    .isEqualTo((long) n * Float.BYTES);
             for (int i = 0; i < n; i += 997)
                 assertThat(y.get(i)).isEqualTo(3f * i + 1f);
             // Written tiles came home: the array lives on the host, nothing of it left on the device.
