@@ -11,7 +11,9 @@ import io.hmm4j.spi.Device;
 import io.hmm4j.spi.Kernel;
 import io.hmm4j.spi.KernelArgument;
 import io.hmm4j.spi.NativeCopyEngine;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -34,7 +36,8 @@ import java.util.Objects;
 public final class TiledLaunch {
 
     /** One array the tiles stream, with the access the kernel makes of it (arguments naming it merged). */
-    private record Stream(MemorySegment host, long elementSize, Access access, long slotOffset, long slotBytes) {}
+    private record Stream(MemorySegment host, long elementSize, Access access, long slotOffset, long slotBytes,
+            boolean sumResult) {}
 
     /** A kernel parameter as each tile passes it. */
     private sealed interface Param {
@@ -75,12 +78,15 @@ public final class TiledLaunch {
      * @param args the launch's arguments, already checked against the kernel's signature
      * @param access each array's access, arguments that name it merged
      * @param countArgument the position of the element-count scalar, which must equal {@code n}, or -1
+     * @param sumResult the position of a reduction's one-element result whose tiles' results add up (DOT, SUM), or
+     *     -1: each tile writes its partial result there on the device, and their sum (in double) is written to the
+     *     array's element 0 once the last tile is done
      * @throws IllegalArgumentException if {@code n <= 0}, {@code tileBytes <= 0}, an array holds fewer than
      *     {@code n} elements, the count argument is not an int or long equal to {@code n}, or the tile sizes
      *     overflow
      */
     public static TiledLaunch plan(String kernelName, Arg[] args, Map<ManagedArray, Access> access, int countArgument,
-            long n, long tileBytes, long blockSize) {
+            int sumResult, long n, long tileBytes, long blockSize) {
         Objects.requireNonNull(args, "args");
         if (n <= 0)
             throw new IllegalArgumentException("element count n must be > 0: " + n);
@@ -96,6 +102,8 @@ public final class TiledLaunch {
             throw new IllegalArgumentException("tile size " + tileBytes + " rounded up to whole blocks of " + blockSize
                     + " bytes overflows a long");
         }
+        ManagedArray result = sumResult >= 0 && sumResult < args.length
+                && args[sumResult] instanceof Arg.Array(ManagedArray array, Access ignored) ? array : null;
         Map<ManagedArray, Integer> streamOf = new IdentityHashMap<>();
         List<ManagedArray> arrays = new ArrayList<>();
         List<Param> params = new ArrayList<>(args.length);
@@ -104,7 +112,10 @@ public final class TiledLaunch {
             Arg arg = args[i];
             if (arg instanceof Arg.Array(ManagedArray array, Access ignored)) {
                 long elementSize = array.elementLayout().byteSize();
-                if (array.byteSize() / elementSize < n)
+                if ((array == result) != (i == sumResult))
+                    throw new IllegalArgumentException(kernelName + " argument " + i + " (" + array + ") is also the"
+                            + " reduction's result: a tiled launch needs the result in an array of its own");
+                if (i != sumResult && array.byteSize() / elementSize < n)
                     throw new IllegalArgumentException(kernelName + " argument " + i + " (" + array + ") holds "
                             + array.byteSize() / elementSize + " elements, the tiled launch covers " + n);
                 widest = Math.max(widest, elementSize);
@@ -137,9 +148,11 @@ public final class TiledLaunch {
         try {
             for (ManagedArray array : arrays) {
                 long elementSize = array.elementLayout().byteSize();
-                long slot = Math.multiplyExact(Math.ceilDiv(Math.multiplyExact(tileElements, elementSize), blockSize),
+                long elements = array == result ? 1 : tileElements;
+                long slot = Math.multiplyExact(Math.ceilDiv(Math.multiplyExact(elements, elementSize), blockSize),
                         blockSize);
-                streams.add(new Stream(array.segment(), elementSize, access.get(array), setBytes, slot));
+                streams.add(new Stream(array.segment(), elementSize, access.get(array), setBytes, slot,
+                        array == result));
                 setBytes = Math.addExact(setBytes, slot);
             }
             Math.multiplyExact(setBytes, MAX_SETS);
@@ -176,6 +189,7 @@ public final class TiledLaunch {
         if (sets < 2)
             throw new IllegalArgumentException("a tiled launch needs at least two sets of tile buffers: " + sets);
         Pipeline pipeline = new Pipeline(tiles(), sets);
+        pipeline.partial = Arena.ofAuto().allocate(Double.BYTES);
         Thread copier = Thread.ofPlatform().daemon().name("hmm4j-tile-copies-" + kernelName)
                 .unstarted(() -> copyAll(pipeline, engine, staging, stats));
         copier.start();
@@ -196,6 +210,10 @@ public final class TiledLaunch {
             pipeline.joinUninterruptibly(copier);
         }
         pipeline.rethrow();
+        // After the join: the copy thread's sum is visible here. Written only once every tile succeeded.
+        for (Stream stream : streams)
+            if (stream.sumResult())
+                stream.host().set(ValueLayout.JAVA_FLOAT, 0, (float) pipeline.sum);
     }
 
     /**
@@ -212,7 +230,7 @@ public final class TiledLaunch {
                 if (pipeline.failed()) {
                     // Tiles the kernel computed before the failure still go home.
                     while (down < up && pipeline.computedNow() >= down)
-                        download(engine, staging, down++, pipeline.sets, stats);
+                        download(pipeline, engine, staging, down++, pipeline.sets, stats);
                     return;
                 }
                 long computed = pipeline.computedNow();
@@ -221,7 +239,7 @@ public final class TiledLaunch {
                     upload(engine, staging, up, pipeline.sets, stats);
                     pipeline.uploaded(up++);
                 } else if (down < up && computed >= down) {
-                    download(engine, staging, down++, pipeline.sets, stats);
+                    download(pipeline, engine, staging, down++, pipeline.sets, stats);
                 } else if (setFree) {
                     upload(engine, staging, up, pipeline.sets, stats);
                     pipeline.uploaded(up++);
@@ -252,7 +270,7 @@ public final class TiledLaunch {
 
     private void upload(NativeCopyEngine engine, long staging, long tile, int sets, MemorySegment stats) {
         for (Stream stream : streams) {
-            if (stream.access().reads()) {
+            if (stream.access().reads() && !stream.sumResult()) {
                 MemorySegment host = hostTile(stream, tile);
                 engine.copyToDevice(slotAddress(staging, tile, sets, stream), host);
                 count(stats, hmm4j_h.HMM4J_TO_DEVICE, host.byteSize());
@@ -260,9 +278,16 @@ public final class TiledLaunch {
         }
     }
 
-    private void download(NativeCopyEngine engine, long staging, long tile, int sets, MemorySegment stats) {
+    private void download(Pipeline pipeline, NativeCopyEngine engine, long staging, long tile, int sets,
+            MemorySegment stats) {
         for (Stream stream : streams) {
-            if (stream.access().writes()) {
+            if (stream.sumResult()) {
+                // The tile's partial result comes home to a scratch float and is added in double.
+                MemorySegment partial = pipeline.partial.asSlice(0, Float.BYTES);
+                engine.copyToHost(partial, slotAddress(staging, tile, sets, stream));
+                count(stats, hmm4j_h.HMM4J_TO_HOST, Float.BYTES);
+                pipeline.sum += partial.get(ValueLayout.JAVA_FLOAT, 0);
+            } else if (stream.access().writes()) {
                 MemorySegment host = hostTile(stream, tile);
                 engine.copyToHost(host, slotAddress(staging, tile, sets, stream));
                 count(stats, hmm4j_h.HMM4J_TO_HOST, host.byteSize());
@@ -283,8 +308,9 @@ public final class TiledLaunch {
             arguments.add(switch (param) {
                 case Param.Array(int index) -> {
                     Stream stream = streams.get(index);
-                    yield new KernelArgument.Buffer(slotAddress(staging, tile, sets, stream), length * stream.elementSize(),
-                            stream.access(), hostTile(stream, tile));
+                    long bytes = (stream.sumResult() ? 1 : length) * stream.elementSize();
+                    yield new KernelArgument.Buffer(slotAddress(staging, tile, sets, stream), bytes, stream.access(),
+                            stream.sumResult() ? stream.host().asSlice(0, bytes) : hostTile(stream, tile));
                 }
                 case Param.Count(boolean asInt) -> new KernelArgument.Scalar(asInt ? (Number) (int) length : length);
                 case Param.Fixed(Number value) -> new KernelArgument.Scalar(value);
@@ -312,6 +338,9 @@ public final class TiledLaunch {
 
         final long tiles;
         final int sets;
+        /** The copy thread's: scratch for a tile's partial result, and the sum of those brought home. */
+        MemorySegment partial;
+        double sum;
         private volatile long uploaded = -1;
         private volatile long computed = -1;
         private volatile Throwable failure;

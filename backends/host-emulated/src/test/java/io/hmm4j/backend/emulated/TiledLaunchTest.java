@@ -192,12 +192,12 @@ class TiledLaunchTest {
             FloatArray x = filled(heap, n, 1f, 0f);
             FloatArray y = filled(heap, n, 1f, 0f);
             FloatArray out = heap.allocateFloats(1);
-            assertThatThrownBy(() -> heap.launchTiled(BuiltinKernel.DOT, n, 8192, Arg.read(x), Arg.read(y),
-                    Arg.write(out), Arg.of((long) n)))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not element-wise");
+            assertThatThrownBy(() -> heap.launchTiled(BuiltinKernel.SUM, n, 8192, Arg.read(x), Arg.write(x),
+                    Arg.of((long) n)))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("array of its own");
             assertThatThrownBy(() -> heap.launchTiled(BuiltinKernel.STENCIL_2D, n, 8192, Arg.read(x), Arg.write(y),
                     Arg.of(200), Arg.of(200), Arg.of(0.1f)))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not element-wise");
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cannot be tiled");
             assertThatThrownBy(() -> heap.launchTiled(BuiltinKernel.SCALE, n, 8192, Arg.readWrite(x), Arg.of(2f),
                     Arg.of((long) n - 1)))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("equal to the tiled launch's n");
@@ -498,6 +498,54 @@ class TiledLaunchTest {
             }
             assertThat(unexpected.get()).isNull();
             assertThat(heap.isOpen()).isFalse();
+        }
+    }
+
+    @ParameterizedTest(name = "n = {0}, tile = {1} bytes")
+    @CsvSource({"100003, 8192", "70001, 100", "40000, 12000"})
+    void dotAndSumAddTheirTilesPartialResults(int n, long tileBytes) {
+        try (ManagedHeap heap = heap()) {
+            FloatArray x = filled(heap, n, 0f, 0f);
+            FloatArray y = filled(heap, n, 0f, 0f);
+            double dot = 0;
+            double sum = 0;
+            for (int i = 0; i < n; i++) {
+                float xi = (i % 17) * 0.25f - 2f;
+                float yi = (i % 5) + 0.5f;
+                x.set(i, xi);
+                y.set(i, yi);
+                dot += (double) xi * yi;
+                sum += xi;
+            }
+            FloatArray out = heap.allocateFloats(2);
+            out.set(1, 42f);
+            HeapStats before = heap.stats();
+            heap.launchTiled(BuiltinKernel.DOT, n, tileBytes, Arg.read(x), Arg.read(y), Arg.write(out), Arg.of((long) n));
+            assertThat((double) out.get(0)).isCloseTo(dot, org.assertj.core.data.Offset.offset(Math.abs(dot) * 1e-5 + 1e-3));
+            assertThat(out.get(1)).as("only element 0 is the result").isEqualTo(42f);
+            assertThat(heap.stats().bytesToDevice(MigrationCause.LAUNCH) - before.bytesToDevice(MigrationCause.LAUNCH))
+                    .isEqualTo(2L * n * Float.BYTES);
+            heap.launchTiled(BuiltinKernel.SUM, n, tileBytes, Arg.read(x), Arg.write(out), Arg.of((long) n));
+            assertThat((double) out.get(0)).isCloseTo(sum, org.assertj.core.data.Offset.offset(Math.abs(sum) * 1e-5 + 1e-3));
+            assertThat(heap.deviceBytesUsed(0)).isZero();
+        }
+    }
+
+    @Test
+    void aFailedReductionLeavesItsResultAlone() {
+        try (ManagedHeap heap = heap()) {
+            int n = 60_000;
+            FloatArray x = filled(heap, n, 1f, 0f);
+            FloatArray out = heap.allocateFloats(1);
+            out.set(0, -7f);
+            // The first partial result that comes home fails, after tiles have run: a partial sum is no result.
+            heap.devices().getFirst().copyEngine().inject(NativeCopyEngine.Injection.COPY_TO_HOST, 2);
+            assertThatThrownBy(() -> heap.launchTiled(BuiltinKernel.SUM, n, 8192, Arg.read(x), Arg.write(out),
+                    Arg.of((long) n))).isInstanceOf(DeviceException.class);
+            assertThat(out.get(0)).isEqualTo(-7f);
+            assertThat(heap.deviceBytesUsed(0)).isZero();
+            heap.launchTiled(BuiltinKernel.SUM, n, 8192, Arg.read(x), Arg.write(out), Arg.of((long) n));
+            assertThat((double) out.get(0)).isCloseTo((double) n * (n - 1) / 2, org.assertj.core.data.Offset.offset(1e3));
         }
     }
 }
