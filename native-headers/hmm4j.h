@@ -205,6 +205,13 @@ int hmm4j_layout_describe(int layout_id, uint64_t *out, int max);
 /* The process-wide counters (all heaps). */
 struct hmm4j_stats *hmm4j_stats_global(void);
 
+/*
+ * Counts `bytes` the runtime copied itself, outside a region's migration (the tiles of a tiled launch), in
+ * bytes_to_device[cause] or bytes_to_host[cause] of `stats` (may be NULL) and of the process-wide counters, as a
+ * migration's copies are counted. Never waits. Returns 0, or -EINVAL for a bad direction or cause.
+ */
+int hmm4j_stats_count_copy(struct hmm4j_stats *stats, int32_t direction, int32_t cause, uint64_t bytes);
+
 /* ---- regions ---- */
 
 /*

@@ -9,6 +9,7 @@ funcs = [
  ("long","hmm4j_engine_page_size",[],True,"int64_t hmm4j_engine_page_size(void)"),
  ("int","hmm4j_layout_describe",[("int","layout_id"),("ptr","out"),("int","max")],False,"int hmm4j_layout_describe(int layout_id, uint64_t *out, int max)"),
  ("ptr","hmm4j_stats_global",[],True,"struct hmm4j_stats *hmm4j_stats_global(void)"),
+ ("int","hmm4j_stats_count_copy",[("ptr","stats"),("int","direction"),("int","cause"),("long","bytes")],True,"int hmm4j_stats_count_copy(struct hmm4j_stats *stats, int32_t direction, int32_t cause, uint64_t bytes)"),
  ("int","hmm4j_region_create",[("long","size"),("long","block_size"),("ptr","stats"),("ptr","out")],False,"int hmm4j_region_create(uint64_t size, uint64_t block_size, struct hmm4j_stats *stats, struct hmm4j_region **out)"),
  ("int","hmm4j_region_create_file",[("ptr","path"),("long","offset"),("long","length"),("long","block_size"),("int","writable"),("ptr","stats"),("ptr","out")],False,"int hmm4j_region_create_file(const char *path, uint64_t offset, uint64_t length, uint64_t block_size, int32_t writable, struct hmm4j_stats *stats, struct hmm4j_region **out)"),
  ("int","hmm4j_region_create_shared",[("ptr","name"),("long","size"),("int","element_size"),("long","block_size"),("int","create"),("ptr","stats"),("ptr","out")],False,"int hmm4j_region_create_shared(const char *name, uint64_t size, uint32_t element_size, uint64_t block_size, int32_t create, struct hmm4j_stats *stats, struct hmm4j_region **out)"),

@@ -49,6 +49,19 @@ void hmm4j_stats_add(struct hmm4j_stats *stats, size_t field_offset, uint64_t va
         __atomic_fetch_add((uint64_t *)((char *)stats + field_offset), value, __ATOMIC_RELAXED);
 }
 
+HMM4J_EXPORT int hmm4j_stats_count_copy(struct hmm4j_stats *stats, int32_t direction, int32_t cause, uint64_t bytes)
+{
+    if (cause < 0 || cause >= HMM4J_CAUSE_COUNT)
+        return -EINVAL;
+    if (direction == HMM4J_TO_DEVICE)
+        HMM4J_STAT_ADD(stats, bytes_to_device[cause], bytes);
+    else if (direction == HMM4J_TO_HOST)
+        HMM4J_STAT_ADD(stats, bytes_to_host[cause], bytes);
+    else
+        return -EINVAL;
+    return 0;
+}
+
 static bool fault_is_write(const void *context)
 {
 #if defined(__x86_64__)

@@ -623,18 +623,20 @@ public final class ManagedHeap implements AutoCloseable {
     }
 
     /**
-     * Launches an element-wise built-in (FILL, SCALE, AXPY) over elements {@code [0, n)} of arrays that may be larger
-     * than the device. Where the arrays fit in the device budget together, or the device is coherent, this is
+     * Launches an element-wise built-in (FILL, SCALE, AXPY) or a sum reduction (DOT, SUM) over elements
+     * {@code [0, n)} of arrays that may be larger than the device. Where the arrays fit in the device budget together, or the device is coherent, this is
      * {@link #launchOn(int, BuiltinKernel, long, Arg...) launchOn(deviceIndex, kernel, n, args)}. Otherwise the
      * arrays' bytes are brought home and streamed through the device in tiles of about {@code tileBytes} per array
      * (rounded up to whole blocks; a tile smaller than a block is one block), double buffered: while one tile
      * computes, the previous tile's written arrays come home and the next tile's read arrays go out. The device holds
      * two tiles per array (three where they take at most half its budget); written arrays end HOST. Returns when the
      * last tile is home (the launch is done). Host writes to the arrays meanwhile race with the kernel, as for any
-     * launch; other launches, evictions and closes of the arrays wait for it.
+     * launch; other launches, evictions and closes of the arrays wait for it. A reduction runs per tile into a
+     * device float; the partial results are added in double on the host and {@code out[0]} is written once, after
+     * the last tile (it may differ from an untiled launch's in the last bits: the order of the additions differs).
      *
-     * @throws IllegalArgumentException if {@code kernel} is not element-wise (DOT and SUM are reductions,
-     *     STENCIL_2D a grid), {@code n} is not the kernel's {@code n} argument, {@code n <= 0},
+     * @throws IllegalArgumentException if {@code kernel} is STENCIL_2D (a grid), a reduction's result array is also
+     *     one of its inputs, {@code n} is not the kernel's {@code n} argument, {@code n <= 0},
      *     {@code tileBytes <= 0}, or for any reason {@link #launchOn(int, BuiltinKernel, long, Arg...)} gives
      * @throws IllegalStateException if the heap or an array argument is closed
      * @throws DeviceOutOfMemoryException if two tiles of every array do not fit in the device budget, or the budget
@@ -645,11 +647,11 @@ public final class ManagedHeap implements AutoCloseable {
     public Launch launchTiledOn(int deviceIndex, BuiltinKernel kernel, long n, long tileBytes, Arg... args) {
         Objects.requireNonNull(kernel, "kernel");
         io.hmm4j.spi.BuiltinSignature signature = io.hmm4j.spi.BuiltinSignature.of(kernel);
-        if (!signature.elementWise())
-            throw new IllegalArgumentException(kernel + " " + signature + " is not element-wise (a reduction or a"
-                    + " grid kernel): it cannot be tiled; launch it with launch()");
+        if (!signature.elementWise() && signature.sumResult() < 0)
+            throw new IllegalArgumentException(kernel + " " + signature + " is neither element-wise nor a sum of its"
+                    + " parts (a grid kernel): it cannot be tiled; launch it with launch()");
         return launchTiled(deviceIndex, device -> device.builtin(kernel), LaunchArguments.of(kernel), kernel.name(),
-                signature.countParameter(), n, tileBytes, args);
+                signature.countParameter(), signature.sumResult(), n, tileBytes, args);
     }
 
     /**
@@ -666,16 +668,17 @@ public final class ManagedHeap implements AutoCloseable {
             throw new IllegalArgumentException("user kernel '" + kernel.name() + "' is not declared element-wise: "
                     + "declare it with elementWise(countArgument) to launch it in tiles");
         return launchTiled(deviceIndex, kernel::on, LaunchArguments.of(kernel), kernel.name(), kernel.countArgument(),
-                n, tileBytes, args);
+                -1, n, tileBytes, args);
     }
 
     private Launch launchTiled(int deviceIndex, Function<Device, Kernel> kernelFor, LaunchArguments checks, String name,
-            int countArgument, long n, long tileBytes, Arg[] args) {
+            int countArgument, int sumResult, long n, long tileBytes, Arg[] args) {
         ensureOpen();
         DeviceState ds = device(deviceIndex);
         Map<ManagedArray, Access> access = accessOf(args);
         Arg[] checkedArgs = checks.checked(this, args);
-        TiledLaunch plan = TiledLaunch.plan(name, checkedArgs, access, countArgument, n, tileBytes, blockSize);
+        TiledLaunch plan = TiledLaunch.plan(name, checkedArgs, access, countArgument, sumResult, n, tileBytes,
+                blockSize);
         if (ds.device.coherent() || fitsAtOnce(access.keySet(), ds))
             return launch(deviceIndex, kernelFor, checks, n, args);
         long limit = ds.budget.limit();
@@ -696,7 +699,7 @@ public final class ManagedHeap implements AutoCloseable {
             Launch launch = new Launch(this, ds);
             long staging = reserveTiles(launch, access.keySet(), ds, stagingBytes);
             try {
-                plan.run(ds.device, kernel, ds.engine, staging, sets);
+                plan.run(ds.device, kernel, ds.engine, staging, sets, stats);
             } finally {
                 endTiles(launch, ds, staging, stagingBytes);
             }

@@ -152,6 +152,20 @@ public final class BuiltinSignature {
         return any && countParameter() >= 0;
     }
 
+    /**
+     * Position of the one-float result of a reduction whose result over elements {@code [0, n)} is the sum of its
+     * results over the parts of any split of that range (DOT, SUM), so that a tiled launch may run it per tile and add
+     * the partial results; -1 for every other kernel.
+     */
+    public int sumResult() {
+        if (kernel != BuiltinKernel.DOT && kernel != BuiltinKernel.SUM)
+            return -1;
+        for (int i = 0; i < parameters.size(); i++)
+            if (parameters.get(i).extent() == Extent.ONE)
+                return i;
+        return -1;
+    }
+
     /** Position of the {@code n} parameter, or -1 where the kernel has none. */
     public int countParameter() {
         for (int i = 0; i < parameters.size(); i++)

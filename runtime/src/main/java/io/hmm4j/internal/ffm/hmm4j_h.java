@@ -258,6 +258,28 @@ public final class hmm4j_h {
         }
     }
 
+    private static final class hmm4j_stats_count_copy {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_INT, hmm4j_h.C_INT, hmm4j_h.C_LONG);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_stats_count_copy");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_stats_count_copy(struct hmm4j_stats *stats, int32_t direction, int32_t cause, uint64_t bytes)
+     * }
+     */
+    public static int hmm4j_stats_count_copy(MemorySegment stats, int direction, int cause, long bytes) {
+        var mh$ = hmm4j_stats_count_copy.HANDLE;
+        try {
+            return (int) mh$.invokeExact(stats, direction, cause, bytes);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static final class hmm4j_region_create {
         static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_LONG, hmm4j_h.C_LONG, hmm4j_h.C_POINTER, hmm4j_h.C_POINTER);
         static final MemorySegment ADDR = findOrThrow("hmm4j_region_create");

@@ -3,12 +3,17 @@ package io.hmm4j.internal.launch;
 import io.hmm4j.Access;
 import io.hmm4j.Arg;
 import io.hmm4j.ManagedArray;
+import io.hmm4j.MigrationCause;
+import io.hmm4j.internal.engine.NativeErrors;
+import io.hmm4j.internal.ffm.hmm4j_h;
 import io.hmm4j.internal.engine.Fence;
 import io.hmm4j.spi.Device;
 import io.hmm4j.spi.Kernel;
 import io.hmm4j.spi.KernelArgument;
 import io.hmm4j.spi.NativeCopyEngine;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -31,7 +36,8 @@ import java.util.Objects;
 public final class TiledLaunch {
 
     /** One array the tiles stream, with the access the kernel makes of it (arguments naming it merged). */
-    private record Stream(MemorySegment host, long elementSize, Access access, long slotOffset, long slotBytes) {}
+    private record Stream(MemorySegment host, long elementSize, Access access, long slotOffset, long slotBytes,
+            boolean sumResult) {}
 
     /** A kernel parameter as each tile passes it. */
     private sealed interface Param {
@@ -72,12 +78,15 @@ public final class TiledLaunch {
      * @param args the launch's arguments, already checked against the kernel's signature
      * @param access each array's access, arguments that name it merged
      * @param countArgument the position of the element-count scalar, which must equal {@code n}, or -1
+     * @param sumResult the position of a reduction's one-element result whose tiles' results add up (DOT, SUM), or
+     *     -1: each tile writes its partial result there on the device, and their sum (in double) is written to the
+     *     array's element 0 once the last tile is done
      * @throws IllegalArgumentException if {@code n <= 0}, {@code tileBytes <= 0}, an array holds fewer than
      *     {@code n} elements, the count argument is not an int or long equal to {@code n}, or the tile sizes
      *     overflow
      */
     public static TiledLaunch plan(String kernelName, Arg[] args, Map<ManagedArray, Access> access, int countArgument,
-            long n, long tileBytes, long blockSize) {
+            int sumResult, long n, long tileBytes, long blockSize) {
         Objects.requireNonNull(args, "args");
         if (n <= 0)
             throw new IllegalArgumentException("element count n must be > 0: " + n);
@@ -93,6 +102,8 @@ public final class TiledLaunch {
             throw new IllegalArgumentException("tile size " + tileBytes + " rounded up to whole blocks of " + blockSize
                     + " bytes overflows a long");
         }
+        ManagedArray result = sumResult >= 0 && sumResult < args.length
+                && args[sumResult] instanceof Arg.Array(ManagedArray array, Access ignored) ? array : null;
         Map<ManagedArray, Integer> streamOf = new IdentityHashMap<>();
         List<ManagedArray> arrays = new ArrayList<>();
         List<Param> params = new ArrayList<>(args.length);
@@ -101,7 +112,10 @@ public final class TiledLaunch {
             Arg arg = args[i];
             if (arg instanceof Arg.Array(ManagedArray array, Access ignored)) {
                 long elementSize = array.elementLayout().byteSize();
-                if (array.byteSize() / elementSize < n)
+                if ((array == result) != (i == sumResult))
+                    throw new IllegalArgumentException(kernelName + " argument " + i + " (" + array + ") is also the"
+                            + " reduction's result: a tiled launch needs the result in an array of its own");
+                if (i != sumResult && array.byteSize() / elementSize < n)
                     throw new IllegalArgumentException(kernelName + " argument " + i + " (" + array + ") holds "
                             + array.byteSize() / elementSize + " elements, the tiled launch covers " + n);
                 widest = Math.max(widest, elementSize);
@@ -134,9 +148,11 @@ public final class TiledLaunch {
         try {
             for (ManagedArray array : arrays) {
                 long elementSize = array.elementLayout().byteSize();
-                long slot = Math.multiplyExact(Math.ceilDiv(Math.multiplyExact(tileElements, elementSize), blockSize),
+                long elements = array == result ? 1 : tileElements;
+                long slot = Math.multiplyExact(Math.ceilDiv(Math.multiplyExact(elements, elementSize), blockSize),
                         blockSize);
-                streams.add(new Stream(array.segment(), elementSize, access.get(array), setBytes, slot));
+                streams.add(new Stream(array.segment(), elementSize, access.get(array), setBytes, slot,
+                        array == result));
                 setBytes = Math.addExact(setBytes, slot);
             }
             Math.multiplyExact(setBytes, MAX_SETS);
@@ -169,12 +185,13 @@ public final class TiledLaunch {
      *
      * @throws io.hmm4j.DeviceException if a copy or a kernel failed (the first failure; later ones suppressed)
      */
-    public void run(Device device, Kernel kernel, NativeCopyEngine engine, long staging, int sets) {
+    public void run(Device device, Kernel kernel, NativeCopyEngine engine, long staging, int sets, MemorySegment stats) {
         if (sets < 2)
             throw new IllegalArgumentException("a tiled launch needs at least two sets of tile buffers: " + sets);
         Pipeline pipeline = new Pipeline(tiles(), sets);
+        pipeline.partial = Arena.ofAuto().allocate(Double.BYTES);
         Thread copier = Thread.ofPlatform().daemon().name("hmm4j-tile-copies-" + kernelName)
-                .unstarted(() -> copyAll(pipeline, engine, staging));
+                .unstarted(() -> copyAll(pipeline, engine, staging, stats));
         copier.start();
         try {
             for (long k = 0; k < pipeline.tiles; k++) {
@@ -193,6 +210,10 @@ public final class TiledLaunch {
             pipeline.joinUninterruptibly(copier);
         }
         pipeline.rethrow();
+        // After the join: the copy thread's sum is visible here. Written only once every tile succeeded.
+        for (Stream stream : streams)
+            if (stream.sumResult())
+                stream.host().set(ValueLayout.JAVA_FLOAT, 0, (float) pipeline.sum);
     }
 
     /**
@@ -200,7 +221,7 @@ public final class TiledLaunch {
      * tile (which frees its set), else uploads ahead into a free set, else waits for the kernel. Tile {@code u} goes
      * into set {@code u % sets}, free once tile {@code u - sets} is home.
      */
-    private void copyAll(Pipeline pipeline, NativeCopyEngine engine, long staging) {
+    private void copyAll(Pipeline pipeline, NativeCopyEngine engine, long staging, MemorySegment stats) {
         long tiles = pipeline.tiles;
         long up = 0;
         long down = 0;
@@ -209,18 +230,18 @@ public final class TiledLaunch {
                 if (pipeline.failed()) {
                     // Tiles the kernel computed before the failure still go home.
                     while (down < up && pipeline.computedNow() >= down)
-                        download(engine, staging, down++, pipeline.sets);
+                        download(pipeline, engine, staging, down++, pipeline.sets, stats);
                     return;
                 }
                 long computed = pipeline.computedNow();
                 boolean setFree = up < tiles && up - down < pipeline.sets;
                 if (setFree && up <= computed + 1) {
-                    upload(engine, staging, up, pipeline.sets);
+                    upload(engine, staging, up, pipeline.sets, stats);
                     pipeline.uploaded(up++);
                 } else if (down < up && computed >= down) {
-                    download(engine, staging, down++, pipeline.sets);
+                    download(pipeline, engine, staging, down++, pipeline.sets, stats);
                 } else if (setFree) {
-                    upload(engine, staging, up, pipeline.sets);
+                    upload(engine, staging, up, pipeline.sets, stats);
                     pipeline.uploaded(up++);
                 } else {
                     pipeline.awaitComputed(down);
@@ -247,16 +268,37 @@ public final class TiledLaunch {
         return stream.host().asSlice(start(tile) * stream.elementSize(), length(tile) * stream.elementSize());
     }
 
-    private void upload(NativeCopyEngine engine, long staging, long tile, int sets) {
-        for (Stream stream : streams)
-            if (stream.access().reads())
-                engine.copyToDevice(slotAddress(staging, tile, sets, stream), hostTile(stream, tile));
+    private void upload(NativeCopyEngine engine, long staging, long tile, int sets, MemorySegment stats) {
+        for (Stream stream : streams) {
+            if (stream.access().reads() && !stream.sumResult()) {
+                MemorySegment host = hostTile(stream, tile);
+                engine.copyToDevice(slotAddress(staging, tile, sets, stream), host);
+                count(stats, hmm4j_h.HMM4J_TO_DEVICE, host.byteSize());
+            }
+        }
     }
 
-    private void download(NativeCopyEngine engine, long staging, long tile, int sets) {
-        for (Stream stream : streams)
-            if (stream.access().writes())
-                engine.copyToHost(hostTile(stream, tile), slotAddress(staging, tile, sets, stream));
+    private void download(Pipeline pipeline, NativeCopyEngine engine, long staging, long tile, int sets,
+            MemorySegment stats) {
+        for (Stream stream : streams) {
+            if (stream.sumResult()) {
+                // The tile's partial result comes home to a scratch float and is added in double.
+                MemorySegment partial = pipeline.partial.asSlice(0, Float.BYTES);
+                engine.copyToHost(partial, slotAddress(staging, tile, sets, stream));
+                count(stats, hmm4j_h.HMM4J_TO_HOST, Float.BYTES);
+                pipeline.sum += partial.get(ValueLayout.JAVA_FLOAT, 0);
+            } else if (stream.access().writes()) {
+                MemorySegment host = hostTile(stream, tile);
+                engine.copyToHost(host, slotAddress(staging, tile, sets, stream));
+                count(stats, hmm4j_h.HMM4J_TO_HOST, host.byteSize());
+            }
+        }
+    }
+
+    /** The heap's counters (and metrics) see a tile's bytes as launch migrations, as they would without tiling. */
+    private static void count(MemorySegment stats, int direction, long bytes) {
+        NativeErrors.check("hmm4j_stats_count_copy",
+                hmm4j_h.hmm4j_stats_count_copy(stats, direction, MigrationCause.LAUNCH.code(), bytes));
     }
 
     private void compute(Device device, Kernel kernel, NativeCopyEngine engine, long staging, long tile, int sets) {
@@ -266,8 +308,9 @@ public final class TiledLaunch {
             arguments.add(switch (param) {
                 case Param.Array(int index) -> {
                     Stream stream = streams.get(index);
-                    yield new KernelArgument.Buffer(slotAddress(staging, tile, sets, stream), length * stream.elementSize(),
-                            stream.access(), hostTile(stream, tile));
+                    long bytes = (stream.sumResult() ? 1 : length) * stream.elementSize();
+                    yield new KernelArgument.Buffer(slotAddress(staging, tile, sets, stream), bytes, stream.access(),
+                            stream.sumResult() ? stream.host().asSlice(0, bytes) : hostTile(stream, tile));
                 }
                 case Param.Count(boolean asInt) -> new KernelArgument.Scalar(asInt ? (Number) (int) length : length);
                 case Param.Fixed(Number value) -> new KernelArgument.Scalar(value);
@@ -295,6 +338,9 @@ public final class TiledLaunch {
 
         final long tiles;
         final int sets;
+        /** The copy thread's: scratch for a tile's partial result, and the sum of those brought home. */
+        MemorySegment partial;
+        double sum;
         private volatile long uploaded = -1;
         private volatile long computed = -1;
         private volatile Throwable failure;

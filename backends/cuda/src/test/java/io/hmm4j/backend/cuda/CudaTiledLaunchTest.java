@@ -50,4 +50,23 @@ class CudaTiledLaunchTest {
             assertThat(heap.deviceBytesUsed(0)).isZero();
         }
     }
+
+    @Test
+    void dotOverArraysFourTimesTheBudgetAddsItsTilesPartialResults() {
+        try (ManagedHeap heap = ManagedHeap.builder().backend("cuda").blockSize(BLOCK).deviceBudget(BUDGET).build()) {
+            int n = (int) (2 * BUDGET / Float.BYTES) + 4321;
+            FloatArray x = heap.allocateFloats(n);
+            FloatArray y = heap.allocateFloats(n);
+            double dot = 0;
+            for (int i = 0; i < n; i++) {
+                x.set(i, (i % 11) - 5f);
+                y.set(i, (i % 3) + 0.5f);
+                dot += ((i % 11) - 5.0) * ((i % 3) + 0.5);
+            }
+            FloatArray out = heap.allocateFloats(1);
+            heap.launchTiled(BuiltinKernel.DOT, n, 5 * BLOCK, Arg.read(x), Arg.read(y), Arg.write(out),
+                    Arg.of((long) n)).await();
+            assertThat((double) out.get(0)).isCloseTo(dot, org.assertj.core.data.Offset.offset(Math.abs(dot) * 1e-5 + 1e-2));
+        }
+    }
 }

@@ -9,9 +9,11 @@ import io.hmm4j.BuiltinKernel;
 import io.hmm4j.DeviceException;
 import io.hmm4j.DeviceOutOfMemoryException;
 import io.hmm4j.FloatArray;
+import io.hmm4j.HeapStats;
 import io.hmm4j.IntArray;
 import io.hmm4j.Launch;
 import io.hmm4j.ManagedHeap;
+import io.hmm4j.MigrationCause;
 import io.hmm4j.UserKernel;
 import io.hmm4j.spi.KernelSource;
 import io.hmm4j.spi.NativeCopyEngine;
@@ -82,7 +84,14 @@ class TiledLaunchTest {
             FloatArray y = filled(heap, n, 0f, 1f);
             assertThatThrownBy(() -> heap.launch(BuiltinKernel.AXPY, n, Arg.read(x), Arg.readWrite(y), Arg.of(3f),
                     Arg.of((long) n))).isInstanceOf(DeviceOutOfMemoryException.class);
+            HeapStats before = heap.stats();
             heap.launchTiled(BuiltinKernel.AXPY, n, 8192, Arg.read(x), Arg.readWrite(y), Arg.of(3f), Arg.of((long) n));
+            HeapStats after = heap.stats();
+            // The tiles' bytes count as launch migrations: x and y in, y out, each exactly once.
+            assertThat(after.bytesToDevice(MigrationCause.LAUNCH) - before.bytesToDevice(MigrationCause.LAUNCH))
+                    .isEqualTo(2L * n * Float.BYTES);
+            assertThat(after.bytesToHost(MigrationCause.LAUNCH) - before.bytesToHost(MigrationCause.LAUNCH))
+                    .isEqualTo((long) n * Float.BYTES);
             for (int i = 0; i < n; i += 997)
                 assertThat(y.get(i)).isEqualTo(3f * i + 1f);
             // Written tiles came home: the array lives on the host, nothing of it left on the device.
@@ -183,12 +192,12 @@ class TiledLaunchTest {
             FloatArray x = filled(heap, n, 1f, 0f);
             FloatArray y = filled(heap, n, 1f, 0f);
             FloatArray out = heap.allocateFloats(1);
-            assertThatThrownBy(() -> heap.launchTiled(BuiltinKernel.DOT, n, 8192, Arg.read(x), Arg.read(y),
-                    Arg.write(out), Arg.of((long) n)))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not element-wise");
+            assertThatThrownBy(() -> heap.launchTiled(BuiltinKernel.SUM, n, 8192, Arg.read(x), Arg.write(x),
+                    Arg.of((long) n)))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("array of its own");
             assertThatThrownBy(() -> heap.launchTiled(BuiltinKernel.STENCIL_2D, n, 8192, Arg.read(x), Arg.write(y),
                     Arg.of(200), Arg.of(200), Arg.of(0.1f)))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not element-wise");
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cannot be tiled");
             assertThatThrownBy(() -> heap.launchTiled(BuiltinKernel.SCALE, n, 8192, Arg.readWrite(x), Arg.of(2f),
                     Arg.of((long) n - 1)))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("equal to the tiled launch's n");
@@ -405,6 +414,138 @@ class TiledLaunchTest {
                 if (a.get(i) != expected)
                     assertThat(a.get(i)).as("a[%d]", i).isEqualTo(expected);
             }
+        }
+    }
+
+    @Test
+    void tiledAndPlainLaunchesFromSeveralThreadsTakeTurnsAndAllComplete() throws Exception {
+        try (ManagedHeap heap = heap()) {
+            int n = 50_000;
+            int rounds = 6;
+            // Each tiled launch takes 3 x 2 x 8 KiB = 48 KiB of the 64 KiB budget: two cannot stream at once.
+            FloatArray[] xs = new FloatArray[2];
+            FloatArray[] ys = new FloatArray[2];
+            for (int t = 0; t < 2; t++) {
+                xs[t] = filled(heap, n, 1f, t);
+                ys[t] = heap.allocateFloats(n);
+            }
+            FloatArray small = filled(heap, 8 * BLOCK / 4, 0f, 1f); // 32 KiB: does not fit beside a tiled launch
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Thread[] workers = new Thread[3];
+            for (int t = 0; t < 2; t++) {
+                int me = t;
+                workers[t] = Thread.ofPlatform().start(() -> {
+                    try {
+                        for (int r = 0; r < rounds; r++)
+                            heap.launchTiled(BuiltinKernel.AXPY, n, 8192, Arg.read(xs[me]), Arg.readWrite(ys[me]),
+                                    Arg.of(1f), Arg.of((long) n));
+                    } catch (Throwable e) {
+                        failure.compareAndSet(null, e);
+                    }
+                });
+            }
+            workers[2] = Thread.ofPlatform().start(() -> {
+                try {
+                    for (int r = 0; r < rounds; r++)
+                        heap.launch(BuiltinKernel.SCALE, small.length(), Arg.readWrite(small), Arg.of(2f),
+                                Arg.of(small.length())).await();
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                }
+            });
+            for (Thread worker : workers) {
+                worker.join(60_000);
+                assertThat(worker.isAlive()).as("a launch still waits after a minute").isFalse();
+            }
+            assertThat(failure.get()).isNull();
+            for (int t = 0; t < 2; t++)
+                for (int i = 0; i < n; i += 313)
+                    assertThat(ys[t].get(i)).isEqualTo(rounds * (i + (float) t));
+            assertThat(small.get(5)).isEqualTo((float) Math.pow(2, rounds));
+        }
+    }
+
+    @Test
+    void closingTheHeapWhileThreadsStreamEndsEveryLaunchCleanly() throws Exception {
+        for (int attempt = 0; attempt < 3; attempt++) {
+            ManagedHeap heap = heap();
+            int n = 50_000;
+            FloatArray x = filled(heap, n, 1f, 0f);
+            FloatArray y = heap.allocateFloats(n);
+            AtomicReference<Throwable> unexpected = new AtomicReference<>();
+            CountDownLatch running = new CountDownLatch(2);
+            Thread[] workers = new Thread[2];
+            for (int t = 0; t < 2; t++) {
+                workers[t] = Thread.ofPlatform().start(() -> {
+                    running.countDown();
+                    try {
+                        while (true)
+                            heap.launchTiled(BuiltinKernel.AXPY, n, 4096, Arg.read(x), Arg.readWrite(y), Arg.of(1f),
+                                    Arg.of((long) n));
+                    } catch (IllegalStateException closed) {
+                        // The heap or an array closed under the loop: the clean outcome.
+                    } catch (Throwable e) {
+                        unexpected.compareAndSet(null, e);
+                    }
+                });
+            }
+            assertThat(running.await(10, TimeUnit.SECONDS)).isTrue();
+            Thread.sleep(20 + 30 * attempt);
+            heap.close();
+            for (Thread worker : workers) {
+                worker.join(30_000);
+                assertThat(worker.isAlive()).isFalse();
+            }
+            assertThat(unexpected.get()).isNull();
+            assertThat(heap.isOpen()).isFalse();
+        }
+    }
+
+    @ParameterizedTest(name = "n = {0}, tile = {1} bytes")
+    @CsvSource({"100003, 8192", "70001, 100", "40000, 12000"})
+    void dotAndSumAddTheirTilesPartialResults(int n, long tileBytes) {
+        try (ManagedHeap heap = heap()) {
+            FloatArray x = filled(heap, n, 0f, 0f);
+            FloatArray y = filled(heap, n, 0f, 0f);
+            double dot = 0;
+            double sum = 0;
+            for (int i = 0; i < n; i++) {
+                float xi = (i % 17) * 0.25f - 2f;
+                float yi = (i % 5) + 0.5f;
+                x.set(i, xi);
+                y.set(i, yi);
+                dot += (double) xi * yi;
+                sum += xi;
+            }
+            FloatArray out = heap.allocateFloats(2);
+            out.set(1, 42f);
+            HeapStats before = heap.stats();
+            heap.launchTiled(BuiltinKernel.DOT, n, tileBytes, Arg.read(x), Arg.read(y), Arg.write(out), Arg.of((long) n));
+            assertThat((double) out.get(0)).isCloseTo(dot, org.assertj.core.data.Offset.offset(Math.abs(dot) * 1e-5 + 1e-3));
+            assertThat(out.get(1)).as("only element 0 is the result").isEqualTo(42f);
+            assertThat(heap.stats().bytesToDevice(MigrationCause.LAUNCH) - before.bytesToDevice(MigrationCause.LAUNCH))
+                    .isEqualTo(2L * n * Float.BYTES);
+            heap.launchTiled(BuiltinKernel.SUM, n, tileBytes, Arg.read(x), Arg.write(out), Arg.of((long) n));
+            assertThat((double) out.get(0)).isCloseTo(sum, org.assertj.core.data.Offset.offset(Math.abs(sum) * 1e-5 + 1e-3));
+            assertThat(heap.deviceBytesUsed(0)).isZero();
+        }
+    }
+
+    @Test
+    void aFailedReductionLeavesItsResultAlone() {
+        try (ManagedHeap heap = heap()) {
+            int n = 60_000;
+            FloatArray x = filled(heap, n, 1f, 0f);
+            FloatArray out = heap.allocateFloats(1);
+            out.set(0, -7f);
+            // The first partial result that comes home fails, after tiles have run: a partial sum is no result.
+            heap.devices().getFirst().copyEngine().inject(NativeCopyEngine.Injection.COPY_TO_HOST, 2);
+            assertThatThrownBy(() -> heap.launchTiled(BuiltinKernel.SUM, n, 8192, Arg.read(x), Arg.write(out),
+                    Arg.of((long) n))).isInstanceOf(DeviceException.class);
+            assertThat(out.get(0)).isEqualTo(-7f);
+            assertThat(heap.deviceBytesUsed(0)).isZero();
+            heap.launchTiled(BuiltinKernel.SUM, n, 8192, Arg.read(x), Arg.write(out), Arg.of((long) n));
+            assertThat((double) out.get(0)).isCloseTo((double) n * (n - 1) / 2, org.assertj.core.data.Offset.offset(1e3));
         }
     }
 }

@@ -95,4 +95,26 @@ class OpenClTiledLaunchTest {
                     assertThat(out.get(i)).as("out[%d]", i).isEqualTo(i + 7);
         }
     }
+
+    @Test
+    void dotAddsItsTilesPartialResults() {
+        try (ManagedHeap heap = heap()) {
+            int n = 3 * (int) (BUDGET / Float.BYTES) + 999;
+            FloatArray x = heap.allocateFloats(n);
+            FloatArray y = heap.allocateFloats(n);
+            double dot = 0;
+            for (int i = 0; i < n; i++) {
+                float xi = (i % 13) * 0.5f - 3f;
+                float yi = (i % 7) + 0.25f;
+                x.set(i, xi);
+                y.set(i, yi);
+                dot += (double) xi * yi;
+            }
+            FloatArray out = heap.allocateFloats(1);
+            heap.launchTiled(BuiltinKernel.DOT, n, 3 * BLOCK, Arg.read(x), Arg.read(y), Arg.write(out),
+                    Arg.of((long) n));
+            assertThat((double) out.get(0)).isCloseTo(dot, org.assertj.core.data.Offset.offset(Math.abs(dot) * 1e-5 + 1e-2));
+            assertThat(heap.deviceBytesUsed(0)).isZero();
+        }
+    }
 }
