@@ -3,7 +3,9 @@ package io.hmm4j;
 /**
  * Counters of one heap, as of the moment {@link ManagedHeap#stats()} read them. Byte counts are what the fault
  * engine copied; {@code *ByCause} arrays are indexed by {@link MigrationCause#ordinal()}. {@code reclaimedBytes} is
- * host RAM the host tier gave back (pages of blocks whose bytes were also on the device).
+ * host RAM the host tier gave back (pages of blocks whose bytes were also on the device), by its own choice or for blocks
+ * coming home; {@code hostMemoryFailures} counts copies home that found no host memory even then (the blocks stayed on
+ * the device).
  */
 public record HeapStats(
         long readFaults,
@@ -21,7 +23,8 @@ public record HeapStats(
         long evictions,
         long liveArrays,
         long launches,
-        long reclaimedBytes) {
+        long reclaimedBytes,
+        long hostMemoryFailures) {
 
     public HeapStats {
         bytesToDeviceByCause = bytesToDeviceByCause.clone();

@@ -231,6 +231,7 @@ public final class ManagedHeap implements AutoCloseable {
             group.charge(charged);
         T array;
         try {
+            makeHostRoom(charged, group);
             Region region = Region.create(bytes, blockSize, stats);
             try {
                 if (userfaultfd)
@@ -249,6 +250,35 @@ public final class ManagedHeap implements AutoCloseable {
         }
         array.group = group;
         return publish(array);
+    }
+
+    /**
+     * Before an allocation of {@code bytes}: a heap whose host RAM and the new array together would exceed its host
+     * budget gives back reclaimable pages, then moves cold arrays of groups that allow it to devices (emergency
+     * memory), until the new array fits. An array of a group whose policy is NEVER that still does not fit is
+     * refused: such a group's arrays can never leave the host, so taking it over the budget is the one thing that
+     * cannot be undone later. Other arrays are allocated anyway (they may spill to a device later). The check is
+     * against the host RAM of the moment: arrays allocated before and written since count as they are written.
+     *
+     * @throws HostOutOfMemoryException for a NEVER group's array that does not fit
+     */
+    private void makeHostRoom(long bytes, MemoryGroup group) {
+        synchronized (lock) {
+            ensureOpen();
+            if (!hostTier.overBudget(bytes))
+                return;
+            hostTier.reclaimOverBudget(bytes);
+            if (hostTier.overBudget(bytes))
+                useDevicesAsEmergencyMemory(bytes);
+            if (group == null || group.devicePolicy() != MemoryGroup.DevicePolicy.NEVER || !hostTier.overBudget(bytes))
+                return;
+            long held = hostTier.hostBytes();
+            throw new HostOutOfMemoryException("memory group " + group.name() + " cannot allocate " + bytes
+                    + " bytes: its device policy is NEVER (its arrays stay on the host), and the heap holds " + held
+                    + " bytes of its host budget of " + hostTier.budget() + " after giving back every reclaimable page"
+                    + " and moving the cold arrays that other groups allow onto devices. Close arrays, raise"
+                    + " ManagedHeap.Builder.hostBudget, or let the group use devices (DevicePolicy.EMERGENCY)", bytes);
+        }
     }
 
     private <T extends ManagedArray> T publish(T array) {
@@ -347,7 +377,7 @@ public final class ManagedHeap implements AutoCloseable {
             return;
         String call = "hmm4j_region_force(array " + array.id + ")";
         DeviceState ds = array.boundDevice;
-        if (ds != null && (rc == -5 || rc == -19 || rc == -12))
+        if (ds != null && (rc == -5 || rc == -19 || rc == -12 || rc == -hmm4j_h.HMM4J_ENOHOSTMEM))
             NativeErrors.checkDevice(call, rc, ds.device.id(), ds.engine.lastError());
         if (rc == -hmm4j_h.HMM4J_EMAPLIMIT)
             NativeErrors.check(call, rc);
@@ -517,9 +547,9 @@ public final class ManagedHeap implements AutoCloseable {
             for (ManagedArray array : access.keySet())
                 if (!array.destroyed)
                     hostTier.used(array.region);
-            hostTier.reclaimOverBudget();
-            if (hostTier.overBudget())
-                useDevicesAsEmergencyMemory();
+            hostTier.reclaimOverBudget(0);
+            if (hostTier.overBudget(0))
+                useDevicesAsEmergencyMemory(0);
             progressLocked();
         }
         if (ds.device.launchesAreSynchronous())
@@ -786,20 +816,20 @@ public final class ManagedHeap implements AutoCloseable {
     }
 
     /**
-     * The heap is over its host budget with nothing left to reclaim: cold idle arrays whose group allows it
+     * The heap is over its host budget (with {@code extraBytes} more to come) with nothing left to reclaim: cold idle arrays whose group allows it
      * ({@link MemoryGroup.DevicePolicy}; PREFERRED groups first, then EMERGENCY ones and arrays of no group, least
      * recently used first) are copied to a device with free budget (nothing is evicted for them) and their host pages
      * given back; they come home by fault. Called with the lock held, after a launch was enqueued: a failure here
      * is logged and ends the attempt, the blocks concerned stay valid on the host.
      */
-    private void useDevicesAsEmergencyMemory() {
+    private void useDevicesAsEmergencyMemory(long extraBytes) {
         Map<Region, ManagedArray> arrays = new HashMap<>();
         for (ManagedArray array : live.values())
             arrays.put(array.region, array);
         List<Region> oldestFirst = hostTier.oldestFirst();
         for (MemoryGroup.DevicePolicy pass : List.of(MemoryGroup.DevicePolicy.PREFERRED, MemoryGroup.DevicePolicy.EMERGENCY)) {
             for (Region region : oldestFirst) {
-                if (!hostTier.overBudget())
+                if (!hostTier.overBudget(extraBytes))
                     return;
                 ManagedArray array = arrays.get(region);
                 if (array == null || array.destroyed || !array.inFlight.isEmpty())
@@ -818,7 +848,7 @@ public final class ManagedHeap implements AutoCloseable {
                             "emergency move of " + array + " to a device failed; it stays on the host", e);
                     return;
                 }
-                hostTier.reclaimOverBudget();
+                hostTier.reclaimOverBudget(extraBytes);
             }
         }
     }
@@ -909,11 +939,22 @@ public final class ManagedHeap implements AutoCloseable {
     private void evict(ManagedArray array, MigrationCause cause) {
         DeviceState ds = array.boundDevice;
         int rc = array.region.unbind(cause.code());
+        if (rc == -hmm4j_h.HMM4J_ENOHOSTMEM && reclaimForBlocksComingHome(array.region.size()))
+            rc = array.region.unbind(cause.code());
         if (rc < 0)
             NativeErrors.checkDevice("hmm4j_region_unbind", rc, ds.device.id(), ds.engine.lastError());
         freeDeviceMemory(array);
         if (cause == MigrationCause.EVICTION)
             evictions.incrementAndGet();
+    }
+
+    /**
+     * Blocks could not come home for want of host memory although the engine had given back kept pages of DEVICE
+     * blocks for them: the host tier also gives back SHARED blocks' pages (which the engine, changing no protection,
+     * leaves alone), least recently used first. Returns whether anything was given back, so a retry may succeed.
+     */
+    private boolean reclaimForBlocksComingHome(long bytes) {
+        return hostTier.reclaim(bytes, HostTier.Cause.NO_HOST_MEMORY) > 0;
     }
 
     private void freeDeviceMemory(ManagedArray array) {
@@ -935,6 +976,12 @@ public final class ManagedHeap implements AutoCloseable {
         event.begin();
         long[] moved = new long[2];
         int rc = array.region.migrate(firstBlock, blocks, direction, intent, cause.code(), moved, outcome);
+        if (rc == -hmm4j_h.HMM4J_ENOHOSTMEM && reclaimForBlocksComingHome(blocks * blockSize)) {
+            long[] movedBefore = moved.clone();
+            rc = array.region.migrate(firstBlock, blocks, direction, intent, cause.code(), moved, outcome);
+            moved[0] += movedBefore[0];
+            moved[1] += movedBefore[1];
+        }
         DeviceState ds = array.boundDevice;
         if (moved[0] > 0 && event.shouldCommit()) {
             event.arrayId = array.id;
@@ -1110,7 +1157,8 @@ public final class ManagedHeap implements AutoCloseable {
                 hmm4j_stats.spurious_faults(stats), hmm4j_stats.fault_ns(stats), hmm4j_stats.blocks_to_device(stats),
                 hmm4j_stats.blocks_to_host(stats), toDevice, toHost, hmm4j_stats.prefetched_blocks(stats),
                 hmm4j_stats.copy_errors(stats), hmm4j_stats.migrations(stats), hmm4j_stats.migrate_ns(stats),
-                evictions.get(), live.size(), launches.get(), hostTier.reclaimedBytes());
+                evictions.get(), live.size(), launches.get(),
+                hostTier.reclaimedBytes() + hmm4j_stats.host_reclaimed_bytes(stats), hmm4j_stats.host_reserve_failures(stats));
     }
 
     /** Device memory in use by arrays on device {@code deviceIndex} (0 for coherent devices). */

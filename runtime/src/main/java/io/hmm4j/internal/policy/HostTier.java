@@ -19,7 +19,12 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class HostTier {
 
     public enum Cause {
-        BUDGET, PRESSURE;
+        /** Over the host budget (after a launch, before an allocation). */
+        BUDGET,
+        /** The system is short of memory, or the application asked. */
+        PRESSURE,
+        /** Blocks coming home got no host pages. */
+        NO_HOST_MEMORY;
 
         String tag() {
             return name().toLowerCase(java.util.Locale.ROOT);
@@ -61,9 +66,9 @@ public final class HostTier {
             mappedBytes -= region.size();
     }
 
-    /** Whether the heap holds more host RAM than its budget. */
-    public boolean overBudget() {
-        return mappedBytes > budget && hostBytes() > budget;
+    /** Whether the heap holds more host RAM than its budget leaves room for, with {@code extraBytes} more to come. */
+    public boolean overBudget(long extraBytes) {
+        return mappedBytes + extraBytes > budget && hostBytes() + extraBytes > budget;
     }
 
     /** The heap's regions, least recently used first (a snapshot). */
@@ -79,13 +84,16 @@ public final class HostTier {
         return total;
     }
 
-    /** Reclaims until the heap is within its budget (or nothing reclaimable is left); returns the bytes given back. */
-    public long reclaimOverBudget() {
+    /**
+     * Reclaims until the heap is within its budget with room for {@code extraBytes} more (or nothing reclaimable is
+     * left); returns the bytes given back.
+     */
+    public long reclaimOverBudget(long extraBytes) {
         // The common case (budget far above the heap's size) costs no system call per region and launch.
-        if (mappedBytes <= budget)
+        if (mappedBytes + extraBytes <= budget)
             return 0;
         long held = hostBytes();
-        return held > budget ? reclaim(held - budget, held, Cause.BUDGET) : 0;
+        return held + extraBytes > budget ? reclaim(held + extraBytes - budget, held, Cause.BUDGET) : 0;
     }
 
     /**
