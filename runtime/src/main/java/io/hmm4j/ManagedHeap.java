@@ -10,19 +10,17 @@ import io.hmm4j.internal.ffm.hmm4j_h;
 import io.hmm4j.internal.ffm.hmm4j_stats;
 import io.hmm4j.internal.jfr.FaultBatchEvent;
 import io.hmm4j.internal.jfr.MigrationEvent;
-import io.hmm4j.internal.memory.BudgetMemoryResource;
-import io.hmm4j.internal.memory.PoolMemoryResource;
 import io.hmm4j.internal.policy.HostMemory;
 import io.hmm4j.internal.policy.HostTier;
 import io.hmm4j.internal.policy.MemoryPressure;
-import io.hmm4j.internal.policy.Recency;
+import io.hmm4j.internal.policy.Placement;
+import io.hmm4j.internal.policy.DeviceTier;
 import io.hmm4j.spi.Backend;
 import io.hmm4j.spi.BackendProvider;
 import io.hmm4j.spi.Device;
 import io.hmm4j.spi.Kernel;
 import io.hmm4j.spi.KernelArgument;
 import io.hmm4j.spi.KernelSource;
-import io.hmm4j.spi.NativeCopyEngine;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
@@ -37,6 +35,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -59,18 +58,10 @@ public final class ManagedHeap implements AutoCloseable {
     public static final long DEFAULT_PREFETCH_BLOCKS = 64;
     public static final long DEFAULT_POOL_CHUNK = 64L << 20;
 
-    /** Per-device placement state: the device, its copy table and its memory resource stack. */
-    static final class DeviceState {
-        final Device device;
-        final NativeCopyEngine engine;
-        final PoolMemoryResource pool;
-        final BudgetMemoryResource budget;
-
+    /** A device of this heap: its tier (copy table, memory resource stack, eviction order) over the heap's arrays. */
+    static final class DeviceState extends DeviceTier<ManagedArray> {
         DeviceState(Device device, long budget, long poolChunk) {
-            this.device = device;
-            this.engine = device.coherent() ? null : device.copyEngine();
-            this.pool = device.coherent() ? null : new PoolMemoryResource(device.memory(), poolChunk);
-            this.budget = device.coherent() ? null : new BudgetMemoryResource(pool, budget, device.id());
+            super(device, budget, poolChunk);
         }
     }
 
@@ -88,8 +79,6 @@ public final class ManagedHeap implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicLong evictions = new AtomicLong();
     private final AtomicLong launches = new AtomicLong();
-    /** Arrays by last placement on a device: eviction's victims, least recently used first. */
-    private final Recency<ManagedArray> deviceRecency = new Recency<>(); // guarded by lock
     private boolean tornDown; // guarded by lock: close() freed everything
     private final AtomicInteger callsInFlight = new AtomicInteger();
     /** Threads inside launch(): a kernel they run synchronously must not wait for the launch that runs it. */
@@ -754,16 +743,6 @@ public final class ManagedHeap implements AutoCloseable {
 
     // ---- placement ----
 
-    /** What became of one array's placement. */
-    private enum Placement {
-        /** The array has device memory on the device. */
-        DONE,
-        /** A wait released the lock: the whole placement starts over. */
-        RETRY,
-        /** Only launches still being placed hold the memory: give up this launch's arrays and wait for progress. */
-        BACK_OFF
-    }
-
     /**
      * Gives every array of {@code launch} device memory on {@code ds} and keeps them in flight, so that nothing
      * evicts or frees them before the kernel ran. A launch never waits for itself, nor for another launch that is
@@ -856,15 +835,11 @@ public final class ManagedHeap implements AutoCloseable {
     /** Binds {@code array} to the first migrating device whose budget has room for it now, without evicting. */
     private boolean bindToFreeDevice(ManagedArray array) {
         long bytes = array.region.size();
-        for (DeviceState ds : devices) {
-            if (ds.budget == null || ds.budget.limit() - ds.budget.used() < bytes)
-                continue;
-            long address;
-            try {
-                address = ds.budget.allocate(bytes);
-            } catch (DeviceOutOfMemoryException full) {
+        for (DeviceState ds : DeviceTier.withRoomFor(devices, bytes)) {
+            OptionalLong allocated = ds.tryAllocate(bytes);
+            if (allocated.isEmpty())
                 continue; // the pool's upstream was full after all: try the next device
-            }
+            long address = allocated.getAsLong();
             try {
                 array.region.bind(ds.engine.handle(), address);
             } catch (RuntimeException e) {
@@ -875,7 +850,7 @@ public final class ManagedHeap implements AutoCloseable {
             array.deviceAddress = address;
             array.deviceBytes = bytes;
             // Evictable like any placed array, and the first to go: it is cold.
-            deviceRecency.touchAsOldest(array);
+            ds.placedCold(array);
             return true;
         }
         return false;
@@ -886,18 +861,43 @@ public final class ManagedHeap implements AutoCloseable {
      * full. {@code self} is the launch being placed ({@code null} for a prefetch).
      */
     private Placement place(ManagedArray array, DeviceState ds, Launch self) {
-        deviceRecency.touch(array);
+        ds.used(array);
         if (array.boundDevice == ds)
             return Placement.DONE;
         if (array.boundDevice != null)
             evict(array, MigrationCause.EVICTION);
         long bytes = array.region.size();
+        long[] address = new long[1];
+        Placement outcome = allocateEvicting(ds, bytes, self, address);
+        if (outcome != Placement.DONE)
+            return outcome;
+        try {
+            array.region.bind(ds.engine.handle(), address[0]);
+        } catch (RuntimeException e) {
+            ds.budget.deallocate(address[0], bytes);
+            throw e;
+        }
+        array.boundDevice = ds;
+        array.deviceAddress = address[0];
+        array.deviceBytes = bytes;
+        return Placement.DONE;
+    }
+
+    /**
+     * Allocates {@code bytes} on {@code ds} (into {@code address[0]}), evicting the tier's victims (idle arrays) while
+     * it is full; with none left, waits for an enqueued launch on the device ({@link Placement#RETRY}: the lock was
+     * released) or backs off from one still being placed. {@code self} is the launch being placed ({@code null} for a
+     * prefetch).
+     *
+     * @throws DeviceOutOfMemoryException if nothing else holds memory on the device and it is still full
+     */
+    private Placement allocateEvicting(DeviceState ds, long bytes, Launch self, long[] address) {
         while (true) {
-            long address;
             try {
-                address = ds.budget.allocate(bytes);
+                address[0] = ds.budget.allocate(bytes);
+                return Placement.DONE;
             } catch (DeviceOutOfMemoryException full) {
-                ManagedArray victim = deviceRecency.leastRecent(candidate -> candidate.boundDevice == ds
+                ManagedArray victim = ds.victim(candidate -> candidate.boundDevice == ds
                         && candidate.inFlight.isEmpty() && !candidate.destroyed).orElse(null);
                 if (victim != null) {
                     evict(victim, MigrationCause.EVICTION);
@@ -913,16 +913,6 @@ public final class ManagedHeap implements AutoCloseable {
                     return Placement.BACK_OFF;
                 throw full;
             }
-            try {
-                array.region.bind(ds.engine.handle(), address);
-            } catch (RuntimeException e) {
-                ds.budget.deallocate(address, bytes);
-                throw e;
-            }
-            array.boundDevice = ds;
-            array.deviceAddress = address;
-            array.deviceBytes = bytes;
-            return Placement.DONE;
         }
     }
 
@@ -960,14 +950,7 @@ public final class ManagedHeap implements AutoCloseable {
     private void freeDeviceMemory(ManagedArray array) {
         DeviceState ds = array.boundDevice;
         array.boundDevice = null;
-        try {
-            // Freed device memory is zeroed before reuse: no data leaks from one array to the next.
-            ds.engine.zero(array.deviceAddress, array.deviceBytes);
-        } catch (DeviceException e) {
-            // A device that cannot zero keeps the memory out of the pool rather than leak its contents.
-            return;
-        }
-        ds.budget.deallocate(array.deviceAddress, array.deviceBytes);
+        ds.free(array.deviceAddress, array.deviceBytes);
     }
 
     private void migrate(ManagedArray array, long firstBlock, long blocks, int direction, int intent, MigrationCause cause,
@@ -1268,7 +1251,8 @@ public final class ManagedHeap implements AutoCloseable {
             if (array.boundDevice != null)
                 freeDeviceMemory(array);
             hostTier.forget(array.region);
-            deviceRecency.forget(array);
+            for (DeviceState ds : devices)
+                ds.forget(array);
             array.region.destroy();
             if (array.group != null)
                 array.group.uncharge(array.region.size());

@@ -33,7 +33,7 @@ public final class HostTier {
 
     private final long budget;
     private final long blockSize;
-    private final Recency<Region> regions = new Recency<>();
+    private final VictimOrder<Region> regions = new Recency<>();
     private final AtomicLong reclaimedBytes = new AtomicLong();
     /** Sum of the regions' sizes: while it is within the budget, no region can put the heap over it. */
     private long mappedBytes;
@@ -73,13 +73,13 @@ public final class HostTier {
 
     /** The heap's regions, least recently used first (a snapshot). */
     public List<Region> oldestFirst() {
-        return regions.oldestFirst();
+        return regions.victimsInOrder();
     }
 
     /** Host RAM the heap's regions hold now. */
     public long hostBytes() {
         long total = 0;
-        for (Region region : regions.oldestFirst())
+        for (Region region : regions.victimsInOrder())
             total += region.hostBytes();
         return total;
     }
@@ -106,7 +106,7 @@ public final class HostTier {
 
     private long reclaim(long wanted, long heldBefore, Cause cause) {
         long reclaimed = 0;
-        for (Iterator<Region> it = regions.oldestFirst().iterator(); it.hasNext() && reclaimed < wanted; ) {
+        for (Iterator<Region> it = regions.victimsInOrder().iterator(); it.hasNext() && reclaimed < wanted; ) {
             Region region = it.next();
             long before = region.hostBytes();
             if (before == 0)
