@@ -116,15 +116,12 @@ public final class ManagedHeap implements AutoCloseable {
         MemoryPressure.register(this, ManagedHeap::reclaimUnderPressure);
     }
 
-    /** Share of its host RAM a heap gives back (reclaimable pages only) on each memory-pressure event. */
-    private static final int PRESSURE_RECLAIM_DIVISOR = 4;
-
-    /** A memory-pressure event (another thread): a quarter of the host RAM held, least recently used pages first. */
+    /** A memory-pressure event (another thread). */
     private void reclaimUnderPressure() {
         synchronized (lock) {
             if (tornDown || closed.get())
                 return;
-            hostTier.reclaim(hostTier.hostBytes() / PRESSURE_RECLAIM_DIVISOR, HostTier.Cause.PRESSURE);
+            hostTier.reclaimUnderPressure();
         }
     }
 
@@ -805,30 +802,28 @@ public final class ManagedHeap implements AutoCloseable {
         Map<Region, ManagedArray> arrays = new HashMap<>();
         for (ManagedArray array : live.values())
             arrays.put(array.region, array);
-        List<Region> oldestFirst = hostTier.oldestFirst();
-        for (MemoryGroup.DevicePolicy pass : List.of(MemoryGroup.DevicePolicy.PREFERRED, MemoryGroup.DevicePolicy.EMERGENCY)) {
-            for (Region region : oldestFirst) {
-                if (!hostTier.overBudget(extraBytes))
-                    return;
-                ManagedArray array = arrays.get(region);
-                if (array == null || array.destroyed || !array.inFlight.isEmpty())
+        // The lock is held throughout (nothing below waits), so what the order was made from stays true.
+        List<Region> order = hostTier.spillOrder(region -> {
+            ManagedArray array = arrays.get(region);
+            if (array == null || array.destroyed || !array.inFlight.isEmpty())
+                return MemoryGroup.DevicePolicy.NEVER;
+            return array.group == null ? MemoryGroup.DevicePolicy.EMERGENCY : array.group.devicePolicy();
+        });
+        for (Region region : order) {
+            if (!hostTier.overBudget(extraBytes))
+                return;
+            ManagedArray array = arrays.get(region);
+            try {
+                if (array.boundDevice == null && !bindToFreeDevice(array))
                     continue;
-                MemoryGroup.DevicePolicy policy = array.group == null
-                        ? MemoryGroup.DevicePolicy.EMERGENCY : array.group.devicePolicy();
-                if (policy != pass)
-                    continue;
-                try {
-                    if (array.boundDevice == null && !bindToFreeDevice(array))
-                        continue;
-                    migrate(array, 0, region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, hmm4j_h.HMM4J_INTENT_READ,
-                            MigrationCause.EVICTION, null);
-                } catch (DeviceException e) {
-                    System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING,
-                            "emergency move of " + array + " to a device failed; it stays on the host", e);
-                    return;
-                }
-                hostTier.reclaimOverBudget(extraBytes);
+                migrate(array, 0, region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, hmm4j_h.HMM4J_INTENT_READ,
+                        MigrationCause.EVICTION, null);
+            } catch (DeviceException e) {
+                System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING,
+                        "emergency move of " + array + " to a device failed; it stays on the host", e);
+                return;
             }
+            hostTier.reclaimOverBudget(extraBytes);
         }
     }
 

@@ -2,9 +2,12 @@ package io.hmm4j.internal.policy;
 
 import io.hmm4j.internal.engine.Region;
 import io.hmm4j.internal.jfr.ReclaimEvent;
+import io.hmm4j.MemoryGroup;
+import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 
 /**
  * Host memory as a managed tier. Host pages of blocks whose bytes are also on the device (DEVICE blocks whose pages
@@ -71,9 +74,31 @@ public final class HostTier {
         return mappedBytes + extraBytes > budget && hostBytes() + extraBytes > budget;
     }
 
-    /** The heap's regions, least recently used first (a snapshot). */
-    public List<Region> oldestFirst() {
-        return regions.victimsInOrder();
+    /** Share of its host RAM a heap gives back (reclaimable pages only) on each memory-pressure event. */
+    static final int PRESSURE_RECLAIM_DIVISOR = 4;
+
+    /** A memory-pressure event: a quarter of the host RAM held, least recently used pages first. */
+    public long reclaimUnderPressure() {
+        return reclaim(hostBytes() / PRESSURE_RECLAIM_DIVISOR, Cause.PRESSURE);
+    }
+
+    /**
+     * The regions the host tier may move to a device as emergency memory, in the order it moves them: those whose
+     * policy is {@link MemoryGroup.DevicePolicy#PREFERRED PREFERRED} first, then {@code EMERGENCY} ones, each least
+     * recently used first; {@code NEVER} ones not at all.
+     */
+    public List<Region> spillOrder(Function<Region, MemoryGroup.DevicePolicy> policyOf) {
+        List<Region> preferred = new ArrayList<>();
+        List<Region> emergency = new ArrayList<>();
+        for (Region region : regions.victimsInOrder()) {
+            switch (policyOf.apply(region)) {
+                case PREFERRED -> preferred.add(region);
+                case EMERGENCY -> emergency.add(region);
+                case NEVER -> { }
+            }
+        }
+        preferred.addAll(emergency);
+        return preferred;
     }
 
     /** Host RAM the heap's regions hold now. */
