@@ -318,6 +318,15 @@ int64_t hmm4j_region_host_bytes(const struct hmm4j_region *region);
 int64_t hmm4j_region_reclaim_host(struct hmm4j_region *region, uint64_t max_blocks);
 
 /*
+ * Gives the region its heap's host headroom: one int64_t that every region of the heap shares (NULL: none), the
+ * bytes the heap may still take before it is over its host budget. Java sets it after it looked at the heap's host
+ * RAM; the engine subtracts the pages it reserves for blocks coming home and, where the headroom goes below zero,
+ * first gives back as much from the heap's other regions (kept pages of DEVICE blocks, SHARED blocks; regions whose
+ * lock is taken are skipped), adding back what it released. The memory must outlive the region.
+ */
+void hmm4j_region_set_host_headroom(struct hmm4j_region *region, int64_t *headroom);
+
+/*
  * Opens a PSI trigger on `path` (/proc/pressure/memory or a cgroup v2
  * memory.pressure): an event when tasks stalled on memory for `stall_us`
  * within any `window_us` (unprivileged: the window a multiple of 2 s).

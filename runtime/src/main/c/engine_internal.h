@@ -73,6 +73,8 @@ struct hmm4j_region {
     bool release_host;            /* DEVICE blocks give their host RAM back */
     bool host_registered;         /* the engine view is page-locked with the device (never punched then) */
     bool host_reclaimed;          /* the host tier punched kept pages: reserve before copying home */
+    /* The heap's host headroom (hmm4j_region_set_host_headroom), shared by its regions; NULL: no budget here */
+    _Atomic int64_t *host_headroom;
     /* test hook: protection changes to let through, then to fail (hmm4j_region_inject_protect_failure) */
     _Atomic uint32_t inject_protect_skip;
     _Atomic uint32_t inject_protect_count;
@@ -117,6 +119,14 @@ int hmm4j_region_migrate_locked(struct hmm4j_region *region, uint64_t first, uin
  * (whose lock the caller holds; may be NULL) and of every other region whose lock is free. No state or protection
  * changes, no copy: safe in the fault handler. Returns the bytes given back. */
 uint64_t hmm4j_host_reclaim_kept(struct hmm4j_region *self, uint64_t bytes);
+/* hosttier.c: the pages of blocks [first, first+count) of `r` are about to be reserved for a copy home (lock held):
+ * what they will allocate is charged to
+ * the heap's headroom, and where that goes below zero the heap's other regions (whose locks are free) give back that
+ * much first, clean pages (kept pages of DEVICE blocks, SHARED blocks), so the heap stays within its budget at every
+ * fault, not only when Java next looks. Safe in the fault handler. */
+int64_t hmm4j_host_charge_locked(struct hmm4j_region *r, uint64_t first, uint64_t count);
+/* Gives back a charge whose pages were not reserved after all. */
+void hmm4j_host_uncharge(struct hmm4j_region *r, int64_t bytes);
 
 /* uffd.c */
 int hmm4j_uffd_protect(struct hmm4j_region *region, uint64_t first, uint64_t count, uint8_t state);

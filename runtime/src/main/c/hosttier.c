@@ -75,11 +75,48 @@ static uint64_t punch_device_run(struct hmm4j_region *r, uint64_t *b, uint64_t l
     return count;
 }
 
+/*
+ * Gives back the host pages of up to `max_blocks` blocks whose bytes are valid on the device, in block order (region
+ * lock held, reclaimable_locked true, pages not page-locked): DEVICE blocks' kept pages, and with `shared_too` SHARED
+ * blocks, which become DEVICE first. Returns the blocks released; *rc is the first protection error, if any.
+ */
+static uint64_t reclaim_locked(struct hmm4j_region *r, uint64_t max_blocks, bool shared_too, int *rc)
+{
+    uint64_t released = 0;
+    uint64_t b = 0;
+    *rc = 0;
+    while (b < r->nblocks && released < max_blocks) {
+        uint8_t state = state_at(r, b);
+        if (state == HMM4J_BLOCK_HOST || (state == HMM4J_BLOCK_SHARED && !shared_too)) {
+            b++;
+            continue;
+        }
+        uint64_t left = max_blocks - released;
+        if (state == HMM4J_BLOCK_DEVICE) {
+            released += punch_device_run(r, &b, left);
+            continue;
+        }
+        uint64_t count = run_of(r, b, state, left);
+        /* Protection first, state after (invariant 8): a clean block becomes DEVICE only once it faults. */
+        *rc = hmm4j_region_protect_locked(r, b, count, HMM4J_BLOCK_DEVICE);
+        if (*rc != 0)
+            break;
+        for (uint64_t i = b; i < b + count; i++)
+            atomic_store_explicit(&r->state[i], HMM4J_BLOCK_DEVICE, memory_order_relaxed);
+        /* From now on a block coming home must reserve its pages first (device -> host must not fail). */
+        r->host_reclaimed = true;
+        hmm4j_region_punch_locked(r, b, count);
+        released += count;
+        b += count;
+    }
+    return released;
+}
+
 HMM4J_EXPORT int64_t hmm4j_region_reclaim_host(struct hmm4j_region *r, uint64_t max_blocks)
 {
     if (!r)
         return -EINVAL;
-    int64_t released = 0;
+    uint64_t released = 0;
     int rc = 0;
     hmm4j_region_lock(r);
     if (!reclaimable_locked(r))
@@ -89,59 +126,36 @@ HMM4J_EXPORT int64_t hmm4j_region_reclaim_host(struct hmm4j_region *r, uint64_t 
         r->device->ops->unregister_host(r->device, r->engine);
         r->host_registered = false;
     }
-    /* From now on a block coming home must reserve its pages first (device -> host must not fail). */
-    r->host_reclaimed = true;
-    uint64_t b = 0;
-    while (b < r->nblocks && (uint64_t)released < max_blocks) {
-        uint8_t state = state_at(r, b);
-        if (state == HMM4J_BLOCK_HOST) {
-            b++;
-            continue;
-        }
-        uint64_t left = max_blocks - (uint64_t)released;
-        if (state == HMM4J_BLOCK_DEVICE) {
-            released += (int64_t)punch_device_run(r, &b, left);
-            continue;
-        }
-        uint64_t count = run_of(r, b, state, left);
-        /* Protection first, state after (invariant 8): a clean block becomes DEVICE only once it faults. */
-        rc = hmm4j_region_protect_locked(r, b, count, HMM4J_BLOCK_DEVICE);
-        if (rc != 0)
-            break;
-        for (uint64_t i = b; i < b + count; i++)
-            atomic_store_explicit(&r->state[i], HMM4J_BLOCK_DEVICE, memory_order_relaxed);
-        hmm4j_region_punch_locked(r, b, count);
-        released += (int64_t)count;
-        b += count;
-    }
+    released = reclaim_locked(r, max_blocks, true, &rc);
 out_unlock:
     hmm4j_region_unlock(r);
-    return rc != 0 && released == 0 ? rc : released;
+    return rc != 0 && released == 0 ? rc : (int64_t)released;
 }
 
-/* Kept pages of `r`'s DEVICE blocks, up to `bytes`; region lock held. Page-locked ones stay (unpinning is the
- * driver's business, not the fault handler's; the Java host tier unpins and reclaims those). */
-static uint64_t reclaim_kept_locked(struct hmm4j_region *r, uint64_t bytes)
+/*
+ * Up to `bytes` of `r`'s reclaimable pages, region lock held. Page-locked ones stay (unpinning is the driver's
+ * business, not the fault handler's; the Java host tier unpins and reclaims those).
+ */
+static uint64_t reclaim_some_locked(struct hmm4j_region *r, uint64_t bytes, bool shared_too)
 {
     if (!reclaimable_locked(r) || r->host_registered)
         return 0;
     uint64_t want = bytes >> r->block_shift;
     if ((want << r->block_shift) < bytes)
         want++;
-    uint64_t released = 0;
-    uint64_t b = 0;
-    while (b < r->nblocks && released < want) {
-        if (state_at(r, b) != HMM4J_BLOCK_DEVICE) {
-            b++;
-            continue;
-        }
-        released += punch_device_run(r, &b, want - released);
-    }
-    HMM4J_STAT_ADD(r->stats, host_reclaimed_bytes, released << r->block_shift);
-    return released << r->block_shift;
+    int rc;
+    uint64_t released = reclaim_locked(r, want, shared_too, &rc) << r->block_shift;
+    HMM4J_STAT_ADD(r->stats, host_reclaimed_bytes, released);
+    return released;
 }
 
-uint64_t hmm4j_host_reclaim_kept(struct hmm4j_region *self, uint64_t bytes)
+/*
+ * Walks the registry for `self` (whose lock the caller holds): regions whose lock is free, all of them or only those
+ * of self's heap, then with `self_too` self's own kept pages (never its SHARED blocks: the caller may be in the
+ * middle of migrating them).
+ */
+static uint64_t reclaim_around(struct hmm4j_region *self, uint64_t bytes, bool same_heap_only, bool shared_too,
+                               bool self_too)
 {
     uint64_t released = 0;
     /* Other regions first: the faulting region's own kept pages are the ones most likely wanted next. */
@@ -151,13 +165,67 @@ uint64_t hmm4j_host_reclaim_kept(struct hmm4j_region *self, uint64_t bytes)
         if (!r)
             continue;
         /* Only a free lock: the caller holds its own, and waiting here for another could wait in a cycle. */
-        if (r != self && hmm4j_region_trylock(r)) {
-            released += reclaim_kept_locked(r, bytes - released);
+        if (r != self && (!same_heap_only || r->host_headroom == self->host_headroom) && hmm4j_region_trylock(r)) {
+            released += reclaim_some_locked(r, bytes - released, shared_too);
             hmm4j_region_unlock(r);
         }
         hmm4j_registry_leave(slot);
     }
-    if (self && released < bytes)
-        released += reclaim_kept_locked(self, bytes - released);
+    if (self_too && released < bytes)
+        released += reclaim_some_locked(self, bytes - released, false);
     return released;
+}
+
+uint64_t hmm4j_host_reclaim_kept(struct hmm4j_region *self, uint64_t bytes)
+{
+    return reclaim_around(self, bytes, false, false, true);
+}
+
+/* Bytes of [first, first+count) that hold no pages (what reserving them will allocate). */
+static uint64_t hole_bytes(struct hmm4j_region *r, uint64_t first, uint64_t count)
+{
+    off_t pos = (off_t)(first << r->block_shift);
+    off_t end = (off_t)((first + count) << r->block_shift);
+    uint64_t holes = 0;
+    while (pos < end) {
+        off_t hole = lseek(r->memfd, pos, SEEK_HOLE);
+        if (hole < 0)
+            return (uint64_t)(end - pos); /* unknown: count it all */
+        if (hole >= end)
+            break;
+        off_t data = lseek(r->memfd, hole, SEEK_DATA);
+        off_t hole_end = data < 0 || data > end ? end : data;
+        holes += (uint64_t)(hole_end - hole);
+        pos = hole_end;
+    }
+    return holes;
+}
+
+int64_t hmm4j_host_charge_locked(struct hmm4j_region *r, uint64_t first, uint64_t count)
+{
+    if (!r->host_headroom || r->file_bytes != 0)
+        return 0;
+    int64_t bytes = (int64_t)hole_bytes(r, first, count);
+    if (bytes == 0)
+        return 0;
+    int64_t left = atomic_fetch_sub(r->host_headroom, bytes) - bytes;
+    if (left < 0) {
+        /* Not this region's own pages: the run about to be reserved was charged for its holes as they are now. */
+        uint64_t released = reclaim_around(r, (uint64_t)-left, true, true, false);
+        atomic_fetch_add(r->host_headroom, (int64_t)released);
+    }
+    return bytes;
+}
+
+void hmm4j_host_uncharge(struct hmm4j_region *r, int64_t bytes)
+{
+    if (r->host_headroom && bytes > 0)
+        atomic_fetch_add(r->host_headroom, bytes);
+}
+
+HMM4J_EXPORT void hmm4j_region_set_host_headroom(struct hmm4j_region *r, int64_t *headroom)
+{
+    hmm4j_region_lock(r);
+    r->host_headroom = (_Atomic int64_t *)headroom;
+    hmm4j_region_unlock(r);
 }

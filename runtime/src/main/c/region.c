@@ -372,9 +372,12 @@ static int copy_run(struct hmm4j_region *r, uint64_t first, uint64_t count, int 
         return hmm4j_device_do_to_device(r->device, device_addr, r->engine + offset, bytes, r->host_registered);
     /* Pages that were never given back need no reservation (and fallocate over them is not free). */
     if (r->release_host || r->host_reclaimed) {
+        int64_t charged = hmm4j_host_charge_locked(r, first, count);
         int rc = hmm4j_region_reserve_host_locked(r, first, count);
-        if (rc != 0)
+        if (rc != 0) {
+            hmm4j_host_uncharge(r, charged);
             return rc;
+        }
     }
     return hmm4j_device_do_to_host(r->device, r->engine + offset, device_addr, bytes, r->host_registered);
 }

@@ -224,6 +224,7 @@ public final class ManagedHeap implements AutoCloseable {
                     region.useUserfaultfd();
                 region.setPrefetch(prefetchBlocks);
                 region.setReleaseHost(releaseHostMemory);
+                region.setHostHeadroom(hostTier.headroom());
                 array = factory.create(this, region, bytes, nextId.incrementAndGet());
             } catch (RuntimeException | Error e) {
                 region.destroy();
@@ -251,13 +252,18 @@ public final class ManagedHeap implements AutoCloseable {
     private void makeHostRoom(long bytes, MemoryGroup group) {
         synchronized (lock) {
             ensureOpen();
-            if (!hostTier.overBudget(bytes))
+            if (!hostTier.overBudget(bytes)) {
+                hostTier.syncHeadroom(bytes);
                 return;
+            }
             hostTier.reclaimOverBudget(bytes);
             if (hostTier.overBudget(bytes))
                 useDevicesAsEmergencyMemory(bytes);
-            if (group == null || group.devicePolicy() != MemoryGroup.DevicePolicy.NEVER || !hostTier.overBudget(bytes))
+            boolean fits = !hostTier.overBudget(bytes);
+            if (fits || group == null || group.devicePolicy() != MemoryGroup.DevicePolicy.NEVER) {
+                hostTier.syncHeadroom(bytes);
                 return;
+            }
             long held = hostTier.hostBytes();
             throw new HostOutOfMemoryException("memory group " + group.name() + " cannot allocate " + bytes
                     + " bytes: its device policy is NEVER (its arrays stay on the host), and the heap holds " + held
@@ -536,6 +542,7 @@ public final class ManagedHeap implements AutoCloseable {
             hostTier.reclaimOverBudget(0);
             if (hostTier.overBudget(0))
                 useDevicesAsEmergencyMemory(0);
+            hostTier.reportEngineReclaims(hmm4j_stats.host_reclaimed_bytes(stats));
             progressLocked();
         }
         if (ds.device.launchesAreSynchronous())

@@ -583,6 +583,28 @@ public final class hmm4j_h {
         }
     }
 
+    private static final class hmm4j_region_set_host_headroom {
+        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_POINTER, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_set_host_headroom");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void hmm4j_region_set_host_headroom(struct hmm4j_region *region, int64_t *headroom)
+     * }
+     */
+    public static void hmm4j_region_set_host_headroom(MemorySegment region, MemorySegment headroom) {
+        var mh$ = hmm4j_region_set_host_headroom.HANDLE;
+        try {
+            mh$.invokeExact(region, headroom);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static final class hmm4j_pressure_open {
         static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_LONG, hmm4j_h.C_LONG);
         static final MemorySegment ADDR = findOrThrow("hmm4j_pressure_open");

@@ -2,6 +2,9 @@ package io.hmm4j.internal.policy;
 
 import io.hmm4j.internal.engine.Region;
 import io.hmm4j.internal.jfr.ReclaimEvent;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import io.hmm4j.MemoryGroup;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -20,6 +23,9 @@ import java.util.function.Function;
  * while it is reclaimed (the heap destroys regions under that lock and calls {@link #forget} first).
  */
 public final class HostTier {
+
+    /** Headroom of a heap that cannot be over its budget (all its regions together are smaller). */
+    static final long UNLIMITED = Long.MAX_VALUE / 4;
 
     public enum Cause {
         /** Over the host budget (after a launch, before an allocation). */
@@ -40,12 +46,56 @@ public final class HostTier {
     private final AtomicLong reclaimedBytes = new AtomicLong();
     /** Sum of the regions' sizes: while it is within the budget, no region can put the heap over it. */
     private long mappedBytes;
+    /**
+     * What the heap may still take before it is over its budget, shared with the engine (each region of the heap
+     * points at it): Java sets it whenever it has looked at the heap's host RAM, the fault path charges the pages it
+     * reserves to it and reclaims first where it would go below zero, so that the budget holds between launches too.
+     * The automatic arena frees it only once the tier (and with it the heap that owns the regions) is unreachable.
+     */
+    private final MemorySegment headroom = Arena.ofAuto().allocate(ValueLayout.JAVA_LONG);
+    /** The engine's own reclaims (hmm4j_stats.host_reclaimed_bytes) already reported to JFR. */
+    private long engineReclaimedReported;
 
     public HostTier(long budget, long blockSize) {
         if (budget <= 0)
             throw new IllegalArgumentException("host budget must be > 0: " + budget);
         this.budget = budget;
         this.blockSize = blockSize;
+        headroom.set(ValueLayout.JAVA_LONG, 0, UNLIMITED);
+    }
+
+    /** The headroom every anonymous region of the heap shares with the engine ({@code Region.setHostHeadroom}). */
+    public MemorySegment headroom() {
+        return headroom;
+    }
+
+    /**
+     * Sets the headroom from the heap's host RAM now, with {@code extraBytes} about to be allocated counted as held
+     * (they are the new array's, which its first writes take without a fault). Faults that run meanwhile may have
+     * charged it; their pages are in what was just measured, so nothing is counted twice.
+     */
+    public void syncHeadroom(long extraBytes) {
+        long value = mappedBytes + extraBytes <= budget ? UNLIMITED : budget - hostBytes() - extraBytes;
+        ValueLayout.JAVA_LONG.varHandle().setVolatile(headroom, 0L, value);
+    }
+
+    /**
+     * Reports reclaims the engine did on its own (for blocks coming home) to JFR, as one event for everything since
+     * the last report; {@code engineReclaimedTotal} is the heap's counter of them.
+     */
+    public void reportEngineReclaims(long engineReclaimedTotal) {
+        long bytes = engineReclaimedTotal - engineReclaimedReported;
+        if (bytes <= 0)
+            return;
+        engineReclaimedReported = engineReclaimedTotal;
+        ReclaimEvent event = new ReclaimEvent();
+        if (event.shouldCommit()) {
+            event.cause = "fault";
+            event.bytes = bytes;
+            event.hostBytesBefore = -1;
+            event.budget = budget;
+            event.commit();
+        }
     }
 
     public long budget() {
@@ -115,10 +165,14 @@ public final class HostTier {
      */
     public long reclaimOverBudget(long extraBytes) {
         // The common case (budget far above the heap's size) costs no system call per region and launch.
-        if (mappedBytes + extraBytes <= budget)
+        if (mappedBytes + extraBytes <= budget) {
+            syncHeadroom(extraBytes);
             return 0;
+        }
         long held = hostBytes();
-        return held + extraBytes > budget ? reclaim(held + extraBytes - budget, held, Cause.BUDGET) : 0;
+        long reclaimed = held + extraBytes > budget ? reclaim(held + extraBytes - budget, held, Cause.BUDGET) : 0;
+        syncHeadroom(extraBytes);
+        return reclaimed;
     }
 
     /**
@@ -126,7 +180,10 @@ public final class HostTier {
      * first; returns the bytes given back.
      */
     public long reclaim(long bytes, Cause cause) {
-        return reclaim(bytes, hostBytes(), cause);
+        long reclaimed = reclaim(bytes, hostBytes(), cause);
+        if (reclaimed > 0)
+            syncHeadroom(0);
+        return reclaimed;
     }
 
     private long reclaim(long wanted, long heldBefore, Cause cause) {
