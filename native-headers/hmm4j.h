@@ -327,6 +327,20 @@ int64_t hmm4j_region_reclaim_host(struct hmm4j_region *region, uint64_t max_bloc
 void hmm4j_region_set_host_headroom(struct hmm4j_region *region, int64_t *headroom);
 
 /*
+ * Whether the engine may, when clean pages are not enough to keep the heap within its headroom, write the region's
+ * HOST blocks back to its device (an eviction-caused migration, only while it is bound, has no launch in flight and
+ * its device is healthy) and give their pages back; they come home by fault. Off by default; Java turns it on for
+ * arrays whose memory group allows device memory (not DevicePolicy.NEVER). Never for a file-backed region.
+ */
+void hmm4j_region_set_host_spill(struct hmm4j_region *region, int32_t allow);
+
+/*
+ * Java's recency stamp for the region (larger: used more recently); the engine spills the oldest first. Takes no
+ * lock. Async-signal-safe.
+ */
+void hmm4j_region_touch(struct hmm4j_region *region, uint64_t stamp);
+
+/*
  * Opens a PSI trigger on `path` (/proc/pressure/memory or a cgroup v2
  * memory.pressure): an event when tasks stalled on memory for `stall_us`
  * within any `window_us` (unprivileged: the window a multiple of 2 s).

@@ -25,6 +25,8 @@ funcs = [
  ("long","hmm4j_region_host_bytes",[("ptr","region")],False,"int64_t hmm4j_region_host_bytes(const struct hmm4j_region *region)"),
  ("long","hmm4j_region_reclaim_host",[("ptr","region"),("long","max_blocks")],False,"int64_t hmm4j_region_reclaim_host(struct hmm4j_region *region, uint64_t max_blocks)"),
  ("void","hmm4j_region_set_host_headroom",[("ptr","region"),("ptr","headroom")],False,"void hmm4j_region_set_host_headroom(struct hmm4j_region *region, int64_t *headroom)"),
+ ("void","hmm4j_region_set_host_spill",[("ptr","region"),("int","allow")],False,"void hmm4j_region_set_host_spill(struct hmm4j_region *region, int32_t allow)"),
+ ("void","hmm4j_region_touch",[("ptr","region"),("long","stamp")],True,"void hmm4j_region_touch(struct hmm4j_region *region, uint64_t stamp)"),
  ("int","hmm4j_pressure_open",[("ptr","path"),("long","stall_us"),("long","window_us")],False,"int hmm4j_pressure_open(const char *path, uint64_t stall_us, uint64_t window_us)"),
  ("int","hmm4j_pressure_wait",[("int","fd"),("int","timeout_ms")],False,"int hmm4j_pressure_wait(int32_t fd, int32_t timeout_ms)"),
  ("void","hmm4j_pressure_close",[("int","fd")],False,"void hmm4j_pressure_close(int32_t fd)"),

@@ -75,6 +75,8 @@ struct hmm4j_region {
     bool host_reclaimed;          /* the host tier punched kept pages: reserve before copying home */
     /* The heap's host headroom (hmm4j_region_set_host_headroom), shared by its regions; NULL: no budget here */
     _Atomic int64_t *host_headroom;
+    bool host_spill;              /* the engine may write HOST blocks back to the device to keep within the budget */
+    _Atomic uint64_t recency;     /* Java's use stamp (hmm4j_region_touch): the oldest region spills first */
     /* test hook: protection changes to let through, then to fail (hmm4j_region_inject_protect_failure) */
     _Atomic uint32_t inject_protect_skip;
     _Atomic uint32_t inject_protect_count;

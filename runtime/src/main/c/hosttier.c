@@ -176,6 +176,77 @@ static uint64_t reclaim_around(struct hmm4j_region *self, uint64_t bytes, bool s
     return released;
 }
 
+/*
+ * Up to `bytes` of `r`'s HOST blocks (the only copy) written back to its device and given back, region lock held:
+ * for a region the host tier may spill (hmm4j_region_set_host_spill) that is bound and reclaimable. The engine's own
+ * migration does the copy (an eviction: protection first, so no host write slips past it; a failed copy leaves the
+ * blocks as they were), then the pages go. Returns the bytes given back.
+ */
+static uint64_t spill_host_locked(struct hmm4j_region *r, uint64_t bytes)
+{
+    if (!r->host_spill || !reclaimable_locked(r) || r->host_registered)
+        return 0;
+    uint64_t want = bytes >> r->block_shift;
+    if ((want << r->block_shift) < bytes)
+        want++;
+    uint64_t released = 0;
+    uint64_t b = 0;
+    while (b < r->nblocks && released < want) {
+        if (state_at(r, b) != HMM4J_BLOCK_HOST) {
+            b++;
+            continue;
+        }
+        uint64_t count = run_of(r, b, HMM4J_BLOCK_HOST, want - released);
+        uint64_t moved = 0;
+        if (hmm4j_region_migrate_locked(r, b, count, HMM4J_TO_DEVICE, HMM4J_INTENT_READ | HMM4J_INTENT_WRITE,
+                                        HMM4J_CAUSE_EVICTION, &moved) != 0)
+            break;
+        /* The blocks are DEVICE now (PROT_NONE): their pages are kept ones, and go like any. */
+        released += punch_device_run(r, &b, want - released);
+    }
+    HMM4J_STAT_ADD(r->stats, host_reclaimed_bytes, released << r->block_shift);
+    return released << r->block_shift;
+}
+
+/*
+ * The heap's regions that may spill, least recently used first (Java's stamp, hmm4j_region_touch), whose lock is
+ * free: their HOST blocks are written back to their device until `bytes` are given back.
+ */
+static uint64_t spill_around(struct hmm4j_region *self, uint64_t bytes)
+{
+    uint64_t released = 0;
+    uint64_t after = 0; /* stamps are unique: each pass takes the oldest region younger than the last one */
+    int span = hmm4j_registry_span();
+    while (released < bytes) {
+        int oldest_slot = -1;
+        uint64_t oldest = UINT64_MAX;
+        for (int slot = 0; slot < span; slot++) {
+            struct hmm4j_region *r = hmm4j_registry_enter_slot(slot);
+            if (!r)
+                continue;
+            uint64_t stamp = atomic_load_explicit(&r->recency, memory_order_relaxed);
+            if (r != self && r->host_headroom == self->host_headroom && r->host_spill && stamp >= after &&
+                stamp < oldest) {
+                oldest = stamp;
+                oldest_slot = slot;
+            }
+            hmm4j_registry_leave(slot);
+        }
+        if (oldest_slot < 0)
+            break;
+        after = oldest + 1;
+        struct hmm4j_region *r = hmm4j_registry_enter_slot(oldest_slot);
+        if (!r)
+            continue;
+        if (r != self && r->host_headroom == self->host_headroom && hmm4j_region_trylock(r)) {
+            released += spill_host_locked(r, bytes - released);
+            hmm4j_region_unlock(r);
+        }
+        hmm4j_registry_leave(oldest_slot);
+    }
+    return released;
+}
+
 uint64_t hmm4j_host_reclaim_kept(struct hmm4j_region *self, uint64_t bytes)
 {
     return reclaim_around(self, bytes, false, false, true);
@@ -212,6 +283,9 @@ int64_t hmm4j_host_charge_locked(struct hmm4j_region *r, uint64_t first, uint64_
     if (left < 0) {
         /* Not this region's own pages: the run about to be reserved was charged for its holes as they are now. */
         uint64_t released = reclaim_around(r, (uint64_t)-left, true, true, false);
+        /* Clean pages were not enough: write back what the heap's least recently used regions hold only here. */
+        if ((int64_t)released < -left)
+            released += spill_around(r, (uint64_t)-left - released);
         atomic_fetch_add(r->host_headroom, (int64_t)released);
     }
     return bytes;
@@ -221,6 +295,18 @@ void hmm4j_host_uncharge(struct hmm4j_region *r, int64_t bytes)
 {
     if (r->host_headroom && bytes > 0)
         atomic_fetch_add(r->host_headroom, bytes);
+}
+
+HMM4J_EXPORT void hmm4j_region_set_host_spill(struct hmm4j_region *r, int32_t allow)
+{
+    hmm4j_region_lock(r);
+    r->host_spill = allow != 0 && r->file_bytes == 0;
+    hmm4j_region_unlock(r);
+}
+
+HMM4J_EXPORT void hmm4j_region_touch(struct hmm4j_region *r, uint64_t stamp)
+{
+    atomic_store_explicit(&r->recency, stamp, memory_order_relaxed);
 }
 
 HMM4J_EXPORT void hmm4j_region_set_host_headroom(struct hmm4j_region *r, int64_t *headroom)

@@ -216,8 +216,10 @@ public final class ManagedHeap implements AutoCloseable {
         if (group != null)
             group.charge(charged);
         T array;
+        boolean admitted = false;
         try {
             makeHostRoom(charged, group);
+            admitted = true;
             Region region = Region.create(bytes, blockSize, stats);
             try {
                 if (userfaultfd)
@@ -225,18 +227,23 @@ public final class ManagedHeap implements AutoCloseable {
                 region.setPrefetch(prefetchBlocks);
                 region.setReleaseHost(releaseHostMemory);
                 region.setHostHeadroom(hostTier.headroom());
+                region.setHostSpill(mayUseDevices(group));
                 array = factory.create(this, region, bytes, nextId.incrementAndGet());
             } catch (RuntimeException | Error e) {
                 region.destroy();
                 throw e;
             }
         } catch (RuntimeException | Error e) {
+            if (admitted)
+                synchronized (lock) {
+                    hostTier.cancelAdmission(charged);
+                }
             if (group != null)
                 group.uncharge(charged);
             throw e;
         }
         array.group = group;
-        return publish(array);
+        return publish(array, charged);
     }
 
     /**
@@ -253,7 +260,7 @@ public final class ManagedHeap implements AutoCloseable {
         synchronized (lock) {
             ensureOpen();
             if (!hostTier.overBudget(bytes)) {
-                hostTier.syncHeadroom(bytes);
+                hostTier.admit(bytes);
                 return;
             }
             hostTier.reclaimOverBudget(bytes);
@@ -261,7 +268,7 @@ public final class ManagedHeap implements AutoCloseable {
                 useDevicesAsEmergencyMemory(bytes);
             boolean fits = !hostTier.overBudget(bytes);
             if (fits || group == null || group.devicePolicy() != MemoryGroup.DevicePolicy.NEVER) {
-                hostTier.syncHeadroom(bytes);
+                hostTier.admit(bytes);
                 return;
             }
             long held = hostTier.hostBytes();
@@ -273,14 +280,30 @@ public final class ManagedHeap implements AutoCloseable {
         }
     }
 
-    private <T extends ManagedArray> T publish(T array) {
+    /** Whether the host tier may put arrays of {@code group} on a device on its own ({@link MemoryGroup.DevicePolicy}). */
+    private static boolean mayUseDevices(MemoryGroup group) {
+        return group == null || group.devicePolicy() != MemoryGroup.DevicePolicy.NEVER;
+    }
+
+    /** A group's device policy changed: the engine's view of which arrays it may write back follows. */
+    void devicePolicyChanged() {
         synchronized (lock) {
+            for (ManagedArray array : live.values())
+                if (!array.destroyed && array.group != null)
+                    array.region.setHostSpill(mayUseDevices(array.group));
+        }
+    }
+
+    /** {@code admittedBytes}: what {@link #makeHostRoom} admitted for the array (0 for a file mapping). */
+    private <T extends ManagedArray> T publish(T array, long admittedBytes) {
+        synchronized (lock) {
+            hostTier.cancelAdmission(admittedBytes);
             if (closed.get()) {
                 destroyWhenIdle(array);
                 throw new IllegalStateException("heap is closed");
             }
             live.put(array.id, array);
-            hostTier.used(array.region);
+            hostTier.allocated(array.region);
         }
         return array;
     }
@@ -345,7 +368,7 @@ public final class ManagedHeap implements AutoCloseable {
             region.destroy();
             throw e;
         }
-        return publish(array);
+        return publish(array, 0);
     }
 
     /** {@link ManagedArray#force()}: waits for launches that use the array, then writes it back. */
@@ -814,6 +837,9 @@ public final class ManagedHeap implements AutoCloseable {
             ManagedArray array = arrays.get(region);
             if (array == null || array.destroyed || !array.inFlight.isEmpty())
                 return MemoryGroup.DevicePolicy.NEVER;
+            // Making room for an allocation does not move arrays still being filled (it would move zeros).
+            if (extraBytes > 0 && hostTier.unwritten(region))
+                return MemoryGroup.DevicePolicy.NEVER;
             return array.group == null ? MemoryGroup.DevicePolicy.EMERGENCY : array.group.devicePolicy();
         });
         for (Region region : order) {
@@ -825,6 +851,7 @@ public final class ManagedHeap implements AutoCloseable {
                     continue;
                 migrate(array, 0, region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, hmm4j_h.HMM4J_INTENT_READ,
                         MigrationCause.EVICTION, null);
+                hostTier.movedToDevice(region);
             } catch (DeviceException e) {
                 System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING,
                         "emergency move of " + array + " to a device failed; it stays on the host", e);

@@ -605,6 +605,50 @@ public final class hmm4j_h {
         }
     }
 
+    private static final class hmm4j_region_set_host_spill {
+        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_POINTER, hmm4j_h.C_INT);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_set_host_spill");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void hmm4j_region_set_host_spill(struct hmm4j_region *region, int32_t allow)
+     * }
+     */
+    public static void hmm4j_region_set_host_spill(MemorySegment region, int allow) {
+        var mh$ = hmm4j_region_set_host_spill.HANDLE;
+        try {
+            mh$.invokeExact(region, allow);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_touch {
+        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_POINTER, hmm4j_h.C_LONG);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_touch");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void hmm4j_region_touch(struct hmm4j_region *region, uint64_t stamp)
+     * }
+     */
+    public static void hmm4j_region_touch(MemorySegment region, long stamp) {
+        var mh$ = hmm4j_region_touch.HANDLE;
+        try {
+            mh$.invokeExact(region, stamp);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static final class hmm4j_pressure_open {
         static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_LONG, hmm4j_h.C_LONG);
         static final MemorySegment ADDR = findOrThrow("hmm4j_pressure_open");

@@ -53,6 +53,15 @@ public final class HostTier {
      * The automatic arena frees it only once the tier (and with it the heap that owns the regions) is unreachable.
      */
     private final MemorySegment headroom = Arena.ofAuto().allocate(ValueLayout.JAVA_LONG);
+    /**
+     * Regions allocated and not yet used by a launch: the host fills them with first writes, which take pages without
+     * a fault, so until a launch has used them they count as their whole size (or what they hold, if more).
+     */
+    private final java.util.Set<Region> fresh = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    /** Admitted allocations whose regions are not published yet: room another admission must not give away. */
+    private long admittedBytes;
+    /** Stamps of use, shared with the engine's spill choice (hmm4j_region_touch). */
+    private long useStamp;
     /** The engine's own reclaims (hmm4j_stats.host_reclaimed_bytes) already reported to JFR. */
     private long engineReclaimedReported;
 
@@ -75,8 +84,73 @@ public final class HostTier {
      * charged it; their pages are in what was just measured, so nothing is counted twice.
      */
     public void syncHeadroom(long extraBytes) {
-        long value = mappedBytes + extraBytes <= budget ? UNLIMITED : budget - hostBytes() - extraBytes;
-        ValueLayout.JAVA_LONG.varHandle().setVolatile(headroom, 0L, value);
+        // Faults charge the headroom while the regions are measured: the new value goes in as a difference from what
+        // was there before, so their charges are kept (where their pages were measured too they count twice, which
+        // errs on the side of the budget).
+        long before = (long) HEADROOM.getVolatile(headroom, 0L);
+        long value = mappedBytes + admittedBytes + extraBytes <= budget ? UNLIMITED
+                : budget - committedBytes() - extraBytes;
+        if (value == UNLIMITED)
+            HEADROOM.setVolatile(headroom, 0L, UNLIMITED);
+        else
+            HEADROOM.getAndAdd(headroom, 0L, value - before);
+    }
+
+    private static final java.lang.invoke.VarHandle HEADROOM = ValueLayout.JAVA_LONG.varHandle();
+
+    /**
+     * Host RAM held, with fresh regions counted at their whole size (what their first writes will take), and
+     * allocations admitted but not yet published.
+     */
+    private long committedBytes() {
+        long total = admittedBytes;
+        for (Region region : regions.victimsInOrder()) {
+            long held = region.hostBytes();
+            total += fresh.contains(region) ? Math.max(held, region.size()) : held;
+        }
+        return total;
+    }
+
+    /**
+     * An allocation of {@code bytes} was admitted: it counts until its region is published ({@link #allocated}, after
+     * {@link #cancelAdmission}) or it failed ({@link #cancelAdmission}); the engine's headroom is set with it counted.
+     */
+    public void admit(long bytes) {
+        admittedBytes += bytes;
+        syncHeadroom(0);
+    }
+
+    /** Ends an admission ({@link #admit}): the region is now counted as fresh, or the allocation failed. */
+    public void cancelAdmission(long bytes) {
+        admittedBytes -= bytes;
+    }
+
+    /**
+     * What the budget is checked against: for an allocation's admission ({@code extraBytes > 0}) the committed bytes
+     * (fresh arrays at their whole size, admitted ones), else the host RAM held now (after a launch, nothing is
+     * reclaimed or moved for pages that do not exist yet).
+     */
+    private long held(long extraBytes) {
+        return extraBytes > 0 ? committedBytes() : hostBytes();
+    }
+
+    /**
+     * Whether {@code region} was allocated and has not been written in full since (nor used by a launch): an
+     * allocation's admission does not move it to a device, which would move zeros.
+     */
+    public boolean unwritten(Region region) {
+        return fresh.contains(region) && region.hostBytes() < region.size();
+    }
+
+    /** {@code region}'s bytes moved to a device on the host tier's own initiative: it counts as what it holds. */
+    public void movedToDevice(Region region) {
+        fresh.remove(region);
+    }
+
+    /** {@code region} was just allocated: it counts as its whole size until a launch uses it. */
+    public void allocated(Region region) {
+        used(region);
+        fresh.add(region);
     }
 
     /**
@@ -109,19 +183,22 @@ public final class HostTier {
 
     /** {@code region} was just used (allocated, or by a launch): it becomes the last to be reclaimed. */
     public void used(Region region) {
+        region.touch(++useStamp);
+        fresh.remove(region);
         if (regions.touch(region))
             mappedBytes += region.size();
     }
 
     /** Called before {@code region} is destroyed. */
     public void forget(Region region) {
+        fresh.remove(region);
         if (regions.forget(region))
             mappedBytes -= region.size();
     }
 
     /** Whether the heap holds more host RAM than its budget leaves room for, with {@code extraBytes} more to come. */
     public boolean overBudget(long extraBytes) {
-        return mappedBytes + extraBytes > budget && hostBytes() + extraBytes > budget;
+        return mappedBytes + admittedBytes + extraBytes > budget && held(extraBytes) + extraBytes > budget;
     }
 
     /** Share of its host RAM a heap gives back (reclaimable pages only) on each memory-pressure event. */
@@ -165,11 +242,11 @@ public final class HostTier {
      */
     public long reclaimOverBudget(long extraBytes) {
         // The common case (budget far above the heap's size) costs no system call per region and launch.
-        if (mappedBytes + extraBytes <= budget) {
+        if (mappedBytes + admittedBytes + extraBytes <= budget) {
             syncHeadroom(extraBytes);
             return 0;
         }
-        long held = hostBytes();
+        long held = held(extraBytes);
         long reclaimed = held + extraBytes > budget ? reclaim(held + extraBytes - budget, held, Cause.BUDGET) : 0;
         syncHeadroom(extraBytes);
         return reclaimed;
