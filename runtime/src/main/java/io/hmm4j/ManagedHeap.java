@@ -962,6 +962,7 @@ public final class ManagedHeap implements AutoCloseable {
             rc = array.region.unbind(cause.code());
         if (rc < 0)
             NativeErrors.checkDevice("hmm4j_region_unbind", rc, ds.device.id(), ds.engine.lastError());
+        ds.evicted(array);
         freeDeviceMemory(array);
         if (cause == MigrationCause.EVICTION)
             evictions.incrementAndGet();

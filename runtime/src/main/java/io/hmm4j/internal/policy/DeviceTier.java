@@ -28,8 +28,11 @@ public class DeviceTier<A> {
     public final NativeCopyEngine engine;
     public final PoolMemoryResource pool;
     public final BudgetMemoryResource budget;
-    /** Arrays by last placement on this device: eviction's victims, first victim first. */
-    private final VictimOrder<A> residents = new Recency<>();
+    /**
+     * Arrays by last placement on this device: eviction's victims, first victim first (least recently used, most
+     * recently used while evicted arrays keep coming back: a cycle larger than the device).
+     */
+    private final ScanResistantOrder<A> residents = new ScanResistantOrder<>();
 
     public DeviceTier(Device device, long budget, long poolChunk) {
         this.device = device;
@@ -76,6 +79,16 @@ public class DeviceTier<A> {
     /** {@code array} was placed here cold (emergency memory): it becomes the first victim. */
     public void placedCold(A array) {
         residents.touchAsOldest(array);
+    }
+
+    /** {@code array} was evicted from this device (its memory freed): remembered, in case it comes back soon. */
+    public void evicted(A array) {
+        residents.evicted(array);
+    }
+
+    /** Whether eviction here takes the most recently used arrays first now (a cyclic access was seen). */
+    public boolean evictsMostRecentFirst() {
+        return residents.cyclic();
     }
 
     /** {@code array} left the heap. */
