@@ -21,7 +21,7 @@ public class HostOutOfMemoryException extends RuntimeException {
         this.requestedBytes = requestedBytes;
     }
 
-    /** The host memory asked for when it failed. */
+    /** The host memory asked for when it failed: the array's size for an allocation, 0 for a copy home. */
     public long requestedBytes() {
         return requestedBytes;
     }

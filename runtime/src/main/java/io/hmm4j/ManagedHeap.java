@@ -252,7 +252,9 @@ public final class ManagedHeap implements AutoCloseable {
      * memory), until the new array fits. An array of a group whose policy is NEVER that still does not fit is
      * refused: such a group's arrays can never leave the host, so taking it over the budget is the one thing that
      * cannot be undone later. Other arrays are allocated anyway (they may spill to a device later). The check is
-     * against the host RAM of the moment: arrays allocated before and written since count as they are written.
+     * against the host RAM of the moment, with arrays allocated and not yet used by a launch counted at their whole
+     * size (their first writes take pages without a fault) and allocations admitted on other threads counted too;
+     * what it admits is reserved in the engine's headroom ({@link HostTier#admit}).
      *
      * @throws HostOutOfMemoryException for a NEVER group's array that does not fit
      */
