@@ -1280,6 +1280,10 @@ public final class ManagedHeap implements AutoCloseable {
             }
             if (array.region.isFileBacked())
                 forceBeforeDestroy(array);
+            // The engine writes spillable regions back to their device on its own (another thread's fault): no
+            // more of that once the device memory is freed and maybe another array's. This waits for a write-back
+            // in progress (it holds the region's lock).
+            array.region.setHostSpill(false);
             if (array.boundDevice != null)
                 freeDeviceMemory(array);
             hostTier.forget(array.region);

@@ -147,6 +147,61 @@ class HostMemoryExhaustionTest {
         }
     }
 
+    /**
+     * The engine writes HOST blocks of other arrays back to their device while faults keep a small budget; arrays are
+     * closed and their device memory reused by new ones all the while. A write-back into the device memory of an array
+     * being closed would land in whatever array gets that memory next: every array is checked against its model.
+     */
+    @Test
+    void writeBacksUnderATightBudgetNeverLandInAClosedArraysDeviceMemory() throws Exception {
+        long small = 256 * 1024;
+        int floats = (int) (small / Float.BYTES);
+        // Two arrays per thread of 256 KiB, a budget of 512 KiB: the engine writes back at nearly every fault.
+        try (ManagedHeap heap = ManagedHeap.builder().backend("emulated").blockSize(BLOCK).hostBudget(MIB / 2).build()) {
+            java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+            long end = System.nanoTime() + 4_000_000_000L;
+            Runnable churn = () -> {
+                java.util.Random random = new java.util.Random(Thread.currentThread().threadId());
+                try {
+                    FloatArray kept = heap.allocateFloats(floats);
+                    float[] keptModel = new float[floats];
+                    while (System.nanoTime() < end && failure.get() == null) {
+                        FloatArray array = heap.allocateFloats(floats);
+                        float[] model = new float[floats];
+                        for (int i = 0; i < floats; i++)
+                            model[i] = random.nextInt(1000);
+                        array.copyFrom(model);
+                        heap.launch(BuiltinKernel.SCALE, floats, Arg.readWrite(array), Arg.of(1f), Arg.of((long) floats))
+                                .await();
+                        for (int w = 0; w < 16; w++) {
+                            int i = random.nextInt(floats);
+                            model[i] = -w;
+                            array.set(i, -w);
+                            int k = random.nextInt(floats);
+                            keptModel[k] = w;
+                            kept.set(k, w);
+                        }
+                        assertThat(array.toArray()).isEqualTo(model);
+                        array.close();
+                        heap.launch(BuiltinKernel.SCALE, floats, Arg.readWrite(kept), Arg.of(1f), Arg.of((long) floats))
+                                .await();
+                        assertThat(kept.toArray()).isEqualTo(keptModel);
+                    }
+                } catch (Throwable t) {
+                    failure.compareAndSet(null, t);
+                }
+            };
+            Thread a = Thread.ofPlatform().start(churn);
+            Thread b = Thread.ofPlatform().start(churn);
+            a.join();
+            b.join();
+            if (failure.get() != null)
+                throw new AssertionError(failure.get());
+            assertThat(heap.stats().reclaimedBytes()).isPositive();
+            assertThat(heap.stats().bytesToDevice(io.hmm4j.MigrationCause.EVICTION)).as("written back").isPositive();
+        }
+    }
+
     /** Child JVM: a plain host access whose block gets no host memory. */
     public static void main(String[] args) {
         try (ManagedHeap heap = ManagedHeap.builder().backend("emulated").blockSize(BLOCK).userfaultfd(args[0]).build()) {
