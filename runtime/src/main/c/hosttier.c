@@ -252,6 +252,9 @@ uint64_t hmm4j_host_reclaim_kept(struct hmm4j_region *self, uint64_t bytes)
     return reclaim_around(self, bytes, false, false, true);
 }
 
+/* Headroom beyond which a heap cannot be over its budget (Java sets Long.MAX_VALUE / 4 there). */
+#define HEADROOM_UNLIMITED ((int64_t)1 << 60)
+
 /* Bytes of [first, first+count) that hold no pages (what reserving them will allocate). */
 static uint64_t hole_bytes(struct hmm4j_region *r, uint64_t first, uint64_t count)
 {
@@ -275,6 +278,9 @@ static uint64_t hole_bytes(struct hmm4j_region *r, uint64_t first, uint64_t coun
 int64_t hmm4j_host_charge_locked(struct hmm4j_region *r, uint64_t first, uint64_t count)
 {
     if (!r->host_headroom || r->file_bytes != 0)
+        return 0;
+    /* A heap smaller than its budget (Java's UNLIMITED, Long.MAX_VALUE / 4) needs no accounting: no lseek per fault. */
+    if (atomic_load_explicit(r->host_headroom, memory_order_relaxed) > HEADROOM_UNLIMITED)
         return 0;
     int64_t bytes = (int64_t)hole_bytes(r, first, count);
     if (bytes == 0)

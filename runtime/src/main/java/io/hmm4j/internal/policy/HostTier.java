@@ -24,7 +24,10 @@ import java.util.function.Function;
  */
 public final class HostTier {
 
-    /** Headroom of a heap that cannot be over its budget (all its regions together are smaller). */
+    /**
+     * Headroom of a heap that cannot be over its budget (all its regions together are smaller); the engine skips its
+     * accounting above 2^60 (hosttier.c HEADROOM_UNLIMITED), which charges never take this below.
+     */
     static final long UNLIMITED = Long.MAX_VALUE / 4;
 
     public enum Cause {
