@@ -261,15 +261,7 @@ public final class ManagedHeap implements AutoCloseable {
     private void makeHostRoom(long bytes, MemoryGroup group) {
         synchronized (lock) {
             ensureOpen();
-            if (!hostTier.overBudget(bytes)) {
-                hostTier.admit(bytes);
-                return;
-            }
-            hostTier.reclaimOverBudget(bytes);
-            if (hostTier.overBudget(bytes))
-                useDevicesAsEmergencyMemory(bytes);
-            boolean fits = !hostTier.overBudget(bytes);
-            if (fits || group == null || group.devicePolicy() != MemoryGroup.DevicePolicy.NEVER) {
+            if (hostTier.makeRoom(bytes, this::useDevicesAsEmergencyMemory) || mayUseDevices(group)) {
                 hostTier.admit(bytes);
                 return;
             }
@@ -564,9 +556,7 @@ public final class ManagedHeap implements AutoCloseable {
             for (ManagedArray array : access.keySet())
                 if (!array.destroyed)
                     hostTier.used(array.region);
-            hostTier.reclaimOverBudget(0);
-            if (hostTier.overBudget(0))
-                useDevicesAsEmergencyMemory(0);
+            hostTier.makeRoom(0, this::useDevicesAsEmergencyMemory);
             hostTier.reportEngineReclaims(hmm4j_stats.host_reclaimed_bytes(stats));
             progressLocked();
         }

@@ -204,6 +204,23 @@ public final class HostTier {
         return mappedBytes + admittedBytes + extraBytes > budget && held(extraBytes) + extraBytes > budget;
     }
 
+    /**
+     * Brings the heap within its budget with room for {@code extraBytes} more (an allocation's admission; 0 after a
+     * launch): reclaimable pages first, least recently used regions first, then, if that is not enough,
+     * {@code spill} (the heap's emergency moves of cold arrays to devices, given {@code extraBytes}). Returns whether
+     * the heap is within its budget now.
+     */
+    public boolean makeRoom(long extraBytes, java.util.function.LongConsumer spill) {
+        if (!overBudget(extraBytes)) {
+            syncHeadroom(extraBytes);
+            return true;
+        }
+        reclaimOverBudget(extraBytes);
+        if (overBudget(extraBytes))
+            spill.accept(extraBytes);
+        return !overBudget(extraBytes);
+    }
+
     /** Share of its host RAM a heap gives back (reclaimable pages only) on each memory-pressure event. */
     static final int PRESSURE_RECLAIM_DIVISOR = 4;
 
