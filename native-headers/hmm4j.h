@@ -33,6 +33,16 @@ extern "C" {
  */
 #define HMM4J_EMAPLIMIT 4096
 
+/*
+ * Returned (negated) when a block could not come home because no host memory
+ * could be had for it: reserving its pages (fallocate on the memfd) failed
+ * with ENOSPC or ENOMEM even after the kept pages of DEVICE blocks (this
+ * region's and every other region's) were given back. The block stays DEVICE
+ * with its data on the device; nothing was lost. Beyond errno's range so that
+ * callers do not mistake it for a full device (-ENOMEM).
+ */
+#define HMM4J_ENOHOSTMEM 4097
+
 /* Block states, MSI-like. */
 enum hmm4j_block_state {
     HMM4J_BLOCK_HOST = 0,   /* host valid and writable; device copy absent or stale */
@@ -110,6 +120,8 @@ struct hmm4j_stats {
     uint64_t migrate_ns;         /* total time spent in explicit migrations (launch, prefetch, eviction) */
     uint64_t migrations;         /* number of hmm4j_migrate calls that moved something */
     uint64_t batched_faults;     /* faults served by the copy of another fault's batch (counted in read/write too) */
+    uint64_t host_reclaimed_bytes;  /* kept pages the engine gave back itself, for blocks coming home */
+    uint64_t host_reserve_failures; /* copies home that got no host pages even after that (-HMM4J_ENOHOSTMEM) */
 };
 
 /* One three-phase migration request: collect, copy, finalize. */
@@ -329,7 +341,8 @@ int hmm4j_region_bind(struct hmm4j_region *region, struct hmm4j_device *device, 
  * Makes every block host-valid (copying DEVICE blocks back) and detaches the
  * region from its device. On a copy error nothing is detached, the blocks
  * keep their state and -EIO is returned (-HMM4J_EMAPLIMIT when a protection
- * change failed). 0 if the region was unbound.
+ * change failed, -HMM4J_ENOHOSTMEM when no host memory could be had for a
+ * block). 0 if the region was unbound.
  */
 int hmm4j_region_unbind(struct hmm4j_region *region, int32_t cause);
 
@@ -361,6 +374,29 @@ int64_t hmm4j_region_host_bytes(const struct hmm4j_region *region);
  * (-HMM4J_EMAPLIMIT) if the first protection change failed.
  */
 int64_t hmm4j_region_reclaim_host(struct hmm4j_region *region, uint64_t max_blocks);
+
+/*
+ * Gives the region its heap's host headroom: one int64_t that every region of the heap shares (NULL: none), the
+ * bytes the heap may still take before it is over its host budget. Java sets it after it looked at the heap's host
+ * RAM; the engine subtracts the pages it reserves for blocks coming home and, where the headroom goes below zero,
+ * first gives back as much from the heap's other regions (kept pages of DEVICE blocks, SHARED blocks; regions whose
+ * lock is taken are skipped), adding back what it released. The memory must outlive the region.
+ */
+void hmm4j_region_set_host_headroom(struct hmm4j_region *region, int64_t *headroom);
+
+/*
+ * Whether the engine may, when clean pages are not enough to keep the heap within its headroom, write the region's
+ * HOST blocks back to its device (an eviction-caused migration, only while it is bound, has no launch in flight and
+ * its device is healthy) and give their pages back; they come home by fault. Off by default; Java turns it on for
+ * arrays whose memory group allows device memory (not DevicePolicy.NEVER). Never for a file-backed region.
+ */
+void hmm4j_region_set_host_spill(struct hmm4j_region *region, int32_t allow);
+
+/*
+ * Java's recency stamp for the region (larger: used more recently); the engine spills the oldest first. Takes no
+ * lock. Async-signal-safe.
+ */
+void hmm4j_region_touch(struct hmm4j_region *region, uint64_t stamp);
 
 /*
  * Opens a PSI trigger on `path` (/proc/pressure/memory or a cgroup v2
@@ -423,6 +459,14 @@ void hmm4j_region_set_release_host(struct hmm4j_region *region, int32_t release)
 void hmm4j_region_inject_protect_failure(struct hmm4j_region *region, uint32_t skip, uint32_t count);
 
 /*
+ * Test hook for the whole process: after `skip` more reservations of host
+ * pages for a copy home succeed, the next `count` fail with ENOSPC, as
+ * fallocate on a memfd does when no memory can be had. count 0 disarms it.
+ * Async-signal-safe.
+ */
+void hmm4j_engine_inject_host_reserve_failure(uint32_t skip, uint32_t count);
+
+/*
  * Moves blocks [first_block, first_block + nblocks) of a bound region.
  * Collect: lock the region, pick the blocks whose state must change.
  * Copy: through the device's copy table; WRITE-only intent to the device copies
@@ -433,7 +477,9 @@ void hmm4j_region_inject_protect_failure(struct hmm4j_region *region, uint32_t s
  * completed copy to the device) and is marked HMM4J_MIGRATE_FAILED.
  * Returns 0 when every block reached the requested state, -EIO if a copy
  * failed (state[] tells which), -HMM4J_EMAPLIMIT if a protection change failed
- * at the mapping limit, -EINVAL on misuse (unbound region, range).
+ * at the mapping limit, -HMM4J_ENOHOSTMEM if a block coming home got no host
+ * pages even after kept pages were reclaimed for it (it stays DEVICE), -EINVAL
+ * on misuse (unbound region, range).
  */
 int hmm4j_migrate(struct hmm4j_migrate *request);
 

@@ -30,6 +30,9 @@ funcs = [
  ("long","hmm4j_region_reclaim",[("ptr","region")],False,"int64_t hmm4j_region_reclaim(struct hmm4j_region *region)"),
  ("long","hmm4j_region_host_bytes",[("ptr","region")],False,"int64_t hmm4j_region_host_bytes(const struct hmm4j_region *region)"),
  ("long","hmm4j_region_reclaim_host",[("ptr","region"),("long","max_blocks")],False,"int64_t hmm4j_region_reclaim_host(struct hmm4j_region *region, uint64_t max_blocks)"),
+ ("void","hmm4j_region_set_host_headroom",[("ptr","region"),("ptr","headroom")],False,"void hmm4j_region_set_host_headroom(struct hmm4j_region *region, int64_t *headroom)"),
+ ("void","hmm4j_region_set_host_spill",[("ptr","region"),("int","allow")],False,"void hmm4j_region_set_host_spill(struct hmm4j_region *region, int32_t allow)"),
+ ("void","hmm4j_region_touch",[("ptr","region"),("long","stamp")],True,"void hmm4j_region_touch(struct hmm4j_region *region, uint64_t stamp)"),
  ("int","hmm4j_pressure_open",[("ptr","path"),("long","stall_us"),("long","window_us")],False,"int hmm4j_pressure_open(const char *path, uint64_t stall_us, uint64_t window_us)"),
  ("int","hmm4j_pressure_wait",[("int","fd"),("int","timeout_ms")],False,"int hmm4j_pressure_wait(int32_t fd, int32_t timeout_ms)"),
  ("void","hmm4j_pressure_close",[("int","fd")],False,"void hmm4j_pressure_close(int32_t fd)"),
@@ -43,6 +46,7 @@ funcs = [
  ("void","hmm4j_region_set_prefetch",[("ptr","region"),("long","max_blocks")],False,"void hmm4j_region_set_prefetch(struct hmm4j_region *region, uint64_t max_blocks)"),
  ("void","hmm4j_region_set_release_host",[("ptr","region"),("int","release")],False,"void hmm4j_region_set_release_host(struct hmm4j_region *region, int32_t release)"),
  ("void","hmm4j_region_inject_protect_failure",[("ptr","region"),("int","skip"),("int","count")],True,"void hmm4j_region_inject_protect_failure(struct hmm4j_region *region, uint32_t skip, uint32_t count)"),
+ ("void","hmm4j_engine_inject_host_reserve_failure",[("int","skip"),("int","count")],True,"void hmm4j_engine_inject_host_reserve_failure(uint32_t skip, uint32_t count)"),
  ("int","hmm4j_migrate",[("ptr","request")],False,"int hmm4j_migrate(struct hmm4j_migrate *request)"),
  ("int","hmm4j_device_create_emulated",[("long","latency_ns"),("long","bytes_per_second"),("ptr","out")],False,"int hmm4j_device_create_emulated(uint64_t latency_ns, uint64_t bytes_per_second, struct hmm4j_device **out)"),
  ("int","hmm4j_device_create_cuda",[("ptr","libcuda_path"),("long","context"),("long","stream"),("ptr","out")],False,"int hmm4j_device_create_cuda(const char *libcuda_path, uint64_t context, uint64_t stream, struct hmm4j_device **out)"),
@@ -92,6 +96,7 @@ public final class hmm4j_h {
 
     public static final int HMM4J_ABI_VERSION = 1;
     public static final int HMM4J_EMAPLIMIT = 4096;
+    public static final int HMM4J_ENOHOSTMEM = 4097;
     public static final int HMM4J_BLOCK_HOST = 0;
     public static final int HMM4J_BLOCK_SHARED = 1;
     public static final int HMM4J_BLOCK_DEVICE = 2;

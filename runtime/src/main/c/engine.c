@@ -296,6 +296,8 @@ HMM4J_EXPORT int hmm4j_layout_describe(int layout_id, uint64_t *out, int max)
         DESCRIBE(offsetof(struct hmm4j_stats, migrate_ns));
         DESCRIBE(offsetof(struct hmm4j_stats, migrations));
         DESCRIBE(offsetof(struct hmm4j_stats, batched_faults));
+        DESCRIBE(offsetof(struct hmm4j_stats, host_reclaimed_bytes));
+        DESCRIBE(offsetof(struct hmm4j_stats, host_reserve_failures));
         return count;
     case HMM4J_LAYOUT_MIGRATE:
         DESCRIBE(sizeof(struct hmm4j_migrate));

@@ -95,6 +95,10 @@ struct hmm4j_region {
     bool release_host;            /* DEVICE blocks give their host RAM back */
     bool host_registered;         /* the engine view is page-locked with the device (never punched then) */
     bool host_reclaimed;          /* the host tier punched kept pages: reserve before copying home */
+    /* The heap's host headroom (hmm4j_region_set_host_headroom), shared by its regions; NULL: no budget here */
+    _Atomic int64_t *host_headroom;
+    bool host_spill;              /* the engine may write HOST blocks back to the device to keep within the budget */
+    _Atomic uint64_t recency;     /* Java's use stamp (hmm4j_region_touch): the oldest region spills first */
     /* test hook: protection changes to let through, then to fail (hmm4j_region_inject_protect_failure) */
     _Atomic uint32_t inject_protect_skip;
     _Atomic uint32_t inject_protect_count;
@@ -115,10 +119,21 @@ int hmm4j_registry_add(struct hmm4j_region *region);
 void hmm4j_registry_remove(struct hmm4j_region *region);
 struct hmm4j_region *hmm4j_registry_enter(uintptr_t address, int *slot);
 void hmm4j_registry_leave(int slot);
+/* Walking every region (the host tier's reclaim for a block coming home): slots [0, span); enter_slot returns the
+ * slot's region held like enter does (leave it after), or NULL for an empty slot. */
+int hmm4j_registry_span(void);
+struct hmm4j_region *hmm4j_registry_enter_slot(int slot);
 
 /* region.c */
 void hmm4j_region_lock(struct hmm4j_region *region);
 void hmm4j_region_unlock(struct hmm4j_region *region);
+bool hmm4j_region_trylock(struct hmm4j_region *region);
+/*
+ * Reserves the host pages of blocks [first, first+count) before a copy home (region lock held). Where none can be
+ * had it reclaims kept pages for them first (hmm4j_host_reclaim_kept) and returns -HMM4J_ENOHOSTMEM only when even
+ * that did not help. Async-signal-safe.
+ */
+int hmm4j_region_reserve_host_locked(struct hmm4j_region *region, uint64_t first, uint64_t count);
 /* For the host tier: punch a run's pages (never a file's); change a run's protection as the region does. */
 void hmm4j_region_punch_locked(struct hmm4j_region *r, uint64_t first, uint64_t count);
 int hmm4j_region_protect_locked(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state);
@@ -127,6 +142,19 @@ int hmm4j_region_serve_fault(struct hmm4j_region *region, uintptr_t address, boo
 /* migrate's collect/copy/finalize for callers that hold the region lock (region_file.c's force). */
 int hmm4j_region_migrate_locked(struct hmm4j_region *region, uint64_t first, uint64_t n, int direction, int intent,
                                 int cause, uint64_t *moved_blocks);
+
+/* hosttier.c: gives back at least `bytes` (where that much is kept) of the kept pages of DEVICE blocks, of `self`
+ * (whose lock the caller holds; may be NULL) and of every other region whose lock is free. No state or protection
+ * changes, no copy: safe in the fault handler. Returns the bytes given back. */
+uint64_t hmm4j_host_reclaim_kept(struct hmm4j_region *self, uint64_t bytes);
+/* hosttier.c: the pages of blocks [first, first+count) of `r` are about to be reserved for a copy home (lock held):
+ * what they will allocate is charged to
+ * the heap's headroom, and where that goes below zero the heap's other regions (whose locks are free) give back that
+ * much first, clean pages (kept pages of DEVICE blocks, SHARED blocks), so the heap stays within its budget at every
+ * fault, not only when Java next looks. Safe in the fault handler. */
+int64_t hmm4j_host_charge_locked(struct hmm4j_region *r, uint64_t first, uint64_t count);
+/* Gives back a charge whose pages were not reserved after all. */
+void hmm4j_host_uncharge(struct hmm4j_region *r, int64_t bytes);
 
 /* uffd.c */
 int hmm4j_uffd_protect(struct hmm4j_region *region, uint64_t first, uint64_t count, uint8_t state);

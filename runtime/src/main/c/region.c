@@ -31,6 +31,13 @@ void hmm4j_region_unlock(struct hmm4j_region *region)
     atomic_store_explicit(&region->lock, 0, memory_order_release);
 }
 
+bool hmm4j_region_trylock(struct hmm4j_region *region)
+{
+    int expected = 0;
+    return atomic_compare_exchange_strong_explicit(&region->lock, &expected, 1, memory_order_acquire,
+                                                   memory_order_relaxed);
+}
+
 static int protection_of(uint8_t state)
 {
     switch (state) {
@@ -108,12 +115,60 @@ int hmm4j_region_protect_locked(struct hmm4j_region *r, uint64_t first, uint64_t
     return protect_blocks(r, first, count, state);
 }
 
+/* test hook, process-wide (hmm4j_engine_inject_host_reserve_failure): reservations to let through, then to fail */
+static _Atomic uint32_t inject_reserve_skip;
+static _Atomic uint32_t inject_reserve_count;
+
+HMM4J_EXPORT void hmm4j_engine_inject_host_reserve_failure(uint32_t skip, uint32_t count)
+{
+    atomic_store_explicit(&inject_reserve_count, 0, memory_order_relaxed);
+    atomic_store_explicit(&inject_reserve_skip, skip, memory_order_relaxed);
+    atomic_store_explicit(&inject_reserve_count, count, memory_order_relaxed);
+}
+
+static bool reserve_failure_injected(void)
+{
+    uint32_t count = atomic_load_explicit(&inject_reserve_count, memory_order_relaxed);
+    if (count == 0)
+        return false;
+    uint32_t skip = atomic_load_explicit(&inject_reserve_skip, memory_order_relaxed);
+    if (skip > 0 && atomic_compare_exchange_strong(&inject_reserve_skip, &skip, skip - 1))
+        return false;
+    while (count > 0 && !atomic_compare_exchange_weak(&inject_reserve_count, &count, count - 1))
+        ;
+    return count > 0;
+}
+
 static int reserve_host_backing(struct hmm4j_region *r, uint64_t first, uint64_t count)
 {
+    if (reserve_failure_injected())
+        return -ENOSPC;
     if (fallocate(r->memfd, FALLOC_FL_KEEP_SIZE, (off_t)(first << r->block_shift),
                   (off_t)(count << r->block_shift)) != 0)
         return -errno;
     return 0;
+}
+
+/*
+ * The pages are reserved here, by a system call that can fail, and never by the copy's page faults, which the
+ * kernel can only answer with SIGBUS or its OOM killer. When the memfd gets no pages (ENOSPC, ENOMEM), the kept
+ * pages of DEVICE blocks are given back for them (a cache: their bytes are on a device): first as many as the run
+ * needs, then all of them. Only then does the copy home fail, and the block stays DEVICE with its data.
+ */
+int hmm4j_region_reserve_host_locked(struct hmm4j_region *r, uint64_t first, uint64_t count)
+{
+    int rc = reserve_host_backing(r, first, count);
+    uint64_t wanted[] = {count << r->block_shift, UINT64_MAX};
+    for (int pass = 0; pass < 2 && (rc == -ENOSPC || rc == -ENOMEM); pass++) {
+        if (hmm4j_host_reclaim_kept(r, wanted[pass]) == 0 && pass == 0)
+            pass++; /* nothing was kept anywhere: the second pass would find nothing either */
+        rc = reserve_host_backing(r, first, count);
+    }
+    if (rc == -ENOSPC || rc == -ENOMEM) {
+        HMM4J_STAT_ADD(r->stats, host_reserve_failures, 1);
+        return -HMM4J_ENOHOSTMEM;
+    }
+    return rc;
 }
 
 static uint8_t state_of(struct hmm4j_region *r, uint64_t block)
@@ -391,9 +446,12 @@ static int copy_run(struct hmm4j_region *r, uint64_t first, uint64_t count, int 
         return hmm4j_device_do_to_device(r->device, device_addr, r->engine + offset, bytes, r->host_registered);
     /* Pages that were never given back need no reservation (and fallocate over them is not free). */
     if (r->release_host || r->host_reclaimed) {
-        int rc = reserve_host_backing(r, first, count);
-        if (rc != 0)
+        int64_t charged = hmm4j_host_charge_locked(r, first, count);
+        int rc = hmm4j_region_reserve_host_locked(r, first, count);
+        if (rc != 0) {
+            hmm4j_host_uncharge(r, charged);
             return rc;
+        }
     }
     return hmm4j_device_do_to_host(r->device, r->engine + offset, device_addr, bytes, r->host_registered);
 }

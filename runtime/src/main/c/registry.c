@@ -94,4 +94,19 @@ struct hmm4j_region *hmm4j_registry_enter(uintptr_t address, int *slot_index)
 
 void hmm4j_registry_leave(int slot_index) { atomic_fetch_sub(&slots[slot_index].users, 1); }
 
-HMM4J_EXPORT int hmm4j_engine_registry_span(void) { return atomic_load(&high_water); }
+int hmm4j_registry_span(void) { return atomic_load(&high_water); }
+
+struct hmm4j_region *hmm4j_registry_enter_slot(int slot_index)
+{
+    struct registry_slot *slot = &slots[slot_index];
+    if (atomic_load(&slot->region) == NULL)
+        return NULL;
+    atomic_fetch_add(&slot->users, 1);
+    /* Removal clears the slot before it waits for its users: a region seen after the increment stays alive. */
+    struct hmm4j_region *region = atomic_load(&slot->region);
+    if (region == NULL)
+        atomic_fetch_sub(&slot->users, 1);
+    return region;
+}
+
+HMM4J_EXPORT int hmm4j_engine_registry_span(void) { return hmm4j_registry_span(); }

@@ -214,8 +214,11 @@ int hmm4j_uffd_resolve_locked(struct hmm4j_region *r, uint64_t block)
      * A block never touched (or punched) has no memfd pages for the entries to point at. A minor fault says the
      * faulting page exists, and a block's pages come and go together (punched, reserved and copied per block).
      */
-    if (!serving_minor_fault && fallocate(r->memfd, FALLOC_FL_KEEP_SIZE, (off_t)(block << r->block_shift), (off_t)len) != 0)
-        return -errno;
+    if (!serving_minor_fault) {
+        int rc = hmm4j_region_reserve_host_locked(r, block, 1);
+        if (rc != 0)
+            return rc;
+    }
     /*
      * A SHARED block's entries must never be writable, not even between installing and protecting them: a host
      * write in that moment would change the host copy behind a device copy still called current, and the next

@@ -3,9 +3,10 @@ package io.hmm4j;
 /**
  * Counters of one heap, as of the moment {@link ManagedHeap#stats()} read them. Byte counts are what the fault
  * engine copied; {@code *ByCause} arrays are indexed by {@link MigrationCause#ordinal()}. {@code reclaimedBytes} is
- * host RAM the host tier gave back (pages of blocks whose bytes were also on the device). {@code batchedFaults} are
- * faults (counted in {@code readFaults}/{@code writeFaults} too) that found another thread serving a fault of the
- * same array and were served by its copy (fault batching).
+ * host RAM the host tier gave back (pages of blocks whose bytes were also on the device), by its own choice or for blocks
+ * coming home; {@code hostMemoryFailures} counts copies home that found no host memory even then (the blocks stayed on
+ * the device). {@code batchedFaults} are faults (counted in {@code readFaults}/{@code writeFaults} too) that found
+ * another thread serving a fault of the same array and were served by its copy (fault batching).
  */
 public record HeapStats(
         long readFaults,
@@ -24,7 +25,8 @@ public record HeapStats(
         long liveArrays,
         long launches,
         long reclaimedBytes,
-        long batchedFaults) {
+        long batchedFaults,
+        long hostMemoryFailures) {
 
     public HeapStats {
         bytesToDeviceByCause = bytesToDeviceByCause.clone();

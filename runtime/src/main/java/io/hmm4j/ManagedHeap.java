@@ -16,14 +16,14 @@ import io.hmm4j.internal.memory.PoolMemoryResource;
 import io.hmm4j.internal.policy.HostMemory;
 import io.hmm4j.internal.policy.HostTier;
 import io.hmm4j.internal.policy.MemoryPressure;
-import io.hmm4j.internal.policy.Recency;
+import io.hmm4j.internal.policy.Placement;
+import io.hmm4j.internal.policy.DeviceTier;
 import io.hmm4j.spi.Backend;
 import io.hmm4j.spi.BackendProvider;
 import io.hmm4j.spi.Device;
 import io.hmm4j.spi.Kernel;
 import io.hmm4j.spi.KernelArgument;
 import io.hmm4j.spi.KernelSource;
-import io.hmm4j.spi.NativeCopyEngine;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
@@ -38,6 +38,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -60,18 +61,10 @@ public final class ManagedHeap implements AutoCloseable {
     public static final long DEFAULT_PREFETCH_BLOCKS = 64;
     public static final long DEFAULT_POOL_CHUNK = 64L << 20;
 
-    /** Per-device placement state: the device, its copy table and its memory resource stack. */
-    static final class DeviceState {
-        final Device device;
-        final NativeCopyEngine engine;
-        final PoolMemoryResource pool;
-        final BudgetMemoryResource budget;
-
+    /** A device of this heap: its tier (copy table, memory resource stack, eviction order) over the heap's arrays. */
+    static final class DeviceState extends DeviceTier<ManagedArray> {
         DeviceState(Device device, long budget, long poolChunk) {
-            this.device = device;
-            this.engine = device.coherent() ? null : device.copyEngine();
-            this.pool = device.coherent() ? null : new PoolMemoryResource(device.memory(), poolChunk);
-            this.budget = device.coherent() ? null : new BudgetMemoryResource(pool, budget, device.id());
+            super(device, budget, poolChunk);
         }
     }
 
@@ -89,8 +82,6 @@ public final class ManagedHeap implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicLong evictions = new AtomicLong();
     private final AtomicLong launches = new AtomicLong();
-    /** Arrays by last placement on a device: eviction's victims, least recently used first. */
-    private final Recency<ManagedArray> deviceRecency = new Recency<>(); // guarded by lock
     private boolean tornDown; // guarded by lock: close() freed everything
     private final AtomicInteger callsInFlight = new AtomicInteger();
     /** Threads inside launch(): a kernel they run synchronously must not wait for the launch that runs it. */
@@ -128,15 +119,12 @@ public final class ManagedHeap implements AutoCloseable {
         MemoryPressure.register(this, ManagedHeap::reclaimUnderPressure);
     }
 
-    /** Share of its host RAM a heap gives back (reclaimable pages only) on each memory-pressure event. */
-    private static final int PRESSURE_RECLAIM_DIVISOR = 4;
-
-    /** A memory-pressure event (another thread): a quarter of the host RAM held, least recently used pages first. */
+    /** A memory-pressure event (another thread). */
     private void reclaimUnderPressure() {
         synchronized (lock) {
             if (tornDown || closed.get())
                 return;
-            hostTier.reclaim(hostTier.hostBytes() / PRESSURE_RECLAIM_DIVISOR, HostTier.Cause.PRESSURE);
+            hostTier.reclaimUnderPressure();
         }
     }
 
@@ -231,35 +219,88 @@ public final class ManagedHeap implements AutoCloseable {
         if (group != null)
             group.charge(charged);
         T array;
+        boolean admitted = false;
         try {
+            makeHostRoom(charged, group);
+            admitted = true;
             Region region = Region.create(bytes, blockSize, stats);
             try {
                 if (userfaultfd)
                     region.useUserfaultfd();
                 region.setPrefetch(prefetchBlocks);
                 region.setReleaseHost(releaseHostMemory);
+                region.setHostHeadroom(hostTier.headroom());
+                region.setHostSpill(mayUseDevices(group));
                 array = factory.create(this, region, bytes, nextId.incrementAndGet());
             } catch (RuntimeException | Error e) {
                 region.destroy();
                 throw e;
             }
         } catch (RuntimeException | Error e) {
+            if (admitted)
+                synchronized (lock) {
+                    hostTier.cancelAdmission(charged);
+                }
             if (group != null)
                 group.uncharge(charged);
             throw e;
         }
         array.group = group;
-        return publish(array);
+        return publish(array, charged);
     }
 
-    private <T extends ManagedArray> T publish(T array) {
+    /**
+     * Before an allocation of {@code bytes}: a heap whose host RAM and the new array together would exceed its host
+     * budget gives back reclaimable pages, then moves cold arrays of groups that allow it to devices (emergency
+     * memory), until the new array fits. An array of a group whose policy is NEVER that still does not fit is
+     * refused: such a group's arrays can never leave the host, so taking it over the budget is the one thing that
+     * cannot be undone later. Other arrays are allocated anyway (they may spill to a device later). The check is
+     * against the host RAM of the moment, with arrays allocated and not yet used by a launch counted at their whole
+     * size (their first writes take pages without a fault) and allocations admitted on other threads counted too;
+     * what it admits is reserved in the engine's headroom ({@link HostTier#admit}).
+     *
+     * @throws HostOutOfMemoryException for a NEVER group's array that does not fit
+     */
+    private void makeHostRoom(long bytes, MemoryGroup group) {
         synchronized (lock) {
+            ensureOpen();
+            if (hostTier.makeRoom(bytes, this::useDevicesAsEmergencyMemory) || mayUseDevices(group)) {
+                hostTier.admit(bytes);
+                return;
+            }
+            long held = hostTier.hostBytes();
+            throw new HostOutOfMemoryException("memory group " + group.name() + " cannot allocate " + bytes
+                    + " bytes: its device policy is NEVER (its arrays stay on the host), and the heap holds " + held
+                    + " bytes of its host budget of " + hostTier.budget() + " after giving back every reclaimable page"
+                    + " and moving the cold arrays that other groups allow onto devices. Close arrays, raise"
+                    + " ManagedHeap.Builder.hostBudget, or let the group use devices (DevicePolicy.EMERGENCY)", bytes);
+        }
+    }
+
+    /** Whether the host tier may put arrays of {@code group} on a device on its own ({@link MemoryGroup.DevicePolicy}). */
+    private static boolean mayUseDevices(MemoryGroup group) {
+        return group == null || group.devicePolicy() != MemoryGroup.DevicePolicy.NEVER;
+    }
+
+    /** A group's device policy changed: the engine's view of which arrays it may write back follows. */
+    void devicePolicyChanged() {
+        synchronized (lock) {
+            for (ManagedArray array : live.values())
+                if (!array.destroyed && array.group != null)
+                    array.region.setHostSpill(mayUseDevices(array.group));
+        }
+    }
+
+    /** {@code admittedBytes}: what {@link #makeHostRoom} admitted for the array (0 for a file mapping). */
+    private <T extends ManagedArray> T publish(T array, long admittedBytes) {
+        synchronized (lock) {
+            hostTier.cancelAdmission(admittedBytes);
             if (closed.get()) {
                 destroyWhenIdle(array);
                 throw new IllegalStateException("heap is closed");
             }
             live.put(array.id, array);
-            hostTier.used(array.region);
+            hostTier.allocated(array.region);
         }
         return array;
     }
@@ -324,7 +365,7 @@ public final class ManagedHeap implements AutoCloseable {
             region.destroy();
             throw e;
         }
-        return publish(array);
+        return publish(array, 0);
     }
 
     // ---- arrays shared between processes ----
@@ -449,7 +490,8 @@ public final class ManagedHeap implements AutoCloseable {
                 Region.unlinkShared(region.sharedName());
             throw e;
         }
-        return publish(array);
+        // Like a mapped file's, a shared array's pages are not the heap's to admit or reclaim.
+        return publish(array, 0);
     }
 
     /** {@link ManagedArray#lostBlocks()} and friends: one {@code HMM4J_SHARED_*} value, never after the free. */
@@ -499,7 +541,7 @@ public final class ManagedHeap implements AutoCloseable {
             return;
         String call = "hmm4j_region_force(array " + array.id + ")";
         DeviceState ds = array.boundDevice;
-        if (ds != null && (rc == -5 || rc == -19 || rc == -12))
+        if (ds != null && (rc == -5 || rc == -19 || rc == -12 || rc == -hmm4j_h.HMM4J_ENOHOSTMEM))
             NativeErrors.checkDevice(call, rc, ds.device.id(), ds.engine.lastError());
         if (rc == -hmm4j_h.HMM4J_EMAPLIMIT)
             NativeErrors.check(call, rc);
@@ -756,31 +798,6 @@ public final class ManagedHeap implements AutoCloseable {
         }
     }
 
-    /** Allocates {@code bytes} on {@code ds} as {@link #place} does for an array: evicting, waiting or backing off. */
-    private Placement allocateEvicting(DeviceState ds, long bytes, Launch self, long[] address) {
-        while (true) {
-            try {
-                address[0] = ds.budget.allocate(bytes);
-                return Placement.DONE;
-            } catch (DeviceOutOfMemoryException full) {
-                ManagedArray victim = deviceRecency.leastRecent(candidate -> candidate.boundDevice == ds
-                        && candidate.inFlight.isEmpty() && !candidate.destroyed).orElse(null);
-                if (victim != null) {
-                    evict(victim, MigrationCause.EVICTION);
-                    continue;
-                }
-                Launch running = launchOn(ds, self, false);
-                if (running != null) {
-                    awaitLocked(running);
-                    return Placement.RETRY;
-                }
-                if (launchOn(ds, self, true) != null)
-                    return Placement.BACK_OFF;
-                throw full;
-            }
-        }
-    }
-
     /** Gives a tiled launch's buffers back (zeroed, as freed device memory always is) and releases its arrays. */
     private void endTiles(Launch launch, DeviceState ds, long staging, long bytes) {
         synchronized (lock) {
@@ -874,9 +891,8 @@ public final class ManagedHeap implements AutoCloseable {
             for (ManagedArray array : access.keySet())
                 if (!array.destroyed)
                     hostTier.used(array.region);
-            hostTier.reclaimOverBudget();
-            if (hostTier.overBudget())
-                useDevicesAsEmergencyMemory();
+            hostTier.makeRoom(0, this::useDevicesAsEmergencyMemory);
+            hostTier.reportEngineReclaims(hmm4j_stats.host_reclaimed_bytes(stats));
             progressLocked();
         }
         if (ds.device.launchesAreSynchronous())
@@ -1100,16 +1116,6 @@ public final class ManagedHeap implements AutoCloseable {
 
     // ---- placement ----
 
-    /** What became of one array's placement. */
-    private enum Placement {
-        /** The array has device memory on the device. */
-        DONE,
-        /** A wait released the lock: the whole placement starts over. */
-        RETRY,
-        /** Only launches still being placed hold the memory: give up this launch's arrays and wait for progress. */
-        BACK_OFF
-    }
-
     /**
      * Gives every array of {@code launch} device memory on {@code ds} and keeps them in flight, so that nothing
      * evicts or frees them before the kernel ran. A launch never waits for itself, nor for another launch that is
@@ -1162,56 +1168,54 @@ public final class ManagedHeap implements AutoCloseable {
     }
 
     /**
-     * The heap is over its host budget with nothing left to reclaim: cold idle arrays whose group allows it
+     * The heap is over its host budget (with {@code extraBytes} more to come) with nothing left to reclaim: cold idle arrays whose group allows it
      * ({@link MemoryGroup.DevicePolicy}; PREFERRED groups first, then EMERGENCY ones and arrays of no group, least
      * recently used first) are copied to a device with free budget (nothing is evicted for them) and their host pages
      * given back; they come home by fault. Called with the lock held, after a launch was enqueued: a failure here
      * is logged and ends the attempt, the blocks concerned stay valid on the host.
      */
-    private void useDevicesAsEmergencyMemory() {
+    private void useDevicesAsEmergencyMemory(long extraBytes) {
         Map<Region, ManagedArray> arrays = new HashMap<>();
         for (ManagedArray array : live.values())
             arrays.put(array.region, array);
-        List<Region> oldestFirst = hostTier.oldestFirst();
-        for (MemoryGroup.DevicePolicy pass : List.of(MemoryGroup.DevicePolicy.PREFERRED, MemoryGroup.DevicePolicy.EMERGENCY)) {
-            for (Region region : oldestFirst) {
-                if (!hostTier.overBudget())
-                    return;
-                ManagedArray array = arrays.get(region);
-                // A shared array's host pages are other processes' too: moving it would make them wait for it.
-                if (array == null || array.destroyed || !array.inFlight.isEmpty() || array.region.sharedName() != null)
+        // The lock is held throughout (nothing below waits), so what the order was made from stays true.
+        List<Region> order = hostTier.spillOrder(region -> {
+            ManagedArray array = arrays.get(region);
+            // A shared array's host pages are other processes' too: moving it would make them wait for it.
+            if (array == null || array.destroyed || !array.inFlight.isEmpty() || array.region.sharedName() != null)
+                return MemoryGroup.DevicePolicy.NEVER;
+            // Making room for an allocation does not move arrays still being filled (it would move zeros).
+            if (extraBytes > 0 && hostTier.unwritten(region))
+                return MemoryGroup.DevicePolicy.NEVER;
+            return array.group == null ? MemoryGroup.DevicePolicy.EMERGENCY : array.group.devicePolicy();
+        });
+        for (Region region : order) {
+            if (!hostTier.overBudget(extraBytes))
+                return;
+            ManagedArray array = arrays.get(region);
+            try {
+                if (array.boundDevice == null && !bindToFreeDevice(array))
                     continue;
-                MemoryGroup.DevicePolicy policy = array.group == null
-                        ? MemoryGroup.DevicePolicy.EMERGENCY : array.group.devicePolicy();
-                if (policy != pass)
-                    continue;
-                try {
-                    if (array.boundDevice == null && !bindToFreeDevice(array))
-                        continue;
-                    migrate(array, 0, region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, hmm4j_h.HMM4J_INTENT_READ,
-                            MigrationCause.EVICTION, null);
-                } catch (DeviceException e) {
-                    System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING,
-                            "emergency move of " + array + " to a device failed; it stays on the host", e);
-                    return;
-                }
-                hostTier.reclaimOverBudget();
+                migrate(array, 0, region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, hmm4j_h.HMM4J_INTENT_READ,
+                        MigrationCause.EVICTION, null);
+                hostTier.movedToDevice(region);
+            } catch (DeviceException e) {
+                System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING,
+                        "emergency move of " + array + " to a device failed; it stays on the host", e);
+                return;
             }
+            hostTier.reclaimOverBudget(extraBytes);
         }
     }
 
     /** Binds {@code array} to the first migrating device whose budget has room for it now, without evicting. */
     private boolean bindToFreeDevice(ManagedArray array) {
         long bytes = array.region.size();
-        for (DeviceState ds : devices) {
-            if (ds.budget == null || ds.budget.limit() - ds.budget.used() < bytes)
-                continue;
-            long address;
-            try {
-                address = ds.budget.allocate(bytes);
-            } catch (DeviceOutOfMemoryException full) {
+        for (DeviceState ds : DeviceTier.withRoomFor(devices, bytes)) {
+            OptionalLong allocated = ds.tryAllocate(bytes);
+            if (allocated.isEmpty())
                 continue; // the pool's upstream was full after all: try the next device
-            }
+            long address = allocated.getAsLong();
             try {
                 array.region.bind(ds.engine.handle(), address);
             } catch (RuntimeException e) {
@@ -1222,7 +1226,7 @@ public final class ManagedHeap implements AutoCloseable {
             array.deviceAddress = address;
             array.deviceBytes = bytes;
             // Evictable like any placed array, and the first to go: it is cold.
-            deviceRecency.touchAsOldest(array);
+            ds.placedCold(array);
             return true;
         }
         return false;
@@ -1233,18 +1237,43 @@ public final class ManagedHeap implements AutoCloseable {
      * full. {@code self} is the launch being placed ({@code null} for a prefetch).
      */
     private Placement place(ManagedArray array, DeviceState ds, Launch self) {
-        deviceRecency.touch(array);
+        ds.used(array);
         if (array.boundDevice == ds)
             return Placement.DONE;
         if (array.boundDevice != null)
             evict(array, MigrationCause.EVICTION);
         long bytes = array.region.size();
+        long[] address = new long[1];
+        Placement outcome = allocateEvicting(ds, bytes, self, address);
+        if (outcome != Placement.DONE)
+            return outcome;
+        try {
+            array.region.bind(ds.engine.handle(), address[0]);
+        } catch (RuntimeException e) {
+            ds.budget.deallocate(address[0], bytes);
+            throw e;
+        }
+        array.boundDevice = ds;
+        array.deviceAddress = address[0];
+        array.deviceBytes = bytes;
+        return Placement.DONE;
+    }
+
+    /**
+     * Allocates {@code bytes} on {@code ds} (into {@code address[0]}), evicting the tier's victims (idle arrays) while
+     * it is full; with none left, waits for an enqueued launch on the device ({@link Placement#RETRY}: the lock was
+     * released) or backs off from one still being placed. {@code self} is the launch being placed ({@code null} for a
+     * prefetch).
+     *
+     * @throws DeviceOutOfMemoryException if nothing else holds memory on the device and it is still full
+     */
+    private Placement allocateEvicting(DeviceState ds, long bytes, Launch self, long[] address) {
         while (true) {
-            long address;
             try {
-                address = ds.budget.allocate(bytes);
+                address[0] = ds.budget.allocate(bytes);
+                return Placement.DONE;
             } catch (DeviceOutOfMemoryException full) {
-                ManagedArray victim = deviceRecency.leastRecent(candidate -> candidate.boundDevice == ds
+                ManagedArray victim = ds.victim(candidate -> candidate.boundDevice == ds
                         && candidate.inFlight.isEmpty() && !candidate.destroyed).orElse(null);
                 if (victim != null) {
                     evict(victim, MigrationCause.EVICTION);
@@ -1260,16 +1289,6 @@ public final class ManagedHeap implements AutoCloseable {
                     return Placement.BACK_OFF;
                 throw full;
             }
-            try {
-                array.region.bind(ds.engine.handle(), address);
-            } catch (RuntimeException e) {
-                ds.budget.deallocate(address, bytes);
-                throw e;
-            }
-            array.boundDevice = ds;
-            array.deviceAddress = address;
-            array.deviceBytes = bytes;
-            return Placement.DONE;
         }
     }
 
@@ -1286,24 +1305,29 @@ public final class ManagedHeap implements AutoCloseable {
     private void evict(ManagedArray array, MigrationCause cause) {
         DeviceState ds = array.boundDevice;
         int rc = array.region.unbind(cause.code());
+        if (rc == -hmm4j_h.HMM4J_ENOHOSTMEM && reclaimForBlocksComingHome(array.region.size()))
+            rc = array.region.unbind(cause.code());
         if (rc < 0)
             NativeErrors.checkDevice("hmm4j_region_unbind", rc, ds.device.id(), ds.engine.lastError());
+        ds.evicted(array);
         freeDeviceMemory(array);
         if (cause == MigrationCause.EVICTION)
             evictions.incrementAndGet();
     }
 
+    /**
+     * Blocks could not come home for want of host memory although the engine had given back kept pages of DEVICE
+     * blocks for them: the host tier also gives back SHARED blocks' pages (which the engine, changing no protection,
+     * leaves alone), least recently used first. Returns whether anything was given back, so a retry may succeed.
+     */
+    private boolean reclaimForBlocksComingHome(long bytes) {
+        return hostTier.reclaim(bytes, HostTier.Cause.NO_HOST_MEMORY) > 0;
+    }
+
     private void freeDeviceMemory(ManagedArray array) {
         DeviceState ds = array.boundDevice;
         array.boundDevice = null;
-        try {
-            // Freed device memory is zeroed before reuse: no data leaks from one array to the next.
-            ds.engine.zero(array.deviceAddress, array.deviceBytes);
-        } catch (DeviceException e) {
-            // A device that cannot zero keeps the memory out of the pool rather than leak its contents.
-            return;
-        }
-        ds.budget.deallocate(array.deviceAddress, array.deviceBytes);
+        ds.free(array.deviceAddress, array.deviceBytes);
     }
 
     private void migrate(ManagedArray array, long firstBlock, long blocks, int direction, int intent, MigrationCause cause,
@@ -1312,6 +1336,12 @@ public final class ManagedHeap implements AutoCloseable {
         event.begin();
         long[] moved = new long[2];
         int rc = array.region.migrate(firstBlock, blocks, direction, intent, cause.code(), moved, outcome);
+        if (rc == -hmm4j_h.HMM4J_ENOHOSTMEM && reclaimForBlocksComingHome(blocks * blockSize)) {
+            long[] movedBefore = moved.clone();
+            rc = array.region.migrate(firstBlock, blocks, direction, intent, cause.code(), moved, outcome);
+            moved[0] += movedBefore[0];
+            moved[1] += movedBefore[1];
+        }
         DeviceState ds = array.boundDevice;
         if (moved[0] > 0 && event.shouldCommit()) {
             event.arrayId = array.id;
@@ -1518,8 +1548,9 @@ public final class ManagedHeap implements AutoCloseable {
                 hmm4j_stats.spurious_faults(stats), hmm4j_stats.fault_ns(stats), hmm4j_stats.blocks_to_device(stats),
                 hmm4j_stats.blocks_to_host(stats), toDevice, toHost, hmm4j_stats.prefetched_blocks(stats),
                 hmm4j_stats.copy_errors(stats), hmm4j_stats.migrations(stats), hmm4j_stats.migrate_ns(stats),
-                evictions.get(), live.size(), launches.get(), hostTier.reclaimedBytes(),
-                hmm4j_stats.batched_faults(stats));
+                evictions.get(), live.size(), launches.get(),
+                hostTier.reclaimedBytes() + hmm4j_stats.host_reclaimed_bytes(stats), hmm4j_stats.batched_faults(stats),
+                hmm4j_stats.host_reserve_failures(stats));
     }
 
     /** Device memory in use by arrays on device {@code deviceIndex} (0 for coherent devices). */
@@ -1626,12 +1657,17 @@ public final class ManagedHeap implements AutoCloseable {
             }
             if (array.region.isFileBacked())
                 forceBeforeDestroy(array);
+            // The engine writes spillable regions back to their device on its own (another thread's fault): no
+            // more of that once the device memory is freed and maybe another array's. This waits for a write-back
+            // in progress (it holds the region's lock).
+            array.region.setHostSpill(false);
             if (array.region.sharedName() != null && array.boundDevice != null)
                 bringSharedHome(array);
             if (array.boundDevice != null)
                 freeDeviceMemory(array);
             hostTier.forget(array.region);
-            deviceRecency.forget(array);
+            for (DeviceState ds : devices)
+                ds.forget(array);
             array.region.destroy();
             if (array.group != null)
                 array.group.uncharge(array.region.size());

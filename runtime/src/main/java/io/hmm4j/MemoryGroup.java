@@ -52,6 +52,8 @@ public final class MemoryGroup {
     /** Sets the group's device policy (children without their own follow it). Returns this group. */
     public MemoryGroup devicePolicy(DevicePolicy policy) {
         this.devicePolicy = Objects.requireNonNull(policy, "policy");
+        if (heap.isOpen())
+            heap.devicePolicyChanged();
         return this;
     }
 

@@ -2,6 +2,7 @@ package io.hmm4j.internal.engine;
 
 import io.hmm4j.DeviceException;
 import io.hmm4j.DeviceOutOfMemoryException;
+import io.hmm4j.HostOutOfMemoryException;
 import io.hmm4j.internal.ffm.hmm4j_h;
 import java.util.Map;
 
@@ -29,6 +30,9 @@ public final class NativeErrors {
         if (errno == hmm4j_h.HMM4J_EMAPLIMIT)
             return negativeErrno + " HMM4J_EMAPLIMIT the process is at the kernel's limit of memory mappings"
                     + " (raise vm.max_map_count, or use larger blocks)";
+        if (errno == hmm4j_h.HMM4J_ENOHOSTMEM)
+            return negativeErrno + " HMM4J_ENOHOSTMEM no host memory for blocks coming home, even after kept pages were"
+                    + " given back (the blocks stay on the device)";
         return negativeErrno + " " + NAMES.getOrDefault(errno, "errno " + errno);
     }
 
@@ -53,6 +57,8 @@ public final class NativeErrors {
         if (result >= 0)
             return result;
         String message = call + " failed on " + deviceId + ": " + describe(result);
+        if (result == -hmm4j_h.HMM4J_ENOHOSTMEM)
+            throw new HostOutOfMemoryException(message, 0);
         if (result == -12)
             throw new DeviceOutOfMemoryException(message, deviceId);
         if (result == -5 || result == -19)

@@ -385,6 +385,25 @@ public final class Region {
         hmm4j_h.hmm4j_region_fence_detach(handle, fence.handle());
     }
 
+    /**
+     * Shares the heap's host headroom (one {@code long} in native memory that outlives the region) with the engine,
+     * which charges the pages it reserves for blocks coming home to it and reclaims the heap's clean pages first when
+     * it would go below zero ({@code hmm4j_region_set_host_headroom}).
+     */
+    public void setHostHeadroom(MemorySegment headroom) {
+        hmm4j_h.hmm4j_region_set_host_headroom(handle, headroom);
+    }
+
+    /** Whether the engine may write HOST blocks back to the device to keep the heap within its host budget. */
+    public void setHostSpill(boolean allow) {
+        hmm4j_h.hmm4j_region_set_host_spill(handle, allow ? 1 : 0);
+    }
+
+    /** Java's recency stamp for the engine's choice of what to spill (larger: used more recently). */
+    public void touch(long stamp) {
+        hmm4j_h.hmm4j_region_touch(handle, stamp);
+    }
+
     public void setReleaseHost(boolean release) {
         hmm4j_h.hmm4j_region_set_release_host(handle, release ? 1 : 0);
     }

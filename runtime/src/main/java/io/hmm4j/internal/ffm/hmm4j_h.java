@@ -22,6 +22,7 @@ public final class hmm4j_h {
 
     public static final int HMM4J_ABI_VERSION = 1;
     public static final int HMM4J_EMAPLIMIT = 4096;
+    public static final int HMM4J_ENOHOSTMEM = 4097;
     public static final int HMM4J_BLOCK_HOST = 0;
     public static final int HMM4J_BLOCK_SHARED = 1;
     public static final int HMM4J_BLOCK_DEVICE = 2;
@@ -720,6 +721,72 @@ public final class hmm4j_h {
         }
     }
 
+    private static final class hmm4j_region_set_host_headroom {
+        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_POINTER, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_set_host_headroom");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void hmm4j_region_set_host_headroom(struct hmm4j_region *region, int64_t *headroom)
+     * }
+     */
+    public static void hmm4j_region_set_host_headroom(MemorySegment region, MemorySegment headroom) {
+        var mh$ = hmm4j_region_set_host_headroom.HANDLE;
+        try {
+            mh$.invokeExact(region, headroom);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_set_host_spill {
+        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_POINTER, hmm4j_h.C_INT);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_set_host_spill");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void hmm4j_region_set_host_spill(struct hmm4j_region *region, int32_t allow)
+     * }
+     */
+    public static void hmm4j_region_set_host_spill(MemorySegment region, int allow) {
+        var mh$ = hmm4j_region_set_host_spill.HANDLE;
+        try {
+            mh$.invokeExact(region, allow);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_touch {
+        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_POINTER, hmm4j_h.C_LONG);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_touch");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void hmm4j_region_touch(struct hmm4j_region *region, uint64_t stamp)
+     * }
+     */
+    public static void hmm4j_region_touch(MemorySegment region, long stamp) {
+        var mh$ = hmm4j_region_touch.HANDLE;
+        try {
+            mh$.invokeExact(region, stamp);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static final class hmm4j_pressure_open {
         static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_LONG, hmm4j_h.C_LONG);
         static final MemorySegment ADDR = findOrThrow("hmm4j_pressure_open");
@@ -999,6 +1066,28 @@ public final class hmm4j_h {
         var mh$ = hmm4j_region_inject_protect_failure.HANDLE;
         try {
             mh$.invokeExact(region, skip, count);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_engine_inject_host_reserve_failure {
+        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_INT, hmm4j_h.C_INT);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_engine_inject_host_reserve_failure");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void hmm4j_engine_inject_host_reserve_failure(uint32_t skip, uint32_t count)
+     * }
+     */
+    public static void hmm4j_engine_inject_host_reserve_failure(int skip, int count) {
+        var mh$ = hmm4j_engine_inject_host_reserve_failure.HANDLE;
+        try {
+            mh$.invokeExact(skip, count);
         } catch (Error | RuntimeException ex) {
             throw ex;
         } catch (Throwable ex$) {

@@ -17,6 +17,7 @@ import java.lang.foreign.ValueLayout;
  *     uint64_t bytes_to_device[HMM4J_CAUSE_COUNT];
  *     uint64_t bytes_to_host[HMM4J_CAUSE_COUNT];
  *     uint64_t prefetched_blocks, copy_errors, migrate_ns, migrations, batched_faults;
+ *     uint64_t host_reclaimed_bytes, host_reserve_failures;
  * }
  * }
  */
@@ -39,7 +40,9 @@ public final class hmm4j_stats {
             hmm4j_h.C_LONG.withName("copy_errors"),
             hmm4j_h.C_LONG.withName("migrate_ns"),
             hmm4j_h.C_LONG.withName("migrations"),
-            hmm4j_h.C_LONG.withName("batched_faults"))
+            hmm4j_h.C_LONG.withName("batched_faults"),
+            hmm4j_h.C_LONG.withName("host_reclaimed_bytes"),
+            hmm4j_h.C_LONG.withName("host_reserve_failures"))
         .withName("hmm4j_stats");
 
     public static GroupLayout layout() {
@@ -50,7 +53,7 @@ public final class hmm4j_stats {
     public static final String[] FIELDS = {
         "read_faults", "write_faults", "spurious_faults", "fault_ns", "blocks_to_device", "blocks_to_host",
         "bytes_to_device", "bytes_to_host", "prefetched_blocks", "copy_errors", "migrate_ns", "migrations",
-        "batched_faults"
+        "batched_faults", "host_reclaimed_bytes", "host_reserve_failures"
     };
 
     public static long offsetOf(String field) {
@@ -70,6 +73,8 @@ public final class hmm4j_stats {
     private static final long migrate_ns$OFFSET = offsetOf("migrate_ns");
     private static final long migrations$OFFSET = offsetOf("migrations");
     private static final long batched_faults$OFFSET = offsetOf("batched_faults");
+    private static final long host_reclaimed_bytes$OFFSET = offsetOf("host_reclaimed_bytes");
+    private static final long host_reserve_failures$OFFSET = offsetOf("host_reserve_failures");
 
     // The engine adds with atomics; volatile loads see the latest values from any thread.
     private static long load(MemorySegment struct, long offset) {
@@ -93,4 +98,6 @@ public final class hmm4j_stats {
     public static long migrate_ns(MemorySegment struct) { return load(struct, migrate_ns$OFFSET); }
     public static long migrations(MemorySegment struct) { return load(struct, migrations$OFFSET); }
     public static long batched_faults(MemorySegment struct) { return load(struct, batched_faults$OFFSET); }
+    public static long host_reclaimed_bytes(MemorySegment struct) { return load(struct, host_reclaimed_bytes$OFFSET); }
+    public static long host_reserve_failures(MemorySegment struct) { return load(struct, host_reserve_failures$OFFSET); }
 }

@@ -17,7 +17,10 @@ import jdk.jfr.StackTrace;
 public final class ReclaimEvent extends Event {
 
     @Label("Cause")
-    @Description("budget: the heap was over its host budget; pressure: the system reported memory pressure")
+    @Description("budget: the heap was over its host budget (after a launch or before an allocation); pressure: the"
+            + " system reported memory pressure, or the application asked; no_host_memory: blocks coming home got no"
+            + " pages; fault: the engine gave back pages itself so that blocks coming home kept the heap within its"
+            + " budget (summed since the last report)")
     public String cause;
 
     @Label("Reclaimed")
@@ -25,6 +28,7 @@ public final class ReclaimEvent extends Event {
     public long bytes;
 
     @Label("Host Bytes Before")
+    @Description("-1 where not measured (cause fault)")
     @DataAmount
     public long hostBytesBefore;
 

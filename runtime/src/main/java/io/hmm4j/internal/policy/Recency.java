@@ -7,18 +7,18 @@ import java.util.Optional;
 import java.util.function.Predicate;
 
 /**
- * Least-recently-used order, the one victim selection of the heap: eviction picks the array to push off a full
- * device with it, and the host tier the regions whose kept pages go first. Not thread-safe: its owner's lock guards
- * it.
+ * Least-recently-used {@link VictimOrder}: eviction picks the array to push off a full device with it, and the host
+ * tier the regions whose kept pages go first. Not thread-safe: its owner's lock guards it.
  *
  * @param <T> what is used (an array, a region); compared by identity
  */
-public final class Recency<T> {
+public final class Recency<T> implements VictimOrder<T> {
 
     /** Least recently used first. */
     private final LinkedHashSet<T> order = new LinkedHashSet<>();
 
     /** {@code item} was just used: it becomes the last candidate. Returns whether it was new. */
+    @Override
     public boolean touch(T item) {
         boolean known = order.remove(item);
         order.add(item);
@@ -26,6 +26,7 @@ public final class Recency<T> {
     }
 
     /** {@code item} was placed without being used (a cold array moved by the host tier): it becomes the first candidate. */
+    @Override
     public void touchAsOldest(T item) {
         order.remove(item);
         List<T> rest = new ArrayList<>(order);
@@ -35,6 +36,7 @@ public final class Recency<T> {
     }
 
     /** {@code item} is gone. Returns whether it was known. */
+    @Override
     public boolean forget(T item) {
         return order.remove(item);
     }
@@ -52,6 +54,17 @@ public final class Recency<T> {
         return new ArrayList<>(order);
     }
 
+    @Override
+    public Optional<T> victim(Predicate<? super T> eligible) {
+        return leastRecent(eligible);
+    }
+
+    @Override
+    public List<T> victimsInOrder() {
+        return oldestFirst();
+    }
+
+    @Override
     public int size() {
         return order.size();
     }
