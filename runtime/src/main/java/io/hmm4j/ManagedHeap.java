@@ -209,12 +209,7 @@ public final class ManagedHeap implements AutoCloseable {
      */
     private <T extends ManagedArray> T allocate(long length, int elementSize, ArrayFactory<T> factory, MemoryGroup group) {
         ensureOpen();
-        if (length <= 0)
-            throw new IllegalArgumentException("array length must be > 0: " + length);
-        if (length > MAX_ARRAY_BYTES / elementSize)
-            throw new IllegalArgumentException("array of " + length + " elements of " + elementSize
-                    + " bytes exceeds the maximum of " + MAX_ARRAY_BYTES + " bytes");
-        long bytes = length * elementSize;
+        long bytes = checkedByteSize("array", length, elementSize);
         long charged = (bytes + blockSize - 1) / blockSize * blockSize;
         if (group != null)
             group.charge(charged);
@@ -439,16 +434,21 @@ public final class ManagedHeap implements AutoCloseable {
         return name;
     }
 
+    /** The bytes of {@code length} elements, refused when not positive or over {@link #MAX_ARRAY_BYTES}. */
+    private static long checkedByteSize(String what, long length, int elementSize) {
+        if (length <= 0)
+            throw new IllegalArgumentException(what + " length must be > 0: " + length);
+        if (length > MAX_ARRAY_BYTES / elementSize)
+            throw new IllegalArgumentException(what + " of " + length + " elements of " + elementSize
+                    + " bytes exceeds the maximum of " + MAX_ARRAY_BYTES + " bytes");
+        return length * elementSize;
+    }
+
     private <T extends ManagedArray> T shareArray(String name, long length, int elementSize, ArrayFactory<T> factory)
             throws IOException {
         checkSharedName(name);
         ensureOpen();
-        if (length <= 0)
-            throw new IllegalArgumentException("array length must be > 0: " + length);
-        if (length > MAX_ARRAY_BYTES / elementSize)
-            throw new IllegalArgumentException("shared array of " + length + " elements of " + elementSize
-                    + " bytes exceeds the maximum of " + MAX_ARRAY_BYTES + " bytes");
-        long bytes = length * elementSize;
+        long bytes = checkedByteSize("shared array", length, elementSize);
         Region region = Region.shared(name, bytes, elementSize, blockSize, true, stats);
         return publishShared(region, bytes, factory, true);
     }
