@@ -518,8 +518,12 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
 {
     int result = 0;
     uint64_t moved = 0;
-    /* Home: host pages are about to be written or made writable. */
-    if (direction == HMM4J_TO_HOST)
+    /*
+     * Home: host pages are about to be written or made writable. A copy into them on a device whose copies run in
+     * queue order starts only after the uploads before it have read them; making them writable needs the wait.
+     */
+    bool copy_follows_uploads = r->device && r->device->ops->copies_follow_launches;
+    if (direction == HMM4J_TO_HOST && ((intent & HMM4J_INTENT_WRITE) || !copy_follows_uploads))
         settle_uploads_locked(r);
     uint64_t b = first;
     while (b < first + n) {
@@ -851,8 +855,6 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
     uint64_t entry = pending_entry(block, write);
     int slot = lock_for_fault(r, entry);
     bool batched = taken_by_batch(r, slot, entry);
-    /* A host write must not reach pages the device is still reading for a launch. */
-    settle_uploads_locked(r);
     /* userfaultfd's blocks carry no mprotect: undo what an unservable fault left (uffd.c), then serve as usual. */
     if (r->uffd && atomic_exchange(&r->uffd_fell_back, false))
         mprotect(r->user, r->size, PROT_READ | PROT_WRITE);
