@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
@@ -87,6 +88,9 @@ static void forward_to(const struct sigaction *previous, int signo, siginfo_t *i
     }
 }
 
+/* Filled before the handler is installed: the synchronous error signals, unblocked while a fault is served. */
+static sigset_t error_signals;
+
 static void on_segv(int signo, siginfo_t *info, void *context)
 {
     int saved_errno = errno;
@@ -98,6 +102,12 @@ static void on_segv(int signo, siginfo_t *info, void *context)
     int slot;
     struct hmm4j_region *region = hmm4j_registry_enter(address, &slot);
     if (region) {
+        /*
+         * As HotSpot's own handler does (JDK-8252533): a crash while serving (a driver's fault, a bug here) must
+         * reach the handlers again and end in the JVM's error report with this stack. Left blocked, the kernel
+         * kills the process without a word. Serving never touches the user view, so no fault here is ours.
+         */
+        pthread_sigmask(SIG_UNBLOCK, &error_signals, NULL);
         int rc = hmm4j_region_serve_fault(region, address, fault_is_write(context));
         hmm4j_registry_leave(slot);
         if (rc == 0) {
@@ -120,8 +130,20 @@ static void on_segv(int signo, siginfo_t *info, void *context)
     forward_to(&previous_segv, signo, info, context);
 }
 
+static void fill_error_signals(void)
+{
+    sigemptyset(&error_signals);
+    sigaddset(&error_signals, SIGSEGV);
+    sigaddset(&error_signals, SIGBUS);
+    sigaddset(&error_signals, SIGFPE);
+    sigaddset(&error_signals, SIGILL);
+    sigaddset(&error_signals, SIGTRAP);
+}
+
 static int install_handler(void)
 {
+    static pthread_once_t error_signals_filled = PTHREAD_ONCE_INIT;
+    pthread_once(&error_signals_filled, fill_error_signals);
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_sigaction = on_segv;
