@@ -73,17 +73,24 @@ void hmm4j_registry_remove(struct hmm4j_region *region)
         sched_yield();
 }
 
+/*
+ * A slot being filled has its region and end stored before its start: its start still reads 0, the empty slot's,
+ * so the range test alone would take any address below the new end (a JVM fault near 0 included) for the new
+ * region's, and the fault would be served at a negative block. Empty starts are skipped, and the region found is
+ * checked against its own range once it is held (counted in users, it cannot be freed meanwhile).
+ */
 struct hmm4j_region *hmm4j_registry_enter(uintptr_t address, int *slot_index)
 {
     int top = atomic_load(&high_water);
     for (int i = 0; i < top; i++) {
         struct registry_slot *slot = &slots[i];
         uintptr_t start = atomic_load(&slot->start);
-        if (address < start || address >= atomic_load(&slot->end))
+        if (start == 0 || address < start || address >= atomic_load(&slot->end))
             continue;
         atomic_fetch_add(&slot->users, 1);
         struct hmm4j_region *region = atomic_load(&slot->region);
-        if (region != NULL && atomic_load(&slot->start) == start) {
+        if (region != NULL && atomic_load(&slot->start) == start && address >= (uintptr_t)region->user &&
+            address - (uintptr_t)region->user < region->size) {
             *slot_index = i;
             return region;
         }
