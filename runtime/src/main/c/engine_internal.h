@@ -135,6 +135,8 @@ bool hmm4j_region_trylock(struct hmm4j_region *region);
  */
 int hmm4j_region_reserve_host_locked(struct hmm4j_region *region, uint64_t first, uint64_t count);
 /* For the host tier: punch a run's pages (never a file's); change a run's protection as the region does. */
+/* The run of blocks from `first` (whose state is `state`) that share that state, at most `limit` long. */
+uint64_t hmm4j_region_run_of(struct hmm4j_region *r, uint64_t first, uint8_t state, uint64_t limit);
 void hmm4j_region_punch_locked(struct hmm4j_region *r, uint64_t first, uint64_t count);
 int hmm4j_region_protect_locked(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state);
 /* Serves a host fault at `address` (lock held by callee). Returns 0 if served, -errno otherwise. */

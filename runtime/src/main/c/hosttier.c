@@ -27,15 +27,6 @@ static uint8_t state_at(struct hmm4j_region *r, uint64_t block)
     return atomic_load_explicit(&r->state[block], memory_order_relaxed);
 }
 
-/* The run of blocks from `first` whose state is `state`, at most `limit` long. */
-static uint64_t run_of(struct hmm4j_region *r, uint64_t first, uint8_t state, uint64_t limit)
-{
-    uint64_t end = first + 1;
-    while (end < r->nblocks && end - first < limit && state_at(r, end) == state)
-        end++;
-    return end - first;
-}
-
 /*
  * Whether the region's host copies may be given back now (region lock held). A launch in flight may still need the
  * host pages it kept (a launch that fails before its kernel ran puts its written blocks back on them), an unbound
@@ -56,7 +47,7 @@ static bool reclaimable_locked(struct hmm4j_region *r)
  */
 static uint64_t punch_device_run(struct hmm4j_region *r, uint64_t *b, uint64_t left)
 {
-    uint64_t end = *b + run_of(r, *b, HMM4J_BLOCK_DEVICE, UINT64_MAX);
+    uint64_t end = *b + hmm4j_region_run_of(r, *b, HMM4J_BLOCK_DEVICE, UINT64_MAX);
     off_t data = lseek(r->memfd, (off_t)(*b << r->block_shift), SEEK_DATA);
     if (data < 0 || (uint64_t)data >= (end << r->block_shift)) {
         *b = end;
@@ -96,7 +87,7 @@ static uint64_t reclaim_locked(struct hmm4j_region *r, uint64_t max_blocks, bool
             released += punch_device_run(r, &b, left);
             continue;
         }
-        uint64_t count = run_of(r, b, state, left);
+        uint64_t count = hmm4j_region_run_of(r, b, state, left);
         /* Protection first, state after (invariant 8): a clean block becomes DEVICE only once it faults. */
         *rc = hmm4j_region_protect_locked(r, b, count, HMM4J_BLOCK_DEVICE);
         if (*rc != 0)
@@ -196,7 +187,7 @@ static uint64_t spill_host_locked(struct hmm4j_region *r, uint64_t bytes)
             b++;
             continue;
         }
-        uint64_t count = run_of(r, b, HMM4J_BLOCK_HOST, want - released);
+        uint64_t count = hmm4j_region_run_of(r, b, HMM4J_BLOCK_HOST, want - released);
         uint64_t moved = 0;
         if (hmm4j_region_migrate_locked(r, b, count, HMM4J_TO_DEVICE, HMM4J_INTENT_READ | HMM4J_INTENT_WRITE,
                                         HMM4J_CAUSE_EVICTION, &moved) != 0)

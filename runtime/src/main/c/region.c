@@ -176,6 +176,14 @@ static uint8_t state_of(struct hmm4j_region *r, uint64_t block)
     return atomic_load_explicit(&r->state[block], memory_order_relaxed);
 }
 
+uint64_t hmm4j_region_run_of(struct hmm4j_region *r, uint64_t first, uint8_t state, uint64_t limit)
+{
+    uint64_t end = first + 1;
+    while (end < r->nblocks && end - first < limit && state_of(r, end) == state)
+        end++;
+    return end - first;
+}
+
 static void set_state(struct hmm4j_region *r, uint64_t block, uint8_t state)
 {
     atomic_store_explicit(&r->state[block], state, memory_order_relaxed);
@@ -690,9 +698,7 @@ HMM4J_EXPORT int hmm4j_region_launch_enqueued(struct hmm4j_region *r)
             b++;
             continue;
         }
-        uint64_t end = b + 1;
-        while (end < r->nblocks && state_of(r, end) == HMM4J_BLOCK_SHARED)
-            end++;
+        uint64_t end = b + hmm4j_region_run_of(r, b, HMM4J_BLOCK_SHARED, UINT64_MAX);
         uint64_t committed = 0;
         int rc = commit_run(r, b, end - b, HMM4J_BLOCK_DEVICE, protection_of(HMM4J_BLOCK_SHARED), true,
                             HMM4J_BLOCK_SHARED, NULL, 0, &committed);
@@ -718,9 +724,7 @@ HMM4J_EXPORT int64_t hmm4j_region_reclaim(struct hmm4j_region *r)
                 b++;
                 continue;
             }
-            uint64_t end = b + 1;
-            while (end < r->nblocks && state_of(r, end) == HMM4J_BLOCK_DEVICE)
-                end++;
+            uint64_t end = b + hmm4j_region_run_of(r, b, HMM4J_BLOCK_DEVICE, UINT64_MAX);
             release_host_backing(r, b, end - b);
             released += (int64_t)(end - b);
             b = end;
