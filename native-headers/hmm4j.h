@@ -580,6 +580,18 @@ uint64_t hmm4j_device_event_waits(const struct hmm4j_device *device);
 /* Test hook: how many copies were enqueued without waiting (HMM4J_INTENT_ASYNC). */
 uint64_t hmm4j_device_async_copies(const struct hmm4j_device *device);
 
+/*
+ * Host memory page-locked with the device (CUDA: cuMemHostRegister of a region's kept pages, so moves DMA
+ * directly): at most `bytes` at a time (default unlimited); a region over the limit stays unpinned and its copies
+ * stage through the driver. Lowering the limit unpins nothing already pinned.
+ */
+void hmm4j_device_set_pinned_limit(struct hmm4j_device *device, uint64_t bytes);
+uint64_t hmm4j_device_pinned_bytes(const struct hmm4j_device *device);
+/* How many regions found the limit full. */
+uint64_t hmm4j_device_pin_refusals(const struct hmm4j_device *device);
+/* Test hook: a device that cannot page-lock (emulated) accounts pins as if it did, so the limit can be tested. */
+void hmm4j_device_test_pretend_pinning(struct hmm4j_device *device);
+
 /* The raw backend error code of the last failure (CUresult, cl_int, errno). */
 int64_t hmm4j_device_last_error(const struct hmm4j_device *device);
 

@@ -68,6 +68,10 @@ funcs = [
  ("long","hmm4j_device_synchronizations",[("ptr","device")],True,"uint64_t hmm4j_device_synchronizations(const struct hmm4j_device *device)"),
  ("long","hmm4j_device_event_waits",[("ptr","device")],True,"uint64_t hmm4j_device_event_waits(const struct hmm4j_device *device)"),
  ("long","hmm4j_device_async_copies",[("ptr","device")],True,"uint64_t hmm4j_device_async_copies(const struct hmm4j_device *device)"),
+ ("void","hmm4j_device_set_pinned_limit",[("ptr","device"),("long","bytes")],True,"void hmm4j_device_set_pinned_limit(struct hmm4j_device *device, uint64_t bytes)"),
+ ("long","hmm4j_device_pinned_bytes",[("ptr","device")],True,"uint64_t hmm4j_device_pinned_bytes(const struct hmm4j_device *device)"),
+ ("long","hmm4j_device_pin_refusals",[("ptr","device")],True,"uint64_t hmm4j_device_pin_refusals(const struct hmm4j_device *device)"),
+ ("void","hmm4j_device_test_pretend_pinning",[("ptr","device")],True,"void hmm4j_device_test_pretend_pinning(struct hmm4j_device *device)"),
 ]
 jt = {"int":"int","long":"long","ptr":"MemorySegment","void":"void"}
 lay = {"int":"hmm4j_h.C_INT","long":"hmm4j_h.C_LONG","ptr":"hmm4j_h.C_POINTER"}

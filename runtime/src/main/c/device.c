@@ -19,7 +19,68 @@ int hmm4j_device_init(struct hmm4j_device *dev, const struct hmm4j_device_ops *o
     atomic_store(&dev->synchronizations, 0);
     atomic_store(&dev->event_waits, 0);
     atomic_store(&dev->async_copies, 0);
+    atomic_store(&dev->pinned_bytes, 0);
+    atomic_store(&dev->pinned_limit, UINT64_MAX);
+    atomic_store(&dev->pin_refusals, 0);
+    atomic_store(&dev->pretend_pinning, false);
     return 0;
+}
+
+/* Takes `bytes` of the pinned-bytes limit, or nothing when that would pass it. */
+static bool reserve_pinned(struct hmm4j_device *dev, size_t bytes)
+{
+    uint64_t limit = atomic_load(&dev->pinned_limit);
+    uint64_t used = atomic_load(&dev->pinned_bytes);
+    do {
+        if (bytes > limit || used > limit - bytes)
+            return false;
+    } while (!atomic_compare_exchange_weak(&dev->pinned_bytes, &used, used + bytes));
+    return true;
+}
+
+bool hmm4j_device_pin(struct hmm4j_device *dev, void *host, size_t bytes)
+{
+    bool driver = dev->ops->register_host && dev->ops->unregister_host;
+    if (!driver && !atomic_load(&dev->pretend_pinning))
+        return false;
+    if (!reserve_pinned(dev, bytes)) {
+        atomic_fetch_add(&dev->pin_refusals, 1);
+        return false;
+    }
+    if (driver && dev->ops->register_host(dev, host, bytes) != 0) {
+        atomic_fetch_sub(&dev->pinned_bytes, bytes);
+        return false;
+    }
+    return true;
+}
+
+void hmm4j_device_unpin(struct hmm4j_device *dev, void *host, size_t bytes, bool driver_too)
+{
+    if (driver_too && dev->ops->unregister_host)
+        dev->ops->unregister_host(dev, host);
+    atomic_fetch_sub(&dev->pinned_bytes, bytes);
+}
+
+HMM4J_EXPORT void hmm4j_device_set_pinned_limit(struct hmm4j_device *dev, uint64_t bytes)
+{
+    if (dev)
+        atomic_store(&dev->pinned_limit, bytes);
+}
+
+HMM4J_EXPORT uint64_t hmm4j_device_pinned_bytes(const struct hmm4j_device *dev)
+{
+    return dev ? atomic_load(&dev->pinned_bytes) : 0;
+}
+
+HMM4J_EXPORT uint64_t hmm4j_device_pin_refusals(const struct hmm4j_device *dev)
+{
+    return dev ? atomic_load(&dev->pin_refusals) : 0;
+}
+
+HMM4J_EXPORT void hmm4j_device_test_pretend_pinning(struct hmm4j_device *dev)
+{
+    if (dev)
+        atomic_store(&dev->pretend_pinning, true);
 }
 
 void hmm4j_device_get(struct hmm4j_device *dev) { atomic_fetch_add(&dev->refs, 1); }

@@ -55,6 +55,11 @@ struct hmm4j_device {
     _Atomic uint64_t synchronizations;
     _Atomic uint64_t event_waits;
     _Atomic uint64_t async_copies;
+    /* Host bytes page-locked with this device (register_host), held under pinned_limit (hmm4j_device_pin). */
+    _Atomic uint64_t pinned_bytes;
+    _Atomic uint64_t pinned_limit;
+    _Atomic uint64_t pin_refusals;
+    atomic_bool pretend_pinning; /* test hook: a device without register_host accounts pins as if it had one */
     void *backend; /* the backend's private state */
 };
 
@@ -139,6 +144,8 @@ int hmm4j_region_reserve_host_locked(struct hmm4j_region *region, uint64_t first
 uint64_t hmm4j_region_run_of(struct hmm4j_region *r, uint64_t first, uint8_t state, uint64_t limit);
 void hmm4j_region_punch_locked(struct hmm4j_region *r, uint64_t first, uint64_t count);
 int hmm4j_region_protect_locked(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state);
+/* Unpins the engine view (after settling uploads that read it); no-op when not pinned. */
+void hmm4j_region_unpin_locked(struct hmm4j_region *r);
 /* Serves a host fault at `address` (lock held by callee). Returns 0 if served, -errno otherwise. */
 int hmm4j_region_serve_fault(struct hmm4j_region *region, uintptr_t address, bool write);
 /* migrate's collect/copy/finalize for callers that hold the region lock (region_file.c's force). */
@@ -195,6 +202,13 @@ int hmm4j_device_do_to_device_async(struct hmm4j_device *dev, uint64_t addr, con
 int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned);
 int hmm4j_device_init(struct hmm4j_device *dev, const struct hmm4j_device_ops *ops, void *backend);
 int hmm4j_device_do_synchronize(struct hmm4j_device *dev);
+/*
+ * Page-locks `bytes` of host memory at `host` with the device when its pinned-bytes limit has room and the driver
+ * agrees; false otherwise (copies then stage through the driver). Every true is paired with one hmm4j_device_unpin
+ * of the same range; `driver_too` false only accounts (a closed device's context may be gone).
+ */
+bool hmm4j_device_pin(struct hmm4j_device *dev, void *host, size_t bytes);
+void hmm4j_device_unpin(struct hmm4j_device *dev, void *host, size_t bytes, bool driver_too);
 /* A bound region holds a reference: the device outlives hmm4j_device_destroy until it is unbound or destroyed. */
 void hmm4j_device_get(struct hmm4j_device *dev);
 void hmm4j_device_put(struct hmm4j_device *dev);

@@ -112,11 +112,8 @@ HMM4J_EXPORT int64_t hmm4j_region_reclaim_host(struct hmm4j_region *r, uint64_t 
     hmm4j_region_lock(r);
     if (!reclaimable_locked(r))
         goto out_unlock;
-    if (r->host_registered) {
-        /* Page-locked memory cannot be punched: unpin first; later moves stage through the driver. */
-        r->device->ops->unregister_host(r->device, r->engine);
-        r->host_registered = false;
-    }
+    /* Page-locked memory cannot be punched: unpin first; later moves stage through the driver. */
+    hmm4j_region_unpin_locked(r);
     released = reclaim_locked(r, max_blocks, true, &rc);
 out_unlock:
     hmm4j_region_unlock(r);

@@ -242,18 +242,17 @@ HMM4J_EXPORT int hmm4j_region_settle_uploads(struct hmm4j_region *r)
 /* Page-locks the engine view with the device when host pages are kept (punching would break the lock). */
 static void register_host_locked(struct hmm4j_region *r)
 {
-    if (r->device && !r->release_host && !r->host_registered && r->device->ops->register_host &&
-        r->device->ops->register_host(r->device, r->engine, r->size) == 0)
+    if (r->device && !r->release_host && !r->host_registered && hmm4j_device_pin(r->device, r->engine, r->size))
         r->host_registered = true;
 }
 
-static void unregister_host_locked(struct hmm4j_region *r)
+void hmm4j_region_unpin_locked(struct hmm4j_region *r)
 {
     if (r->host_registered) {
+        /* An upload in flight still reads the pages through their lock. */
         settle_uploads_locked(r);
         /* A closed device's context may be gone: its registration dies with it. */
-        if (!atomic_load(&r->device->closed))
-            r->device->ops->unregister_host(r->device, r->engine);
+        hmm4j_device_unpin(r->device, r->engine, r->size, !atomic_load(&r->device->closed));
         r->host_registered = false;
     }
 }
@@ -332,7 +331,7 @@ HMM4J_EXPORT void hmm4j_region_destroy(struct hmm4j_region *r)
         hmm4j_shared_detach(r);
     hmm4j_region_drop_fences(r);
     if (r->device) {
-        unregister_host_locked(r);
+        hmm4j_region_unpin_locked(r);
         hmm4j_device_put(r->device);
     }
     munmap(r->engine, r->size);
@@ -394,7 +393,7 @@ HMM4J_EXPORT void hmm4j_region_set_release_host(struct hmm4j_region *r, int32_t 
     hmm4j_region_lock(r);
     r->release_host = release != 0 && r->file_bytes == 0;
     if (r->release_host)
-        unregister_host_locked(r);
+        hmm4j_region_unpin_locked(r);
     else
         register_host_locked(r);
     hmm4j_region_unlock(r);
@@ -666,7 +665,7 @@ HMM4J_EXPORT int hmm4j_region_unbind(struct hmm4j_region *r, int32_t cause)
         uint64_t moved = 0;
         rc = migrate_locked(r, 0, r->nblocks, HMM4J_TO_HOST, HMM4J_INTENT_WRITE, cause, NULL, &moved);
         if (rc == 0) {
-            unregister_host_locked(r);
+            hmm4j_region_unpin_locked(r);
             hmm4j_device_put(r->device);
             r->device = NULL;
             r->device_base = UINT64_MAX;

@@ -97,13 +97,17 @@ public final class ManagedHeap implements AutoCloseable {
         this.releaseHostMemory = builder.releaseHostMemory;
         this.userfaultfd = UserFaultFd.resolve(builder.userfaultfd);
         this.hostTier = new HostTier(builder.hostBudget > 0 ? builder.hostBudget : HostMemory.defaultBudget(), blockSize);
+        long pinnedLimit = builder.pinnedHostLimit >= 0 ? builder.pinnedHostLimit : hostTier.budget() / 2;
         BackendProvider provider = Backends.select(Backends.requestedName(builder.backend));
         this.backend = provider.open(Backends.config(provider.name(), builder.settings));
         try {
             List<DeviceState> states = new ArrayList<>();
             for (Device device : backend.devices()) {
                 long budget = builder.deviceBudget > 0 ? builder.deviceBudget : device.capacityBytes();
-                states.add(new DeviceState(device, budget, builder.poolChunk));
+                DeviceState state = new DeviceState(device, budget, builder.poolChunk);
+                if (state.engine != null)
+                    state.engine.limitPinnedBytes(pinnedLimit);
+                states.add(state);
             }
             if (states.isEmpty())
                 throw new IllegalStateException("backend " + backend.name() + " opened no device");
@@ -1559,6 +1563,15 @@ public final class ManagedHeap implements AutoCloseable {
         return ds.budget == null ? 0 : ds.budget.used();
     }
 
+    /**
+     * Host bytes page-locked with device {@code deviceIndex} now (CUDA: kept pages registered for direct DMA; 0 on
+     * devices that do not page-lock), at most {@link Builder#pinnedHostLimit}.
+     */
+    public long pinnedHostBytes(int deviceIndex) {
+        DeviceState ds = device(deviceIndex);
+        return ds.engine == null ? 0 : ds.engine.pinnedBytes();
+    }
+
     /** The device budget of device {@code deviceIndex} (its capacity for coherent devices). */
     public long deviceBudget(int deviceIndex) {
         DeviceState ds = device(deviceIndex);
@@ -1811,6 +1824,7 @@ public final class ManagedHeap implements AutoCloseable {
         private boolean releaseHostMemory;
         private String userfaultfd;
         private long hostBudget;
+        private long pinnedHostLimit = -1;
         private final Map<String, String> settings = new HashMap<>();
 
         private Builder() {}
@@ -1890,6 +1904,22 @@ public final class ManagedHeap implements AutoCloseable {
             if (bytes <= 0)
                 throw new IllegalArgumentException("host budget must be > 0: " + bytes);
             this.hostBudget = bytes;
+            return this;
+        }
+
+        /**
+         * Most host bytes page-locked per device at a time. On CUDA the kept pages of an array bound to the GPU are
+         * registered (cuMemHostRegister) so its moves DMA directly instead of staging
+         * through the driver; page-locked memory cannot be swapped or reclaimed by the kernel, so it has its own
+         * limit. An array beyond the limit stays unpinned (its copies stage). 0 pins nothing. Default: half the
+         * {@linkplain #hostBudget host budget}. Devices that do not page-lock (emulated, OpenCL) ignore it.
+         *
+         * @throws IllegalArgumentException if {@code bytes < 0}
+         */
+        public Builder pinnedHostLimit(long bytes) {
+            if (bytes < 0)
+                throw new IllegalArgumentException("pinned host limit must be >= 0: " + bytes);
+            this.pinnedHostLimit = bytes;
             return this;
         }
 

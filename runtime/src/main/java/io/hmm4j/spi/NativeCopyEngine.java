@@ -149,6 +149,37 @@ public final class NativeCopyEngine implements AutoCloseable {
         return hmm4j_h.hmm4j_device_async_copies(handle());
     }
 
+    /**
+     * Keeps the host memory page-locked with this device (CUDA: a region's kept pages, registered so moves DMA
+     * directly) at or below {@code bytes}; a region over the limit stays unpinned and its copies stage through the
+     * driver. Lowering the limit unpins nothing already pinned.
+     *
+     * @throws IllegalArgumentException if {@code bytes < 0}
+     */
+    public void limitPinnedBytes(long bytes) {
+        if (bytes < 0)
+            throw new IllegalArgumentException("pinned-bytes limit < 0: " + bytes);
+        hmm4j_h.hmm4j_device_set_pinned_limit(handle(), bytes);
+    }
+
+    /** Host bytes page-locked with this device now. */
+    public long pinnedBytes() {
+        return hmm4j_h.hmm4j_device_pinned_bytes(handle());
+    }
+
+    /** How many times a region stayed unpinned because the pinned-bytes limit was full. */
+    public long pinRefusals() {
+        return hmm4j_h.hmm4j_device_pin_refusals(handle());
+    }
+
+    /**
+     * Test hook: a device that cannot page-lock memory (emulated) accounts pins from now on as a CUDA device does,
+     * so the pinned-bytes limit and its interplay with reclaim can be tested without a GPU.
+     */
+    public void pretendPinning() {
+        hmm4j_h.hmm4j_device_test_pretend_pinning(handle());
+    }
+
     /** The backend's raw code of the last failure (CUresult, cl_int, errno). */
     public long lastError() {
         return hmm4j_h.hmm4j_device_last_error(handle());

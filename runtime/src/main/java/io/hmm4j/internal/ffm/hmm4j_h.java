@@ -1556,4 +1556,92 @@ public final class hmm4j_h {
             throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static final class hmm4j_device_set_pinned_limit {
+        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_POINTER, hmm4j_h.C_LONG);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_set_pinned_limit");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void hmm4j_device_set_pinned_limit(struct hmm4j_device *device, uint64_t bytes)
+     * }
+     */
+    public static void hmm4j_device_set_pinned_limit(MemorySegment device, long bytes) {
+        var mh$ = hmm4j_device_set_pinned_limit.HANDLE;
+        try {
+            mh$.invokeExact(device, bytes);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_device_pinned_bytes {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_LONG, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_pinned_bytes");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * {@snippet lang=c :
+     * uint64_t hmm4j_device_pinned_bytes(const struct hmm4j_device *device)
+     * }
+     */
+    public static long hmm4j_device_pinned_bytes(MemorySegment device) {
+        var mh$ = hmm4j_device_pinned_bytes.HANDLE;
+        try {
+            return (long) mh$.invokeExact(device);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_device_pin_refusals {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_LONG, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_pin_refusals");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * {@snippet lang=c :
+     * uint64_t hmm4j_device_pin_refusals(const struct hmm4j_device *device)
+     * }
+     */
+    public static long hmm4j_device_pin_refusals(MemorySegment device) {
+        var mh$ = hmm4j_device_pin_refusals.HANDLE;
+        try {
+            return (long) mh$.invokeExact(device);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_device_test_pretend_pinning {
+        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_test_pretend_pinning");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void hmm4j_device_test_pretend_pinning(struct hmm4j_device *device)
+     * }
+     */
+    public static void hmm4j_device_test_pretend_pinning(MemorySegment device) {
+        var mh$ = hmm4j_device_test_pretend_pinning.HANDLE;
+        try {
+            mh$.invokeExact(device);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }
