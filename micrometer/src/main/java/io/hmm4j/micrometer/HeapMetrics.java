@@ -34,6 +34,8 @@ import java.util.function.ToLongFunction;
  *   <li>{@code hmm4j.memory.used}, {@code hmm4j.memory.budget} (gauges, bytes; {@code location=device},
  *       {@code device=<id>} e.g. {@code emulated:0}, {@code cuda:0}; and {@code location=host}: host RAM the
  *       heap's arrays hold and its host budget).</li>
+ *   <li>{@code hmm4j.memory.pinned} (gauge, bytes; {@code device=<id>}): host pages page-locked with the device
+ *       (CUDA), at most {@code ManagedHeap.Builder.pinnedHostLimit}.</li>
  *   <li>{@code hmm4j.reclaimed} (bytes): host pages the host tier gave back.</li>
  *   <li>{@code hmm4j.arrays.live} (gauge), {@code hmm4j.evictions}, {@code hmm4j.launches}.</li>
  * </ul>
@@ -130,6 +132,8 @@ public final class HeapMetrics implements MeterBinder {
                     h -> h.deviceBytesUsed(index), deviceTags);
             gauge(registry, "hmm4j.memory.budget", "Device memory the heap may use", BaseUnits.BYTES,
                     h -> h.deviceBudget(index), deviceTags);
+            gauge(registry, "hmm4j.memory.pinned", "Host memory page-locked with the device for direct DMA",
+                    BaseUnits.BYTES, h -> h.pinnedHostBytes(index), Tags.of("device", devices.get(i).id()));
         }
         gauge(registry, "hmm4j.arrays.live", "Managed arrays not yet closed", null, ManagedHeap::liveArrays,
                 Tags.empty());

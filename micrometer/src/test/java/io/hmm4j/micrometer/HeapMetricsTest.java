@@ -88,6 +88,7 @@ class HeapMetricsTest {
         assertThat(gauge("hmm4j.arrays.live")).isEqualTo(1);
         assertThat(gauge("hmm4j.memory.used", "location", "device", "device", "emulated:0")).isZero();
         assertThat(gauge("hmm4j.memory.budget", "device", "emulated:0")).isEqualTo(8 * BLOCK);
+        assertThat(gauge("hmm4j.memory.pinned", "device", "emulated:0")).isZero();
 
         array.segment().fill((byte) 1);
         heap.launch(BuiltinKernel.SCALE, array.length(), Arg.readWrite(array), Arg.of(2.0f), Arg.of(array.length()));
@@ -142,7 +143,8 @@ class HeapMetricsTest {
         });
         assertThat(registry.getMeters()).extracting(m -> m.getId().getName()).contains(
                 "hmm4j.faults", "hmm4j.faults.count", "hmm4j.migrated", "hmm4j.migrations", "hmm4j.memory.used",
-                "hmm4j.memory.budget", "hmm4j.arrays.live", "hmm4j.evictions", "hmm4j.launches", "hmm4j.reclaimed");
+                "hmm4j.memory.budget", "hmm4j.memory.pinned", "hmm4j.arrays.live", "hmm4j.evictions", "hmm4j.launches",
+                "hmm4j.reclaimed");
         assertThat(registry.get("hmm4j.migrated").functionCounters()).hasSize(8);
         assertThat(registry.get("hmm4j.migrated").functionCounter().getId().getBaseUnit()).isEqualTo("bytes");
     }
