@@ -41,8 +41,6 @@ import java.util.Objects;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
@@ -68,7 +66,7 @@ public final class ManagedHeap implements AutoCloseable {
         }
     }
 
-    private final Object lock = new Object();
+    private final HeapLock lock = new HeapLock();
     private final Backend backend;
     private final List<DeviceState> devices;
     private final long blockSize;
@@ -79,15 +77,10 @@ public final class ManagedHeap implements AutoCloseable {
     private final MemorySegment stats;
     private final Map<Long, ManagedArray> live = new ConcurrentHashMap<>();
     private final AtomicLong nextId = new AtomicLong();
-    private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicLong evictions = new AtomicLong();
     private final AtomicLong launches = new AtomicLong();
-    private boolean tornDown; // guarded by lock: close() freed everything
-    private final AtomicInteger callsInFlight = new AtomicInteger();
     /** Threads inside launch(): a kernel they run synchronously must not wait for the launch that runs it. */
     private final Set<Thread> launchingThreads = ConcurrentHashMap.newKeySet();
-    /** How long a wait for other launches' progress lasts before it looks again (a safety net, not a clock). */
-    private static final long PROGRESS_POLL_MILLIS = 50;
 
     private ManagedHeap(Builder builder) {
         Engine.ensureInitialized();
@@ -122,7 +115,7 @@ public final class ManagedHeap implements AutoCloseable {
     /** A memory-pressure event (another thread). */
     private void reclaimUnderPressure() {
         synchronized (lock) {
-            if (tornDown || closed.get())
+            if (lock.tornDown || lock.isClosed())
                 return;
             hostTier.reclaimUnderPressure();
         }
@@ -290,7 +283,7 @@ public final class ManagedHeap implements AutoCloseable {
     private <T extends ManagedArray> T publish(T array, long admittedBytes) {
         synchronized (lock) {
             hostTier.cancelAdmission(admittedBytes);
-            if (closed.get()) {
+            if (lock.isClosed()) {
                 destroyWhenIdle(array);
                 throw new IllegalStateException("heap is closed");
             }
@@ -530,7 +523,7 @@ public final class ManagedHeap implements AutoCloseable {
                 forceLocked(array);
             }
         } finally {
-            restoreInterrupt();
+            HeapLock.restoreInterrupt();
         }
     }
 
@@ -616,7 +609,7 @@ public final class ManagedHeap implements AutoCloseable {
             throw new IllegalArgumentException("global size must be > 0: " + globalSize);
         Map<ManagedArray, Access> access = accessOf(args);
         Arg[] checkedArgs = checks.checked(this, args);
-        enterCall();
+        lock.enterCall();
         Thread self = Thread.currentThread();
         boolean outermost = launchingThreads.add(self);
         try {
@@ -626,7 +619,7 @@ public final class ManagedHeap implements AutoCloseable {
         } finally {
             if (outermost)
                 launchingThreads.remove(self);
-            exitCall();
+            lock.exitCall();
         }
     }
 
@@ -732,7 +725,7 @@ public final class ManagedHeap implements AutoCloseable {
         // A third set of tiles absorbs hiccups of the kernel or the copies, where it leaves half the budget to others.
         int sets = plan.setBytes() <= limit / 2 / TiledLaunch.MAX_SETS ? TiledLaunch.MAX_SETS : 2;
         long stagingBytes = plan.setBytes() * sets;
-        enterCall();
+        lock.enterCall();
         Thread self = Thread.currentThread();
         boolean outermost = launchingThreads.add(self);
         try {
@@ -749,7 +742,7 @@ public final class ManagedHeap implements AutoCloseable {
         } finally {
             if (outermost)
                 launchingThreads.remove(self);
-            exitCall();
+            lock.exitCall();
         }
     }
 
@@ -790,11 +783,11 @@ public final class ManagedHeap implements AutoCloseable {
                     }
                     unpin(launch);
                     if (outcome == Placement.BACK_OFF)
-                        waitForChange(PROGRESS_POLL_MILLIS);
+                        lock.waitForChange(HeapLock.PROGRESS_POLL_MILLIS);
                 }
             }
         } finally {
-            restoreInterrupt();
+            HeapLock.restoreInterrupt();
         }
     }
 
@@ -817,7 +810,7 @@ public final class ManagedHeap implements AutoCloseable {
                 launch.enqueued = true;
                 launch.done = true;
                 launches.incrementAndGet();
-                progressLocked();
+                lock.progressLocked();
             }
         }
     }
@@ -893,7 +886,7 @@ public final class ManagedHeap implements AutoCloseable {
                     hostTier.used(array.region);
             hostTier.makeRoom(0, this::useDevicesAsEmergencyMemory);
             hostTier.reportEngineReclaims(hmm4j_stats.host_reclaimed_bytes(stats));
-            progressLocked();
+            lock.progressLocked();
         }
         if (ds.device.launchesAreSynchronous())
             complete(launch);
@@ -965,7 +958,7 @@ public final class ManagedHeap implements AutoCloseable {
     /** Waits until the launching thread has handed {@code launch} to the device (or failed to); lock held. */
     private void awaitEnqueued(Launch launch) {
         while (!launch.enqueued)
-            waitForChange(0);
+            lock.waitForChange(0);
     }
 
 
@@ -995,7 +988,7 @@ public final class ManagedHeap implements AutoCloseable {
             array.inFlight.remove(launch);
         launch.placing = false;
         launch.done = true;
-        progressLocked();
+        lock.progressLocked();
     }
 
     /**
@@ -1018,14 +1011,14 @@ public final class ManagedHeap implements AutoCloseable {
      */
     void awaitLaunch(Launch launch) {
         try {
-            enterCall();
+            lock.enterCall();
         } catch (IllegalStateException closedHeap) {
             // close() completes every launch before it frees anything: wait for that.
             synchronized (lock) {
-                while (!launch.done && !tornDown)
-                    waitForChange(0);
+                while (!launch.done && !lock.tornDown)
+                    lock.waitForChange(0);
             }
-            restoreInterrupt();
+            HeapLock.restoreInterrupt();
             return;
         }
         try {
@@ -1050,7 +1043,7 @@ public final class ManagedHeap implements AutoCloseable {
                 }
             }
         } finally {
-            exitCall();
+            lock.exitCall();
         }
     }
 
@@ -1088,7 +1081,7 @@ public final class ManagedHeap implements AutoCloseable {
     private void awaitOneUse(ManagedArray array) {
         Launch launch = array.inFlight.getFirst();
         if (launch.placing)
-            waitForChange(PROGRESS_POLL_MILLIS);
+            lock.waitForChange(HeapLock.PROGRESS_POLL_MILLIS);
         else
             awaitLocked(launch);
     }
@@ -1155,7 +1148,7 @@ public final class ManagedHeap implements AutoCloseable {
                 return;
             unpin(launch);
             if (outcome == Placement.BACK_OFF)
-                waitForChange(PROGRESS_POLL_MILLIS);
+                lock.waitForChange(HeapLock.PROGRESS_POLL_MILLIS);
         }
     }
 
@@ -1164,7 +1157,7 @@ public final class ManagedHeap implements AutoCloseable {
         for (ManagedArray array : launch.arrays)
             array.inFlight.remove(launch);
         launch.arrays.clear();
-        progressLocked();
+        lock.progressLocked();
     }
 
     /**
@@ -1437,7 +1430,7 @@ public final class ManagedHeap implements AutoCloseable {
         try {
             moveLocked(array, first, blocks, target, intent);
         } finally {
-            restoreInterrupt();
+            HeapLock.restoreInterrupt();
         }
     }
 
@@ -1458,7 +1451,7 @@ public final class ManagedHeap implements AutoCloseable {
                     return;
                 }
                 if (outcome == Placement.BACK_OFF)
-                    waitForChange(PROGRESS_POLL_MILLIS);
+                    lock.waitForChange(HeapLock.PROGRESS_POLL_MILLIS);
             }
         }
     }
@@ -1477,7 +1470,7 @@ public final class ManagedHeap implements AutoCloseable {
         try {
             evacuateLocked(ds);
         } finally {
-            restoreInterrupt();
+            HeapLock.restoreInterrupt();
         }
     }
 
@@ -1605,7 +1598,7 @@ public final class ManagedHeap implements AutoCloseable {
     }
 
     public boolean isOpen() {
-        return !closed.get();
+        return !lock.isClosed();
     }
 
     // ---- lifecycle ----
@@ -1621,7 +1614,7 @@ public final class ManagedHeap implements AutoCloseable {
                 destroyWhenIdle(array);
             }
         } finally {
-            restoreInterrupt();
+            HeapLock.restoreInterrupt();
         }
     }
 
@@ -1650,7 +1643,7 @@ public final class ManagedHeap implements AutoCloseable {
                                 + " waits for a thread that holds its memory (blocking I/O or a native call)");
                         waitingSince = -1;
                     }
-                    waitForChange(backoffMillis);
+                    lock.waitForChange(backoffMillis);
                     backoffMillis = Math.min(backoffMillis * 2, 50);
                     continue;
                 }
@@ -1673,7 +1666,7 @@ public final class ManagedHeap implements AutoCloseable {
                 array.group.uncharge(array.region.size());
             array.destroyed = true;
             live.remove(array.id);
-            progressLocked();
+            lock.progressLocked();
         }
     }
 
@@ -1696,20 +1689,19 @@ public final class ManagedHeap implements AutoCloseable {
         if (launchingThreads.contains(Thread.currentThread()))
             throw new IllegalStateException("heap closed from inside one of its launches (a kernel run by the launching"
                     + " thread): it would wait for itself; close it after the launch");
-        if (!closed.compareAndSet(false, true))
+        if (!lock.close())
             return;
         MemoryPressure.unregister(this);
         try {
             tearDown();
         } finally {
-            restoreInterrupt();
+            HeapLock.restoreInterrupt();
         }
     }
 
     private void tearDown() {
         synchronized (lock) {
-            while (callsInFlight.get() > 0)
-                waitForChange(0);
+            lock.awaitNoCalls();
             for (DeviceState ds : devices) {
                 try {
                     ds.device.synchronize();
@@ -1724,68 +1716,13 @@ public final class ManagedHeap implements AutoCloseable {
                 if (ds.pool != null)
                     ds.pool.close();
             backend.close();
-            tornDown = true;
-            progressLocked();
+            lock.tornDown = true;
+            lock.progressLocked();
         }
     }
-
-    // ---- waiting ----
-
-    /**
-     * Counts a call that uses the backend outside the lock (a launch and its kernel build, an await); close()
-     * waits until none is left before it frees anything.
-     *
-     * @throws IllegalStateException if the heap is closed
-     */
-    private void enterCall() {
-        callsInFlight.incrementAndGet();
-        if (closed.get()) {
-            exitCall();
-            throw new IllegalStateException("heap is closed");
-        }
-    }
-
-    private void exitCall() {
-        restoreInterrupt();
-        if (callsInFlight.decrementAndGet() == 0 && closed.get()) {
-            synchronized (lock) {
-                lock.notifyAll();
-            }
-        }
-    }
-
-    /** Something that waiters may be waiting for happened: a launch was enqueued, completed or released, an array freed. */
-    private void progressLocked() {
-        lock.notifyAll();
-    }
-
-    /**
-     * Waits on the lock for a change, at most {@code millis} (0: until notified). Callers check their condition
-     * again afterwards. An interrupt does not end the wait early (the operation must finish or fail cleanly);
-     * it is kept and restored when the thread leaves the heap ({@link #restoreInterrupt()}).
-     */
-    private void waitForChange(long millis) {
-        try {
-            lock.wait(millis);
-        } catch (InterruptedException e) {
-            // Setting the flag again here would make every later wait throw at once, spinning with the lock held.
-            INTERRUPTED_WHILE_WAITING.set(Boolean.TRUE);
-        }
-    }
-
-    /** Gives the thread back an interrupt that arrived while it waited inside the heap. */
-    private static void restoreInterrupt() {
-        if (INTERRUPTED_WHILE_WAITING.get() != null) {
-            INTERRUPTED_WHILE_WAITING.remove();
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private static final ThreadLocal<Boolean> INTERRUPTED_WHILE_WAITING = new ThreadLocal<>();
 
     void ensureOpen() {
-        if (closed.get())
-            throw new IllegalStateException("heap is closed");
+        lock.ensureOpen();
     }
 
     private DeviceState device(int index) {
