@@ -67,6 +67,7 @@ public final class ManagedHeap implements AutoCloseable {
     }
 
     private final HeapLock lock = new HeapLock();
+    private final LaunchTracker tracker;
     private final Backend backend;
     private final List<DeviceState> devices;
     private final long blockSize;
@@ -109,6 +110,7 @@ public final class ManagedHeap implements AutoCloseable {
             backend.close();
             throw e;
         }
+        this.tracker = new LaunchTracker(lock, live);
         MemoryPressure.register(this, ManagedHeap::reclaimUnderPressure);
     }
 
@@ -518,7 +520,7 @@ public final class ManagedHeap implements AutoCloseable {
         checkOwned(array);
         try {
             synchronized (lock) {
-                awaitIdle(List.of(array));
+                tracker.awaitIdle(List.of(array));
                 // Under the lock, the writeback included: neither a launch nor a close can change the region meanwhile.
                 forceLocked(array);
             }
@@ -762,7 +764,7 @@ public final class ManagedHeap implements AutoCloseable {
         try {
             synchronized (lock) {
                 while (true) {
-                    awaitIdle(arrays);
+                    tracker.awaitIdle(arrays);
                     for (ManagedArray array : arrays) {
                         array.inFlight.add(launch);
                         launch.arrays.add(array);
@@ -889,7 +891,7 @@ public final class ManagedHeap implements AutoCloseable {
             lock.progressLocked();
         }
         if (ds.device.launchesAreSynchronous())
-            complete(launch);
+            tracker.complete(launch);
         return launch;
     }
 
@@ -952,159 +954,12 @@ public final class ManagedHeap implements AutoCloseable {
         }
         launch.handedOver.clear();
         launch.enqueued = true;
-        completeLocked(launch);
+        tracker.completeLocked(launch);
     }
 
-    /** Waits until the launching thread has handed {@code launch} to the device (or failed to); lock held. */
-    private void awaitEnqueued(Launch launch) {
-        while (!launch.enqueued)
-            lock.waitForChange(0);
-    }
-
-
-    /** Ends a launch's bookkeeping: its arrays are no longer in flight. */
-    void complete(Launch launch) {
-        synchronized (lock) {
-            completeLocked(launch);
-        }
-    }
-
-    private void completeLocked(Launch launch) {
-        if (launch.done)
-            return;
-        if (launch.begun)
-            for (ManagedArray array : launch.written) {
-                if (launch.fence != null)
-                    array.region.detach(launch.fence);
-                array.region.launchEnd();
-            }
-        if (launch.fence != null) {
-            launch.fence.release();
-            launch.fence = null;
-        }
-        for (ManagedArray array : launch.arrays)
-            settleUploads(launch, array);
-        for (ManagedArray array : launch.arrays)
-            array.inFlight.remove(launch);
-        launch.placing = false;
-        launch.done = true;
-        lock.progressLocked();
-    }
-
-    /**
-     * The launch's copies in were enqueued without waiting: one that failed means its kernel read bytes that are
-     * not known, which the launch reports (the blocks themselves are valid on the host again).
-     */
-    private void settleUploads(Launch launch, ManagedArray array) {
-        if (array.destroyed || array.boundDevice == null)
-            return;
-        int rc = array.region.settleUploads();
-        if (rc < 0 && launch.failure == null)
-            launch.failure = new DeviceException("copying " + array + " to " + array.boundDevice.device.id()
-                    + " for the launch failed after it was enqueued: " + NativeErrors.describe(rc),
-                    array.boundDevice.device.id(), rc);
-    }
-
-    /**
-     * {@link Launch#await()}: a call of its own, so that close() waits for it before it frees the device. A device
-     * failure is recorded in the launch, for whichever thread awaits it.
-     */
+    /** {@link Launch#await()}. */
     void awaitLaunch(Launch launch) {
-        try {
-            lock.enterCall();
-        } catch (IllegalStateException closedHeap) {
-            // close() completes every launch before it frees anything: wait for that.
-            synchronized (lock) {
-                while (!launch.done && !lock.tornDown)
-                    lock.waitForChange(0);
-            }
-            HeapLock.restoreInterrupt();
-            return;
-        }
-        try {
-            Fence fence;
-            synchronized (lock) {
-                awaitEnqueued(launch);
-                if (launch.done)
-                    return;
-                // Outside the lock another thread may complete the launch and give up its fence: hold our own.
-                fence = launch.fence;
-                if (fence != null)
-                    fence.retain();
-            }
-            try {
-                waitForKernel(launch, fence);
-            } finally {
-                try {
-                    complete(launch);
-                } finally {
-                    if (fence != null)
-                        fence.release();
-                }
-            }
-        } finally {
-            lock.exitCall();
-        }
-    }
-
-    /** Waits for {@code launch} with the lock held (released while it waits to be enqueued). */
-    private void awaitLocked(Launch launch) {
-        awaitEnqueued(launch);
-        if (launch.done)
-            return;
-        try {
-            waitForKernel(launch, launch.fence);
-        } finally {
-            completeLocked(launch);
-        }
-    }
-
-    /**
-     * Waits for the launch's kernel by its fence, or by draining the device when it has none. A failure is kept
-     * in the launch for its owner's {@link Launch#await()}, not thrown at whoever happened to wait for it.
-     */
-    private static void waitForKernel(Launch launch, Fence fence) {
-        try {
-            if (fence != null)
-                fence.await();
-            else
-                launch.device.device.synchronize();
-        } catch (DeviceException e) {
-            launch.failure = e;
-        }
-    }
-
-    /**
-     * Waits for one launch that uses {@code array}, with the lock held. A launch still being placed is not waited
-     * for directly (it may itself wait for memory): the caller waits for any progress and looks again.
-     */
-    private void awaitOneUse(ManagedArray array) {
-        Launch launch = array.inFlight.getFirst();
-        if (launch.placing)
-            lock.waitForChange(HeapLock.PROGRESS_POLL_MILLIS);
-        else
-            awaitLocked(launch);
-    }
-
-    /**
-     * Returns once no launch uses any of {@code arrays} and all are alive, with the lock held and not released
-     * since that was checked. Every wait releases the lock, so after each one everything is checked again.
-     *
-     * @throws IllegalStateException if an array or the heap was closed
-     */
-    private void awaitIdle(Collection<ManagedArray> arrays) {
-        restart:
-        while (true) {
-            for (ManagedArray array : arrays)
-                array.ensureAlive();
-            for (ManagedArray array : arrays) {
-                if (!array.inFlight.isEmpty()) {
-                    awaitOneUse(array);
-                    continue restart;
-                }
-            }
-            return;
-        }
+        tracker.awaitLaunch(launch);
     }
 
     // ---- placement ----
@@ -1126,7 +981,7 @@ public final class ManagedHeap implements AutoCloseable {
                         + " at once, more than its budget of " + ds.budget.limit() + " bytes", ds.device.id());
         }
         while (true) {
-            awaitIdle(arrays);
+            tracker.awaitIdle(arrays);
             for (ManagedArray array : arrays) {
                 array.inFlight.add(launch);
                 launch.arrays.add(array);
@@ -1272,26 +1127,17 @@ public final class ManagedHeap implements AutoCloseable {
                     evict(victim, MigrationCause.EVICTION);
                     continue;
                 }
-                Launch running = launchOn(ds, self, false);
+                Launch running = tracker.launchOn(ds, self, false);
                 if (running != null) {
                     // Enqueued launches finish on their own; after the wait anything may have changed.
-                    awaitLocked(running);
+                    tracker.awaitLocked(running);
                     return Placement.RETRY;
                 }
-                if (launchOn(ds, self, true) != null)
+                if (tracker.launchOn(ds, self, true) != null)
                     return Placement.BACK_OFF;
                 throw full;
             }
         }
-    }
-
-    /** A launch other than {@code self} that holds arrays on {@code ds} and is (or is not) still being placed. */
-    private Launch launchOn(DeviceState ds, Launch self, boolean placing) {
-        for (ManagedArray array : live.values())
-            for (Launch launch : array.inFlight)
-                if (launch != self && launch.device == ds && launch.placing == placing)
-                    return launch;
-        return null;
     }
 
     /** Copies the array's device-only blocks home and frees its device memory. */
@@ -1437,7 +1283,7 @@ public final class ManagedHeap implements AutoCloseable {
     private void moveLocked(ManagedArray array, long first, long blocks, DeviceState target, int intent) {
         synchronized (lock) {
             while (true) {
-                awaitIdle(List.of(array));
+                tracker.awaitIdle(List.of(array));
                 if (target == null) {
                     if (array.boundDevice != null)
                         migrate(array, first, blocks, hmm4j_h.HMM4J_TO_HOST, intent, MigrationCause.PREFETCH, null);
@@ -1483,7 +1329,7 @@ public final class ManagedHeap implements AutoCloseable {
                     if (array.boundDevice != ds || array.destroyed)
                         continue;
                     if (!array.inFlight.isEmpty()) {
-                        awaitOneUse(array);
+                        tracker.awaitOneUse(array);
                         continue restart;
                     }
                     evict(array, MigrationCause.EVICTION);
@@ -1500,13 +1346,10 @@ public final class ManagedHeap implements AutoCloseable {
      * @throws DeviceException if a kernel or the device failed
      */
     public void synchronize() {
-        List<Launch> pending = new ArrayList<>();
+        List<Launch> pending;
         synchronized (lock) {
             ensureOpen();
-            for (ManagedArray array : live.values())
-                for (Launch launch : array.inFlight)
-                    if (!pending.contains(launch))
-                        pending.add(launch);
+            pending = tracker.pending();
         }
         for (Launch launch : pending)
             launch.await();
@@ -1629,7 +1472,7 @@ public final class ManagedHeap implements AutoCloseable {
         long waitingSince = 0;
         while (!array.destroyed) {
             if (!array.inFlight.isEmpty()) {
-                awaitOneUse(array);
+                tracker.awaitOneUse(array);
                 continue;
             }
             if (array.arena.scope().isAlive()) {
