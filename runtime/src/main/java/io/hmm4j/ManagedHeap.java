@@ -68,6 +68,7 @@ public final class ManagedHeap implements AutoCloseable {
 
     private final HeapLock lock = new HeapLock();
     private final LaunchTracker tracker;
+    private final Migrator migrator;
     private final Backend backend;
     private final List<DeviceState> devices;
     private final long blockSize;
@@ -111,6 +112,7 @@ public final class ManagedHeap implements AutoCloseable {
             throw e;
         }
         this.tracker = new LaunchTracker(lock, live);
+        this.migrator = new Migrator(hostTier, blockSize);
         MemoryPressure.register(this, ManagedHeap::reclaimUnderPressure);
     }
 
@@ -828,7 +830,7 @@ public final class ManagedHeap implements AutoCloseable {
                 if (migrates)
                     for (Map.Entry<ManagedArray, Access> e : access.entrySet())
                         if (e.getValue().reads())
-                            migrate(e.getKey(), 0, e.getKey().region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE,
+                            migrator.migrate(e.getKey(), 0, e.getKey().region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE,
                                     hmm4j_h.HMM4J_INTENT_READ | hmm4j_h.HMM4J_INTENT_ASYNC, MigrationCause.LAUNCH,
                                     null);
                 for (Map.Entry<ManagedArray, Access> e : access.entrySet())
@@ -905,7 +907,7 @@ public final class ManagedHeap implements AutoCloseable {
         launch.handedOver.put(array, outcome);
         int intent = (mode.reads() ? hmm4j_h.HMM4J_INTENT_READ : 0) | hmm4j_h.HMM4J_INTENT_WRITE
                 | hmm4j_h.HMM4J_INTENT_KEEP_HOST;
-        migrate(array, 0, array.region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.LAUNCH, outcome);
+        migrator.migrate(array, 0, array.region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.LAUNCH, outcome);
     }
 
     /**
@@ -1044,7 +1046,7 @@ public final class ManagedHeap implements AutoCloseable {
             try {
                 if (array.boundDevice == null && !bindToFreeDevice(array))
                     continue;
-                migrate(array, 0, region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, hmm4j_h.HMM4J_INTENT_READ,
+                migrator.migrate(array, 0, region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, hmm4j_h.HMM4J_INTENT_READ,
                         MigrationCause.EVICTION, null);
                 hostTier.movedToDevice(region);
             } catch (DeviceException e) {
@@ -1144,7 +1146,7 @@ public final class ManagedHeap implements AutoCloseable {
     private void evict(ManagedArray array, MigrationCause cause) {
         DeviceState ds = array.boundDevice;
         int rc = array.region.unbind(cause.code());
-        if (rc == -hmm4j_h.HMM4J_ENOHOSTMEM && reclaimForBlocksComingHome(array.region.size()))
+        if (rc == -hmm4j_h.HMM4J_ENOHOSTMEM && migrator.reclaimForBlocksComingHome(array.region.size()))
             rc = array.region.unbind(cause.code());
         if (rc < 0)
             NativeErrors.checkDevice("hmm4j_region_unbind", rc, ds.device.id(), ds.engine.lastError());
@@ -1154,47 +1156,10 @@ public final class ManagedHeap implements AutoCloseable {
             evictions.incrementAndGet();
     }
 
-    /**
-     * Blocks could not come home for want of host memory although the engine had given back kept pages of DEVICE
-     * blocks for them: the host tier also gives back SHARED blocks' pages (which the engine, changing no protection,
-     * leaves alone), least recently used first. Returns whether anything was given back, so a retry may succeed.
-     */
-    private boolean reclaimForBlocksComingHome(long bytes) {
-        return hostTier.reclaim(bytes, HostTier.Cause.NO_HOST_MEMORY) > 0;
-    }
-
     private void freeDeviceMemory(ManagedArray array) {
         DeviceState ds = array.boundDevice;
         array.boundDevice = null;
         ds.free(array.deviceAddress, array.deviceBytes);
-    }
-
-    private void migrate(ManagedArray array, long firstBlock, long blocks, int direction, int intent, MigrationCause cause,
-                         MemorySegment outcome) {
-        MigrationEvent event = new MigrationEvent();
-        event.begin();
-        long[] moved = new long[2];
-        int rc = array.region.migrate(firstBlock, blocks, direction, intent, cause.code(), moved, outcome);
-        if (rc == -hmm4j_h.HMM4J_ENOHOSTMEM && reclaimForBlocksComingHome(blocks * blockSize)) {
-            long[] movedBefore = moved.clone();
-            rc = array.region.migrate(firstBlock, blocks, direction, intent, cause.code(), moved, outcome);
-            moved[0] += movedBefore[0];
-            moved[1] += movedBefore[1];
-        }
-        DeviceState ds = array.boundDevice;
-        if (moved[0] > 0 && event.shouldCommit()) {
-            event.arrayId = array.id;
-            event.device = ds.device.id();
-            event.direction = direction == hmm4j_h.HMM4J_TO_DEVICE ? "to_device" : "to_host";
-            event.cause = cause.name().toLowerCase(java.util.Locale.ROOT);
-            event.bytes = moved[1];
-            event.blocks = moved[0];
-            event.commit();
-        }
-        if (rc < 0) {
-            NativeErrors.checkDevice("hmm4j_migrate(" + (direction == hmm4j_h.HMM4J_TO_DEVICE ? "to device" : "to host")
-                    + ", array " + array.id + ")", rc, ds.device.id(), ds.engine.lastError());
-        }
     }
 
     /** Makes the whole array valid at {@code where}; see {@link #prefetch(ManagedArray, long, long, Location)}. */
@@ -1286,14 +1251,14 @@ public final class ManagedHeap implements AutoCloseable {
                 tracker.awaitIdle(List.of(array));
                 if (target == null) {
                     if (array.boundDevice != null)
-                        migrate(array, first, blocks, hmm4j_h.HMM4J_TO_HOST, intent, MigrationCause.PREFETCH, null);
+                        migrator.migrate(array, first, blocks, hmm4j_h.HMM4J_TO_HOST, intent, MigrationCause.PREFETCH, null);
                     return;
                 }
                 if (target.device.coherent())
                     return;
                 Placement outcome = place(array, target, null);
                 if (outcome == Placement.DONE) {
-                    migrate(array, first, blocks, hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.PREFETCH, null);
+                    migrator.migrate(array, first, blocks, hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.PREFETCH, null);
                     return;
                 }
                 if (outcome == Placement.BACK_OFF)
