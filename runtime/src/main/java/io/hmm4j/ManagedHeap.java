@@ -69,6 +69,7 @@ public final class ManagedHeap implements AutoCloseable {
     private final HeapLock lock = new HeapLock();
     private final LaunchTracker tracker;
     private final Migrator migrator;
+    private final PlacementPolicy placement;
     private final Backend backend;
     private final List<DeviceState> devices;
     private final long blockSize;
@@ -79,7 +80,6 @@ public final class ManagedHeap implements AutoCloseable {
     private final MemorySegment stats;
     private final Map<Long, ManagedArray> live = new ConcurrentHashMap<>();
     private final AtomicLong nextId = new AtomicLong();
-    private final AtomicLong evictions = new AtomicLong();
     private final AtomicLong launches = new AtomicLong();
     /** Threads inside launch(): a kernel they run synchronously must not wait for the launch that runs it. */
     private final Set<Thread> launchingThreads = ConcurrentHashMap.newKeySet();
@@ -113,16 +113,8 @@ public final class ManagedHeap implements AutoCloseable {
         }
         this.tracker = new LaunchTracker(lock, live);
         this.migrator = new Migrator(hostTier, blockSize);
-        MemoryPressure.register(this, ManagedHeap::reclaimUnderPressure);
-    }
-
-    /** A memory-pressure event (another thread). */
-    private void reclaimUnderPressure() {
-        synchronized (lock) {
-            if (lock.tornDown || lock.isClosed())
-                return;
-            hostTier.reclaimUnderPressure();
-        }
+        this.placement = new PlacementPolicy(lock, tracker, migrator, hostTier, devices, live);
+        MemoryPressure.register(this, heap -> heap.placement.reclaimUnderPressure());
     }
 
     /**
@@ -137,10 +129,7 @@ public final class ManagedHeap implements AutoCloseable {
     public long reclaimHostMemory(long bytes) {
         if (bytes < 0)
             throw new IllegalArgumentException("bytes must be >= 0: " + bytes);
-        synchronized (lock) {
-            ensureOpen();
-            return bytes == 0 ? 0 : hostTier.reclaim(bytes, HostTier.Cause.PRESSURE);
-        }
+        return placement.reclaimHostMemory(bytes);
     }
 
     public static Builder builder() {
@@ -213,7 +202,7 @@ public final class ManagedHeap implements AutoCloseable {
         T array;
         boolean admitted = false;
         try {
-            makeHostRoom(charged, group);
+            placement.makeHostRoom(charged, group);
             admitted = true;
             Region region = Region.create(bytes, blockSize, stats);
             try {
@@ -222,7 +211,7 @@ public final class ManagedHeap implements AutoCloseable {
                 region.setPrefetch(prefetchBlocks);
                 region.setReleaseHost(releaseHostMemory);
                 region.setHostHeadroom(hostTier.headroom());
-                region.setHostSpill(mayUseDevices(group));
+                region.setHostSpill(PlacementPolicy.mayUseDevices(group));
                 array = factory.create(this, region, bytes, nextId.incrementAndGet());
             } catch (RuntimeException | Error e) {
                 region.destroy();
@@ -239,48 +228,6 @@ public final class ManagedHeap implements AutoCloseable {
         }
         array.group = group;
         return publish(array, charged);
-    }
-
-    /**
-     * Before an allocation of {@code bytes}: a heap whose host RAM and the new array together would exceed its host
-     * budget gives back reclaimable pages, then moves cold arrays of groups that allow it to devices (emergency
-     * memory), until the new array fits. An array of a group whose policy is NEVER that still does not fit is
-     * refused: such a group's arrays can never leave the host, so taking it over the budget is the one thing that
-     * cannot be undone later. Other arrays are allocated anyway (they may spill to a device later). The check is
-     * against the host RAM of the moment, with arrays allocated and not yet used by a launch counted at their whole
-     * size (their first writes take pages without a fault) and allocations admitted on other threads counted too;
-     * what it admits is reserved in the engine's headroom ({@link HostTier#admit}).
-     *
-     * @throws HostOutOfMemoryException for a NEVER group's array that does not fit
-     */
-    private void makeHostRoom(long bytes, MemoryGroup group) {
-        synchronized (lock) {
-            ensureOpen();
-            if (hostTier.makeRoom(bytes, this::useDevicesAsEmergencyMemory) || mayUseDevices(group)) {
-                hostTier.admit(bytes);
-                return;
-            }
-            long held = hostTier.hostBytes();
-            throw new HostOutOfMemoryException("memory group " + group.name() + " cannot allocate " + bytes
-                    + " bytes: its device policy is NEVER (its arrays stay on the host), and the heap holds " + held
-                    + " bytes of its host budget of " + hostTier.budget() + " after giving back every reclaimable page"
-                    + " and moving the cold arrays that other groups allow onto devices. Close arrays, raise"
-                    + " ManagedHeap.Builder.hostBudget, or let the group use devices (DevicePolicy.EMERGENCY)", bytes);
-        }
-    }
-
-    /** Whether the host tier may put arrays of {@code group} on a device on its own ({@link MemoryGroup.DevicePolicy}). */
-    private static boolean mayUseDevices(MemoryGroup group) {
-        return group == null || group.devicePolicy() != MemoryGroup.DevicePolicy.NEVER;
-    }
-
-    /** A group's device policy changed: the engine's view of which arrays it may write back follows. */
-    void devicePolicyChanged() {
-        synchronized (lock) {
-            for (ManagedArray array : live.values())
-                if (!array.destroyed && array.group != null)
-                    array.region.setHostSpill(mayUseDevices(array.group));
-        }
     }
 
     /** {@code admittedBytes}: what {@link #makeHostRoom} admitted for the array (0 for a file mapping). */
@@ -775,9 +722,9 @@ public final class ManagedHeap implements AutoCloseable {
                     try {
                         for (ManagedArray array : arrays)
                             if (array.boundDevice != null)
-                                evict(array, MigrationCause.LAUNCH);
+                                placement.evict(array, MigrationCause.LAUNCH);
                         long[] address = new long[1];
-                        outcome = allocateEvicting(ds, bytes, launch, address);
+                        outcome = placement.allocateEvicting(ds, bytes, launch, address);
                         if (outcome == Placement.DONE)
                             return address[0];
                     } catch (RuntimeException | Error e) {
@@ -888,7 +835,7 @@ public final class ManagedHeap implements AutoCloseable {
             for (ManagedArray array : access.keySet())
                 if (!array.destroyed)
                     hostTier.used(array.region);
-            hostTier.makeRoom(0, this::useDevicesAsEmergencyMemory);
+            placement.makeHostRoomAfterLaunch();
             hostTier.reportEngineReclaims(hmm4j_stats.host_reclaimed_bytes(stats));
             lock.progressLocked();
         }
@@ -959,6 +906,11 @@ public final class ManagedHeap implements AutoCloseable {
         tracker.completeLocked(launch);
     }
 
+    /** A group's device policy changed: the engine's view of which arrays it may write back follows. */
+    void devicePolicyChanged() {
+        placement.devicePolicyChanged();
+    }
+
     /** {@link Launch#await()}. */
     void awaitLaunch(Launch launch) {
         tracker.awaitLaunch(launch);
@@ -993,7 +945,7 @@ public final class ManagedHeap implements AutoCloseable {
             Placement outcome = Placement.DONE;
             try {
                 for (ManagedArray array : arrays) {
-                    outcome = place(array, ds, launch);
+                    outcome = placement.place(array, ds, launch);
                     if (outcome != Placement.DONE)
                         break;
                 }
@@ -1015,151 +967,6 @@ public final class ManagedHeap implements AutoCloseable {
             array.inFlight.remove(launch);
         launch.arrays.clear();
         lock.progressLocked();
-    }
-
-    /**
-     * The heap is over its host budget (with {@code extraBytes} more to come) with nothing left to reclaim: cold idle arrays whose group allows it
-     * ({@link MemoryGroup.DevicePolicy}; PREFERRED groups first, then EMERGENCY ones and arrays of no group, least
-     * recently used first) are copied to a device with free budget (nothing is evicted for them) and their host pages
-     * given back; they come home by fault. Called with the lock held, after a launch was enqueued: a failure here
-     * is logged and ends the attempt, the blocks concerned stay valid on the host.
-     */
-    private void useDevicesAsEmergencyMemory(long extraBytes) {
-        Map<Region, ManagedArray> arrays = new HashMap<>();
-        for (ManagedArray array : live.values())
-            arrays.put(array.region, array);
-        // The lock is held throughout (nothing below waits), so what the order was made from stays true.
-        List<Region> order = hostTier.spillOrder(region -> {
-            ManagedArray array = arrays.get(region);
-            // A shared array's host pages are other processes' too: moving it would make them wait for it.
-            if (array == null || array.destroyed || !array.inFlight.isEmpty() || array.region.sharedName() != null)
-                return MemoryGroup.DevicePolicy.NEVER;
-            // Making room for an allocation does not move arrays still being filled (it would move zeros).
-            if (extraBytes > 0 && hostTier.unwritten(region))
-                return MemoryGroup.DevicePolicy.NEVER;
-            return array.group == null ? MemoryGroup.DevicePolicy.EMERGENCY : array.group.devicePolicy();
-        });
-        for (Region region : order) {
-            if (!hostTier.overBudget(extraBytes))
-                return;
-            ManagedArray array = arrays.get(region);
-            try {
-                if (array.boundDevice == null && !bindToFreeDevice(array))
-                    continue;
-                migrator.migrate(array, 0, region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, hmm4j_h.HMM4J_INTENT_READ,
-                        MigrationCause.EVICTION, null);
-                hostTier.movedToDevice(region);
-            } catch (DeviceException e) {
-                System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING,
-                        "emergency move of " + array + " to a device failed; it stays on the host", e);
-                return;
-            }
-            hostTier.reclaimOverBudget(extraBytes);
-        }
-    }
-
-    /** Binds {@code array} to the first migrating device whose budget has room for it now, without evicting. */
-    private boolean bindToFreeDevice(ManagedArray array) {
-        long bytes = array.region.size();
-        for (DeviceState ds : DeviceTier.withRoomFor(devices, bytes)) {
-            OptionalLong allocated = ds.tryAllocate(bytes);
-            if (allocated.isEmpty())
-                continue; // the pool's upstream was full after all: try the next device
-            long address = allocated.getAsLong();
-            try {
-                array.region.bind(ds.engine.handle(), address);
-            } catch (RuntimeException e) {
-                ds.budget.deallocate(address, bytes);
-                throw e;
-            }
-            array.boundDevice = ds;
-            array.deviceAddress = address;
-            array.deviceBytes = bytes;
-            // Evictable like any placed array, and the first to go: it is cold.
-            ds.placedCold(array);
-            return true;
-        }
-        return false;
-    }
-
-    /**
-     * Gives {@code array} device memory on {@code ds}, evicting least recently used idle arrays if the budget is
-     * full. {@code self} is the launch being placed ({@code null} for a prefetch).
-     */
-    private Placement place(ManagedArray array, DeviceState ds, Launch self) {
-        ds.used(array);
-        if (array.boundDevice == ds)
-            return Placement.DONE;
-        if (array.boundDevice != null)
-            evict(array, MigrationCause.EVICTION);
-        long bytes = array.region.size();
-        long[] address = new long[1];
-        Placement outcome = allocateEvicting(ds, bytes, self, address);
-        if (outcome != Placement.DONE)
-            return outcome;
-        try {
-            array.region.bind(ds.engine.handle(), address[0]);
-        } catch (RuntimeException e) {
-            ds.budget.deallocate(address[0], bytes);
-            throw e;
-        }
-        array.boundDevice = ds;
-        array.deviceAddress = address[0];
-        array.deviceBytes = bytes;
-        return Placement.DONE;
-    }
-
-    /**
-     * Allocates {@code bytes} on {@code ds} (into {@code address[0]}), evicting the tier's victims (idle arrays) while
-     * it is full; with none left, waits for an enqueued launch on the device ({@link Placement#RETRY}: the lock was
-     * released) or backs off from one still being placed. {@code self} is the launch being placed ({@code null} for a
-     * prefetch).
-     *
-     * @throws DeviceOutOfMemoryException if nothing else holds memory on the device and it is still full
-     */
-    private Placement allocateEvicting(DeviceState ds, long bytes, Launch self, long[] address) {
-        while (true) {
-            try {
-                address[0] = ds.budget.allocate(bytes);
-                return Placement.DONE;
-            } catch (DeviceOutOfMemoryException full) {
-                ManagedArray victim = ds.victim(candidate -> candidate.boundDevice == ds
-                        && candidate.inFlight.isEmpty() && !candidate.destroyed).orElse(null);
-                if (victim != null) {
-                    evict(victim, MigrationCause.EVICTION);
-                    continue;
-                }
-                Launch running = tracker.launchOn(ds, self, false);
-                if (running != null) {
-                    // Enqueued launches finish on their own; after the wait anything may have changed.
-                    tracker.awaitLocked(running);
-                    return Placement.RETRY;
-                }
-                if (tracker.launchOn(ds, self, true) != null)
-                    return Placement.BACK_OFF;
-                throw full;
-            }
-        }
-    }
-
-    /** Copies the array's device-only blocks home and frees its device memory. */
-    private void evict(ManagedArray array, MigrationCause cause) {
-        DeviceState ds = array.boundDevice;
-        int rc = array.region.unbind(cause.code());
-        if (rc == -hmm4j_h.HMM4J_ENOHOSTMEM && migrator.reclaimForBlocksComingHome(array.region.size()))
-            rc = array.region.unbind(cause.code());
-        if (rc < 0)
-            NativeErrors.checkDevice("hmm4j_region_unbind", rc, ds.device.id(), ds.engine.lastError());
-        ds.evicted(array);
-        freeDeviceMemory(array);
-        if (cause == MigrationCause.EVICTION)
-            evictions.incrementAndGet();
-    }
-
-    private void freeDeviceMemory(ManagedArray array) {
-        DeviceState ds = array.boundDevice;
-        array.boundDevice = null;
-        ds.free(array.deviceAddress, array.deviceBytes);
     }
 
     /** Makes the whole array valid at {@code where}; see {@link #prefetch(ManagedArray, long, long, Location)}. */
@@ -1256,7 +1063,7 @@ public final class ManagedHeap implements AutoCloseable {
                 }
                 if (target.device.coherent())
                     return;
-                Placement outcome = place(array, target, null);
+                Placement outcome = placement.place(array, target, null);
                 if (outcome == Placement.DONE) {
                     migrator.migrate(array, first, blocks, hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.PREFETCH, null);
                     return;
@@ -1279,28 +1086,9 @@ public final class ManagedHeap implements AutoCloseable {
         ensureOpen();
         DeviceState ds = device(deviceIndex);
         try {
-            evacuateLocked(ds);
+            placement.evacuate(ds);
         } finally {
             HeapLock.restoreInterrupt();
-        }
-    }
-
-    private void evacuateLocked(DeviceState ds) {
-        synchronized (lock) {
-            restart:
-            while (true) {
-                ensureOpen();
-                for (ManagedArray array : live.values()) {
-                    if (array.boundDevice != ds || array.destroyed)
-                        continue;
-                    if (!array.inFlight.isEmpty()) {
-                        tracker.awaitOneUse(array);
-                        continue restart;
-                    }
-                    evict(array, MigrationCause.EVICTION);
-                }
-                return;
-            }
         }
     }
 
@@ -1349,7 +1137,7 @@ public final class ManagedHeap implements AutoCloseable {
                 hmm4j_stats.spurious_faults(stats), hmm4j_stats.fault_ns(stats), hmm4j_stats.blocks_to_device(stats),
                 hmm4j_stats.blocks_to_host(stats), toDevice, toHost, hmm4j_stats.prefetched_blocks(stats),
                 hmm4j_stats.copy_errors(stats), hmm4j_stats.migrations(stats), hmm4j_stats.migrate_ns(stats),
-                evictions.get(), live.size(), launches.get(),
+                placement.evictions(), live.size(), launches.get(),
                 hostTier.reclaimedBytes() + hmm4j_stats.host_reclaimed_bytes(stats), hmm4j_stats.batched_faults(stats),
                 hmm4j_stats.host_reserve_failures(stats));
     }
@@ -1465,7 +1253,7 @@ public final class ManagedHeap implements AutoCloseable {
             if (array.region.sharedName() != null && array.boundDevice != null)
                 bringSharedHome(array);
             if (array.boundDevice != null)
-                freeDeviceMemory(array);
+                placement.freeDeviceMemory(array);
             hostTier.forget(array.region);
             for (DeviceState ds : devices)
                 ds.forget(array);
