@@ -70,6 +70,7 @@ public final class ManagedHeap implements AutoCloseable {
     private final LaunchTracker tracker;
     private final Migrator migrator;
     private final PlacementPolicy placement;
+    private final LaunchPlanner planner;
     private final Backend backend;
     private final List<DeviceState> devices;
     private final long blockSize;
@@ -80,9 +81,6 @@ public final class ManagedHeap implements AutoCloseable {
     private final MemorySegment stats;
     private final Map<Long, ManagedArray> live = new ConcurrentHashMap<>();
     private final AtomicLong nextId = new AtomicLong();
-    private final AtomicLong launches = new AtomicLong();
-    /** Threads inside launch(): a kernel they run synchronously must not wait for the launch that runs it. */
-    private final Set<Thread> launchingThreads = ConcurrentHashMap.newKeySet();
 
     private ManagedHeap(Builder builder) {
         Engine.ensureInitialized();
@@ -114,6 +112,7 @@ public final class ManagedHeap implements AutoCloseable {
         this.tracker = new LaunchTracker(lock, live);
         this.migrator = new Migrator(hostTier, blockSize);
         this.placement = new PlacementPolicy(lock, tracker, migrator, hostTier, devices, live);
+        this.planner = new LaunchPlanner(this, lock, tracker, placement, migrator, hostTier, stats, releaseHostMemory);
         MemoryPressure.register(this, heap -> heap.placement.reclaimUnderPressure());
     }
 
@@ -560,18 +559,7 @@ public final class ManagedHeap implements AutoCloseable {
             throw new IllegalArgumentException("global size must be > 0: " + globalSize);
         Map<ManagedArray, Access> access = accessOf(args);
         Arg[] checkedArgs = checks.checked(this, args);
-        lock.enterCall();
-        Thread self = Thread.currentThread();
-        boolean outermost = launchingThreads.add(self);
-        try {
-            Engine.ensureHandler();
-            Kernel kernel = kernelFor.apply(ds.device);
-            return launchEntered(ds, kernel, globalSize, checkedArgs, access);
-        } finally {
-            if (outermost)
-                launchingThreads.remove(self);
-            lock.exitCall();
-        }
+        return planner.launch(ds, kernelFor, globalSize, checkedArgs, access);
     }
 
     /**
@@ -665,245 +653,9 @@ public final class ManagedHeap implements AutoCloseable {
         Arg[] checkedArgs = checks.checked(this, args);
         TiledLaunch plan = TiledLaunch.plan(name, checkedArgs, access, countArgument, sumResult, n, tileBytes,
                 blockSize);
-        if (ds.device.coherent() || fitsAtOnce(access.keySet(), ds))
+        if (ds.device.coherent() || LaunchPlanner.fitsAtOnce(access.keySet(), ds))
             return launch(deviceIndex, kernelFor, checks, n, args);
-        long limit = ds.budget.limit();
-        if (plan.setBytes() > limit / 2)
-            throw new DeviceOutOfMemoryException("tiled launch of " + name + " needs two tiles of " + plan.tileElements()
-                    + " elements of each of its " + access.size() + " arrays on " + ds.device.id() + " at once (2 x "
-                    + plan.setBytes() + " bytes), more than its budget of " + limit + " bytes: use smaller tiles",
-                    ds.device.id());
-        // A third set of tiles absorbs hiccups of the kernel or the copies, where it leaves half the budget to others.
-        int sets = plan.setBytes() <= limit / 2 / TiledLaunch.MAX_SETS ? TiledLaunch.MAX_SETS : 2;
-        long stagingBytes = plan.setBytes() * sets;
-        lock.enterCall();
-        Thread self = Thread.currentThread();
-        boolean outermost = launchingThreads.add(self);
-        try {
-            Engine.ensureHandler();
-            Kernel kernel = kernelFor.apply(ds.device);
-            Launch launch = new Launch(this, ds);
-            long staging = reserveTiles(launch, access.keySet(), ds, stagingBytes);
-            try {
-                plan.run(ds.device, kernel, ds.engine, staging, sets, stats);
-            } finally {
-                endTiles(launch, ds, staging, stagingBytes);
-            }
-            return launch;
-        } finally {
-            if (outermost)
-                launchingThreads.remove(self);
-            lock.exitCall();
-        }
-    }
-
-    private static boolean fitsAtOnce(Collection<ManagedArray> arrays, DeviceState ds) {
-        long needed = 0;
-        for (ManagedArray array : arrays)
-            needed = Math.addExact(needed, array.region.size());
-        return needed <= ds.budget.limit();
-    }
-
-    /**
-     * Pins a tiled launch's arrays (it stays "being placed" until it ends, so nothing waits for its kernel directly:
-     * others poll), brings their device-resident bytes home and frees their device memory, and reserves the tile
-     * buffers, evicting idle arrays for them. Returns the buffers' device address.
-     */
-    private long reserveTiles(Launch launch, Collection<ManagedArray> arrays, DeviceState ds, long bytes) {
-        try {
-            synchronized (lock) {
-                while (true) {
-                    tracker.awaitIdle(arrays);
-                    for (ManagedArray array : arrays) {
-                        array.inFlight.add(launch);
-                        launch.arrays.add(array);
-                    }
-                    Placement outcome;
-                    try {
-                        for (ManagedArray array : arrays)
-                            if (array.boundDevice != null)
-                                placement.evict(array, MigrationCause.LAUNCH);
-                        long[] address = new long[1];
-                        outcome = placement.allocateEvicting(ds, bytes, launch, address);
-                        if (outcome == Placement.DONE)
-                            return address[0];
-                    } catch (RuntimeException | Error e) {
-                        unpin(launch);
-                        launch.done = true;
-                        throw e;
-                    }
-                    unpin(launch);
-                    if (outcome == Placement.BACK_OFF)
-                        lock.waitForChange(HeapLock.PROGRESS_POLL_MILLIS);
-                }
-            }
-        } finally {
-            HeapLock.restoreInterrupt();
-        }
-    }
-
-    /** Gives a tiled launch's buffers back (zeroed, as freed device memory always is) and releases its arrays. */
-    private void endTiles(Launch launch, DeviceState ds, long staging, long bytes) {
-        synchronized (lock) {
-            try {
-                ds.engine.zero(staging, bytes);
-                ds.budget.deallocate(staging, bytes);
-            } catch (DeviceException e) {
-                // A device that cannot zero keeps the memory out of the pool rather than leak its contents.
-            } finally {
-                for (ManagedArray array : launch.arrays) {
-                    array.inFlight.remove(launch);
-                    if (!array.destroyed)
-                        hostTier.used(array.region);
-                }
-                launch.arrays.clear();
-                launch.placing = false;
-                launch.enqueued = true;
-                launch.done = true;
-                launches.incrementAndGet();
-                lock.progressLocked();
-            }
-        }
-    }
-
-    private Launch launchEntered(DeviceState ds, Kernel kernel, long globalSize, Arg[] args, Map<ManagedArray, Access> access) {
-        Launch launch = new Launch(this, ds);
-        Map<ManagedArray, KernelArgument.Buffer> buffers = new HashMap<>();
-        boolean migrates = !ds.device.coherent();
-        synchronized (lock) {
-            try {
-                placeForLaunch(launch, access.keySet(), ds);
-                // Copies in first: a failure here leaves every block valid on the host, where it was.
-                if (migrates)
-                    for (Map.Entry<ManagedArray, Access> e : access.entrySet())
-                        if (e.getValue().reads())
-                            migrator.migrate(e.getKey(), 0, e.getKey().region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE,
-                                    hmm4j_h.HMM4J_INTENT_READ | hmm4j_h.HMM4J_INTENT_ASYNC, MigrationCause.LAUNCH,
-                                    null);
-                for (Map.Entry<ManagedArray, Access> e : access.entrySet())
-                    if (e.getValue().writes())
-                        launch.written.add(e.getKey());
-                for (ManagedArray array : launch.written)
-                    array.region.launchBegin();
-                launch.begun = true;
-                // Then written blocks go to the device, keeping their host pages until the kernel is enqueued.
-                if (migrates)
-                    for (ManagedArray array : launch.written)
-                        handOver(launch, array, access.get(array));
-                for (Map.Entry<ManagedArray, Access> e : access.entrySet()) {
-                    ManagedArray array = e.getKey();
-                    long address = migrates ? array.deviceAddress : array.segment.address();
-                    buffers.put(array, new KernelArgument.Buffer(address, array.byteSize(), e.getValue(), array.segment));
-                }
-            } catch (RuntimeException | Error e) {
-                failBeforeKernel(launch);
-                throw e;
-            }
-            launch.placing = false;
-            launches.incrementAndGet();
-        }
-        List<KernelArgument> arguments = new ArrayList<>(args.length);
-        for (Arg arg : args) {
-            arguments.add(switch (arg) {
-                case Arg.Array a -> buffers.get(a.array());
-                case Arg.Scalar(Number value) -> new KernelArgument.Scalar(value);
-            });
-        }
-        long event;
-        try {
-            event = ds.device.launchRecorded(kernel, globalSize, arguments);
-        } catch (RuntimeException | Error e) {
-            synchronized (lock) {
-                failBeforeKernel(launch);
-            }
-            throw e;
-        }
-        Fence fence = event != 0 && ds.engine != null ? Fence.create(ds.engine, event) : null;
-        synchronized (lock) {
-            launch.enqueued = true;
-            if (fence != null) {
-                launch.fence = fence;
-                for (ManagedArray array : launch.written)
-                    array.region.attach(fence);
-            }
-            for (ManagedArray array : launch.written)
-                retakeForKernel(launch, array, ds);
-            if (releaseHostMemory)
-                for (ManagedArray array : launch.handedOver.keySet())
-                    array.region.reclaim();
-            launch.handedOver.clear();
-            for (ManagedArray array : access.keySet())
-                if (!array.destroyed)
-                    hostTier.used(array.region);
-            placement.makeHostRoomAfterLaunch();
-            hostTier.reportEngineReclaims(hmm4j_stats.host_reclaimed_bytes(stats));
-            lock.progressLocked();
-        }
-        if (ds.device.launchesAreSynchronous())
-            tracker.complete(launch);
-        return launch;
-    }
-
-    /**
-     * Makes the written array DEVICE for the kernel, remembering which blocks changed so a failure can undo it.
-     * A read-write array is copied again where a host write made a block HOST since the copy-in (the engine's
-     * lock was free in between); that copy is one of the undone changes too.
-     */
-    private void handOver(Launch launch, ManagedArray array, Access mode) {
-        MemorySegment outcome = Arena.ofAuto().allocate(array.region.blockCount());
-        launch.handedOver.put(array, outcome);
-        int intent = (mode.reads() ? hmm4j_h.HMM4J_INTENT_READ : 0) | hmm4j_h.HMM4J_INTENT_WRITE
-                | hmm4j_h.HMM4J_INTENT_KEEP_HOST;
-        migrator.migrate(array, 0, array.region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.LAUNCH, outcome);
-    }
-
-    /**
-     * A host read between the hand-over and the enqueue copied home the bytes from before the kernel: the engine
-     * makes those blocks DEVICE again. Where it cannot, the launch fails rather than leave them silently stale.
-     */
-    private static void retakeForKernel(Launch launch, ManagedArray array, DeviceState ds) {
-        int rc = array.region.launchEnqueued();
-        if (rc < 0 && launch.failure == null)
-            launch.failure = new DeviceException(array + ": blocks a host read fetched while the launch was being"
-                    + " placed could not be handed back to its kernel and hold the bytes from before it: "
-                    + NativeErrors.describe(rc), ds.device.id(), rc);
-    }
-
-    private static final int HANDED_OVER = hmm4j_h.HMM4J_MIGRATE_CHANGED | hmm4j_h.HMM4J_MIGRATE_COPIED;
-
-    /**
-     * The launch failed before its kernel ran: blocks handed to the device go back to the host pages they kept
-     * (their bytes there are the current ones), and the launch's arrays are released. Called with the lock held.
-     */
-    private void failBeforeKernel(Launch launch) {
-        if (launch.begun)
-            for (ManagedArray array : launch.written)
-                array.region.launchAbandoned();
-        for (Map.Entry<ManagedArray, MemorySegment> e : launch.handedOver.entrySet()) {
-            ManagedArray array = e.getKey();
-            MemorySegment outcome = e.getValue();
-            long blocks = outcome.byteSize();
-            long b = 0;
-            while (b < blocks) {
-                if ((outcome.get(ValueLayout.JAVA_BYTE, b) & HANDED_OVER) == 0) {
-                    b++;
-                    continue;
-                }
-                long end = b + 1;
-                while (end < blocks && (outcome.get(ValueLayout.JAVA_BYTE, end) & HANDED_OVER) != 0)
-                    end++;
-                int rc = array.region.migrate(b, end - b, hmm4j_h.HMM4J_TO_HOST,
-                        hmm4j_h.HMM4J_INTENT_WRITE | hmm4j_h.HMM4J_INTENT_DISCARD, MigrationCause.LAUNCH.code(), null, null);
-                if (rc < 0)
-                    System.getLogger("io.hmm4j").log(System.Logger.Level.ERROR, "could not give blocks " + b + ".." + end
-                            + " of array " + array.id + " back to the host after a failed launch: "
-                            + NativeErrors.describe(rc));
-                b = end;
-            }
-        }
-        launch.handedOver.clear();
-        launch.enqueued = true;
-        tracker.completeLocked(launch);
+        return planner.launchTiled(ds, kernelFor, plan, name, access.keySet());
     }
 
     /** A group's device policy changed: the engine's view of which arrays it may write back follows. */
@@ -917,57 +669,6 @@ public final class ManagedHeap implements AutoCloseable {
     }
 
     // ---- placement ----
-
-    /**
-     * Gives every array of {@code launch} device memory on {@code ds} and keeps them in flight, so that nothing
-     * evicts or frees them before the kernel ran. A launch never waits for itself, nor for another launch that is
-     * still being placed (two such launches could wait for each other): it backs off instead.
-     *
-     * @throws DeviceOutOfMemoryException if the arrays do not fit on the device even with nothing else there
-     */
-    private void placeForLaunch(Launch launch, Collection<ManagedArray> arrays, DeviceState ds) {
-        if (!ds.device.coherent()) {
-            long needed = 0;
-            for (ManagedArray array : arrays)
-                needed = Math.addExact(needed, array.region.size());
-            if (needed > ds.budget.limit())
-                throw new DeviceOutOfMemoryException("launch needs " + needed + " bytes on " + ds.device.id()
-                        + " at once, more than its budget of " + ds.budget.limit() + " bytes", ds.device.id());
-        }
-        while (true) {
-            tracker.awaitIdle(arrays);
-            for (ManagedArray array : arrays) {
-                array.inFlight.add(launch);
-                launch.arrays.add(array);
-            }
-            if (ds.device.coherent())
-                return;
-            Placement outcome = Placement.DONE;
-            try {
-                for (ManagedArray array : arrays) {
-                    outcome = placement.place(array, ds, launch);
-                    if (outcome != Placement.DONE)
-                        break;
-                }
-            } catch (RuntimeException | Error e) {
-                unpin(launch);
-                throw e;
-            }
-            if (outcome == Placement.DONE)
-                return;
-            unpin(launch);
-            if (outcome == Placement.BACK_OFF)
-                lock.waitForChange(HeapLock.PROGRESS_POLL_MILLIS);
-        }
-    }
-
-    /** Takes a launch that is still being placed off its arrays, so that others may evict or use them. */
-    private void unpin(Launch launch) {
-        for (ManagedArray array : launch.arrays)
-            array.inFlight.remove(launch);
-        launch.arrays.clear();
-        lock.progressLocked();
-    }
 
     /** Makes the whole array valid at {@code where}; see {@link #prefetch(ManagedArray, long, long, Location)}. */
     public void prefetch(ManagedArray array, Location where) {
@@ -1137,7 +838,7 @@ public final class ManagedHeap implements AutoCloseable {
                 hmm4j_stats.spurious_faults(stats), hmm4j_stats.fault_ns(stats), hmm4j_stats.blocks_to_device(stats),
                 hmm4j_stats.blocks_to_host(stats), toDevice, toHost, hmm4j_stats.prefetched_blocks(stats),
                 hmm4j_stats.copy_errors(stats), hmm4j_stats.migrations(stats), hmm4j_stats.migrate_ns(stats),
-                placement.evictions(), live.size(), launches.get(),
+                placement.evictions(), live.size(), planner.launches(),
                 hostTier.reclaimedBytes() + hmm4j_stats.host_reclaimed_bytes(stats), hmm4j_stats.batched_faults(stats),
                 hmm4j_stats.host_reserve_failures(stats));
     }
@@ -1282,7 +983,7 @@ public final class ManagedHeap implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (launchingThreads.contains(Thread.currentThread()))
+        if (planner.isLaunching(Thread.currentThread()))
             throw new IllegalStateException("heap closed from inside one of its launches (a kernel run by the launching"
                     + " thread): it would wait for itself; close it after the launch");
         if (!lock.close())
