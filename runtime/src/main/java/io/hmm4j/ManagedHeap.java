@@ -747,31 +747,9 @@ public final class ManagedHeap implements AutoCloseable {
         long first = offset / blockSize;
         long blocks = (offset + length - 1) / blockSize - first + 1;
         try {
-            moveLocked(array, first, blocks, target, intent);
+            placement.move(array, first, blocks, target, intent);
         } finally {
             HeapLock.restoreInterrupt();
-        }
-    }
-
-    private void moveLocked(ManagedArray array, long first, long blocks, DeviceState target, int intent) {
-        synchronized (lock) {
-            while (true) {
-                tracker.awaitIdle(List.of(array));
-                if (target == null) {
-                    if (array.boundDevice != null)
-                        migrator.migrate(array, first, blocks, hmm4j_h.HMM4J_TO_HOST, intent, MigrationCause.PREFETCH, null);
-                    return;
-                }
-                if (target.device.coherent())
-                    return;
-                Placement outcome = placement.place(array, target, null);
-                if (outcome == Placement.DONE) {
-                    migrator.migrate(array, first, blocks, hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.PREFETCH, null);
-                    return;
-                }
-                if (outcome == Placement.BACK_OFF)
-                    lock.waitForChange(HeapLock.PROGRESS_POLL_MILLIS);
-            }
         }
     }
 

@@ -13,16 +13,17 @@ import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Where an array's bytes live: device placement with eviction when a device is full, the host tier's reclaim and
- * its emergency moves of cold arrays to devices when the host is full, and evacuation. The choices themselves
- * (which array leaves a full device, which pages go first, which device has room) are the tiers' in
- * {@code io.hmm4j.internal.policy}, through their one {@link io.hmm4j.internal.policy.VictimOrder}; this class
- * applies them to the heap's arrays, whose placement fields are package-private and guarded by the heap's lock,
- * which is why it lives here and not in the policy package (Linux keeps vmscan apart from migrate the same way:
- * what to move there, how to move it in the {@link Migrator}).
+ * Where an array's bytes live: device placement with eviction when a device is full, the host tier's reclaim and its
+ * emergency moves of cold arrays to devices when the host is full, evacuation, and the application's explicit moves
+ * (prefetch, migrate). The choices themselves (which array leaves a full device, which pages go first, which device
+ * has room) are the tiers' in {@code io.hmm4j.internal.policy}, through their one
+ * {@link io.hmm4j.internal.policy.VictimOrder}; this class applies them to the heap's arrays, whose placement fields
+ * are package-private and guarded by the heap's lock, which is why it lives in this package (as Linux keeps vmscan,
+ * which chooses, apart from migrate, which moves: the moving is the {@link Migrator}'s).
  *
- * <p>Methods that do not take the heap's lock themselves are called with it held. A wait for a launch releases it: {@link Placement#RETRY} and
- * {@link Placement#BACK_OFF} tell the caller to start its placement over, everything checked again.
+ * <p>Methods that do not take the heap's lock themselves are called with it held. A wait for a launch releases it:
+ * {@link Placement#RETRY} and {@link Placement#BACK_OFF} tell the caller to start its placement over, everything
+ * checked again.
  */
 final class PlacementPolicy {
 
@@ -270,6 +271,33 @@ final class PlacementPolicy {
                     evict(array, MigrationCause.EVICTION);
                 }
                 return;
+            }
+        }
+    }
+
+    /**
+     * {@link ManagedHeap#prefetch}, {@link ManagedHeap#migrate} and {@link ManagedHeap#makeHostWritable}: once no
+     * launch uses {@code array}, makes {@code blocks} blocks from {@code first} valid on {@code target} (the host if
+     * {@code null}) with the destination's {@code intent}, placing the array there first.
+     */
+    void move(ManagedArray array, long first, long blocks, ManagedHeap.DeviceState target, int intent) {
+        synchronized (lock) {
+            while (true) {
+                tracker.awaitIdle(List.of(array));
+                if (target == null) {
+                    if (array.boundDevice != null)
+                        migrator.migrate(array, first, blocks, hmm4j_h.HMM4J_TO_HOST, intent, MigrationCause.PREFETCH, null);
+                    return;
+                }
+                if (target.device.coherent())
+                    return;
+                Placement outcome = place(array, target, null);
+                if (outcome == Placement.DONE) {
+                    migrator.migrate(array, first, blocks, hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.PREFETCH, null);
+                    return;
+                }
+                if (outcome == Placement.BACK_OFF)
+                    lock.waitForChange(HeapLock.PROGRESS_POLL_MILLIS);
             }
         }
     }
