@@ -71,6 +71,7 @@ public final class ManagedHeap implements AutoCloseable {
     private final Migrator migrator;
     private final PlacementPolicy placement;
     private final LaunchPlanner planner;
+    private final MappedArrays mapped;
     private final Backend backend;
     private final List<DeviceState> devices;
     private final long blockSize;
@@ -112,6 +113,7 @@ public final class ManagedHeap implements AutoCloseable {
         this.tracker = new LaunchTracker(lock, live);
         this.migrator = new Migrator(hostTier, blockSize);
         this.placement = new PlacementPolicy(lock, tracker, migrator, hostTier, devices, live);
+        this.mapped = new MappedArrays(this, lock, tracker, blockSize, prefetchBlocks, stats, nextId);
         this.planner = new LaunchPlanner(this, lock, tracker, placement, migrator, hostTier, stats, releaseHostMemory);
         MemoryPressure.register(this, heap -> heap.placement.reclaimUnderPressure());
     }
@@ -183,7 +185,7 @@ public final class ManagedHeap implements AutoCloseable {
     }
 
     @FunctionalInterface
-    private interface ArrayFactory<T extends ManagedArray> {
+    interface ArrayFactory<T extends ManagedArray> {
         T create(ManagedHeap heap, Region region, long byteSize, long id);
     }
 
@@ -267,7 +269,7 @@ public final class ManagedHeap implements AutoCloseable {
      *     mapped
      */
     public ByteArray map(Path file, long offset, long length, FileChannel.MapMode mode) throws IOException {
-        return mapFile(file, offset, length, 1, mode, ByteArray::new);
+        return publish(mapped.map(file, offset, length, 1, mode, ByteArray::new), 0);
     }
 
     /**
@@ -276,39 +278,10 @@ public final class ManagedHeap implements AutoCloseable {
      * @throws IllegalArgumentException also if {@code count * 4} overflows
      */
     public FloatArray mapFloats(Path file, long offset, long count, FileChannel.MapMode mode) throws IOException {
-        return mapFile(file, offset, count, Float.BYTES, mode, FloatArray::new);
-    }
-
-    private <T extends ManagedArray> T mapFile(Path file, long offset, long length, int elementSize,
-            FileChannel.MapMode mode, ArrayFactory<T> factory) throws IOException {
-        Objects.requireNonNull(file, "file");
-        Objects.requireNonNull(mode, "mode");
-        ensureOpen();
-        if (mode != FileChannel.MapMode.READ_ONLY && mode != FileChannel.MapMode.READ_WRITE)
-            throw new IllegalArgumentException("map mode " + mode + " is not supported: READ_ONLY or READ_WRITE");
-        if (offset < 0)
-            throw new IllegalArgumentException("offset must be >= 0: " + offset);
-        if (length <= 0)
-            throw new IllegalArgumentException("length must be > 0: " + length);
-        if (length > MAX_ARRAY_BYTES / elementSize)
-            throw new IllegalArgumentException("mapping of " + length + " elements of " + elementSize
-                    + " bytes exceeds the maximum of " + MAX_ARRAY_BYTES + " bytes");
-        long bytes = length * elementSize;
-        Region region = Region.mapFile(file, offset, bytes, blockSize, mode == FileChannel.MapMode.READ_WRITE, stats);
-        T array;
-        try {
-            region.setPrefetch(prefetchBlocks);
-            array = factory.create(this, region, bytes, nextId.incrementAndGet());
-        } catch (RuntimeException | Error e) {
-            region.destroy();
-            throw e;
-        }
-        return publish(array, 0);
+        return publish(mapped.map(file, offset, count, Float.BYTES, mode, FloatArray::new), 0);
     }
 
     // ---- arrays shared between processes ----
-
-    private static final java.util.regex.Pattern SHARED_NAME = java.util.regex.Pattern.compile("[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}");
 
     /**
      * Creates an array of {@code bytes} bytes that other processes (another JVM, or a C program using the engine's
@@ -326,7 +299,7 @@ public final class ManagedHeap implements AutoCloseable {
      * @throws IOException if the shared memory object cannot be created or mapped
      */
     public ByteArray share(String name, long bytes) throws IOException {
-        return shareArray(name, bytes, 1, ByteArray::new);
+        return publish(mapped.share(name, bytes, 1, ByteArray::new), 0);
     }
 
     /**
@@ -335,7 +308,7 @@ public final class ManagedHeap implements AutoCloseable {
      * @throws IllegalArgumentException also if {@code count * 4} exceeds {@link #MAX_ARRAY_BYTES}
      */
     public FloatArray shareFloats(String name, long count) throws IOException {
-        return shareArray(name, count, Float.BYTES, FloatArray::new);
+        return publish(mapped.share(name, count, Float.BYTES, FloatArray::new), 0);
     }
 
     /**
@@ -350,12 +323,12 @@ public final class ManagedHeap implements AutoCloseable {
      *     mapped
      */
     public ByteArray openShared(String name) throws IOException {
-        return openSharedArray(name, 1, ByteArray::new);
+        return publish(mapped.openShared(name, 1, ByteArray::new), 0);
     }
 
     /** {@link #openShared} for an array created with {@link #shareFloats}. */
     public FloatArray openSharedFloats(String name) throws IOException {
-        return openSharedArray(name, Float.BYTES, FloatArray::new);
+        return publish(mapped.openShared(name, Float.BYTES, FloatArray::new), 0);
     }
 
     /**
@@ -366,129 +339,17 @@ public final class ManagedHeap implements AutoCloseable {
      * @throws IllegalArgumentException if {@code name} is not valid
      */
     public static boolean unlinkShared(String name) throws IOException {
-        return Region.unlinkShared(checkSharedName(name));
-    }
-
-    private static String checkSharedName(String name) {
-        Objects.requireNonNull(name, "name");
-        if (!SHARED_NAME.matcher(name).matches())
-            throw new IllegalArgumentException("shared array name must be 1-200 characters of [A-Za-z0-9._-] and not"
-                    + " start with a dot: \"" + name + "\"");
-        return name;
+        return Region.unlinkShared(MappedArrays.checkSharedName(name));
     }
 
     /** The bytes of {@code length} elements, refused when not positive or over {@link #MAX_ARRAY_BYTES}. */
-    private static long checkedByteSize(String what, long length, int elementSize) {
+    static long checkedByteSize(String what, long length, int elementSize) {
         if (length <= 0)
             throw new IllegalArgumentException(what + " length must be > 0: " + length);
         if (length > MAX_ARRAY_BYTES / elementSize)
             throw new IllegalArgumentException(what + " of " + length + " elements of " + elementSize
                     + " bytes exceeds the maximum of " + MAX_ARRAY_BYTES + " bytes");
         return length * elementSize;
-    }
-
-    private <T extends ManagedArray> T shareArray(String name, long length, int elementSize, ArrayFactory<T> factory)
-            throws IOException {
-        checkSharedName(name);
-        ensureOpen();
-        long bytes = checkedByteSize("shared array", length, elementSize);
-        Region region = Region.shared(name, bytes, elementSize, blockSize, true, stats);
-        return publishShared(region, bytes, factory, true);
-    }
-
-    private <T extends ManagedArray> T openSharedArray(String name, int elementSize, ArrayFactory<T> factory)
-            throws IOException {
-        checkSharedName(name);
-        ensureOpen();
-        Region region = Region.shared(name, 0, 0, 0, false, stats);
-        long bytes;
-        try {
-            long created = region.sharedInfo(hmm4j_h.HMM4J_SHARED_ELEMENT_SIZE);
-            if (created != elementSize)
-                throw new IllegalArgumentException("shared array " + name + " holds elements of " + created
-                        + " bytes, not " + elementSize + (created == Float.BYTES ? " (open it with openSharedFloats)"
-                        : created == 1 ? " (open it with openShared)" : ""));
-            // Ranges, residency and budgets are counted in this heap's blocks: the array's must be the same.
-            if (region.blockSize() != blockSize)
-                throw new IllegalArgumentException("shared array " + name + " was created with blocks of "
-                        + region.blockSize() + " bytes; this heap's are " + blockSize
-                        + " (ManagedHeap.builder().blockSize(bytes) must match the creator's)");
-            bytes = region.sharedInfo(hmm4j_h.HMM4J_SHARED_BYTES);
-        } catch (RuntimeException | Error e) {
-            region.destroy();
-            throw e;
-        }
-        return publishShared(region, bytes, factory, false);
-    }
-
-    private <T extends ManagedArray> T publishShared(Region region, long bytes, ArrayFactory<T> factory, boolean created)
-            throws IOException {
-        T array;
-        try {
-            region.setPrefetch(prefetchBlocks);
-            array = factory.create(this, region, bytes, nextId.incrementAndGet());
-        } catch (RuntimeException | Error e) {
-            region.destroy();
-            if (created)
-                Region.unlinkShared(region.sharedName());
-            throw e;
-        }
-        // Like a mapped file's, a shared array's pages are not the heap's to admit or reclaim.
-        return publish(array, 0);
-    }
-
-    /** {@link ManagedArray#lostBlocks()} and friends: one {@code HMM4J_SHARED_*} value, never after the free. */
-    long sharedInfo(ManagedArray array, int what) {
-        checkOwned(array);
-        synchronized (lock) {
-            array.ensureAlive();
-            if (array.destroyed)
-                throw new IllegalStateException(array + " is closed");
-            return array.region.sharedName() == null ? 0 : array.region.sharedInfo(what);
-        }
-    }
-
-    /**
-     * Before a shared array's device memory is freed its device-only blocks come home, so that other processes see
-     * them; one that cannot is counted lost for everyone ({@link ManagedArray#lostBlocks()}) when the array detaches.
-     */
-    private void bringSharedHome(ManagedArray array) {
-        int rc = array.region.unbind(MigrationCause.EVICTION.code());
-        if (rc < 0) {
-            // The device memory is freed next and may be reused: no peer may be served from it after this.
-            array.region.abandonSharedDeviceCopies();
-            System.getLogger("io.hmm4j").log(System.Logger.Level.ERROR, "closing shared array " + array.region.sharedName()
-                    + " could not copy its device-only blocks home; other processes see their last host copy and"
-                    + " count them in lostBlocks(): " + NativeErrors.describe(rc));
-        }
-    }
-
-    /** {@link ManagedArray#force()}: waits for launches that use the array, then writes it back. */
-    void force(ManagedArray array) {
-        checkOwned(array);
-        try {
-            synchronized (lock) {
-                tracker.awaitIdle(List.of(array));
-                // Under the lock, the writeback included: neither a launch nor a close can change the region meanwhile.
-                forceLocked(array);
-            }
-        } finally {
-            HeapLock.restoreInterrupt();
-        }
-    }
-
-    /** Writes back a file-backed array with the lock held; throws what {@link ManagedArray#force()} documents. */
-    private void forceLocked(ManagedArray array) {
-        int rc = array.region.force(MigrationCause.EVICTION.code());
-        if (rc >= 0)
-            return;
-        String call = "hmm4j_region_force(array " + array.id + ")";
-        DeviceState ds = array.boundDevice;
-        if (ds != null && (rc == -5 || rc == -19 || rc == -12 || rc == -hmm4j_h.HMM4J_ENOHOSTMEM))
-            NativeErrors.checkDevice(call, rc, ds.device.id(), ds.engine.lastError());
-        if (rc == -hmm4j_h.HMM4J_EMAPLIMIT)
-            NativeErrors.check(call, rc);
-        throw new UncheckedIOException(new IOException(call + " failed: " + NativeErrors.describe(rc)));
     }
 
     /**
@@ -656,6 +517,16 @@ public final class ManagedHeap implements AutoCloseable {
         if (ds.device.coherent() || LaunchPlanner.fitsAtOnce(access.keySet(), ds))
             return launch(deviceIndex, kernelFor, checks, n, args);
         return planner.launchTiled(ds, kernelFor, plan, name, access.keySet());
+    }
+
+    /** {@link ManagedArray#force()}: waits for launches that use the array, then writes it back. */
+    void force(ManagedArray array) {
+        mapped.force(array);
+    }
+
+    /** {@link ManagedArray#lostBlocks()} and friends: one {@code HMM4J_SHARED_*} value, never after the free. */
+    long sharedInfo(ManagedArray array, int what) {
+        return mapped.sharedInfo(array, what);
     }
 
     /** A group's device policy changed: the engine's view of which arrays it may write back follows. */
@@ -924,13 +795,13 @@ public final class ManagedHeap implements AutoCloseable {
                 }
             }
             if (array.region.isFileBacked())
-                forceBeforeDestroy(array);
+                mapped.forceBeforeDestroy(array);
             // The engine writes spillable regions back to their device on its own (another thread's fault): no
             // more of that once the device memory is freed and maybe another array's. This waits for a write-back
             // in progress (it holds the region's lock).
             array.region.setHostSpill(false);
             if (array.region.sharedName() != null && array.boundDevice != null)
-                bringSharedHome(array);
+                mapped.bringSharedHome(array);
             if (array.boundDevice != null)
                 placement.freeDeviceMemory(array);
             hostTier.forget(array.region);
@@ -942,16 +813,6 @@ public final class ManagedHeap implements AutoCloseable {
             array.destroyed = true;
             live.remove(array.id);
             lock.progressLocked();
-        }
-    }
-
-    /** Closing forces; a close cannot be refused for it, so a failure is logged and the file keeps the last force. */
-    private void forceBeforeDestroy(ManagedArray array) {
-        try {
-            forceLocked(array);
-        } catch (RuntimeException | OutOfMemoryError e) {
-            System.getLogger("io.hmm4j").log(System.Logger.Level.ERROR, "closing " + array + " could not write it to"
-                    + " its file; the file holds what the last force wrote, and host writes since", e);
         }
     }
 
@@ -1007,7 +868,7 @@ public final class ManagedHeap implements AutoCloseable {
         return devices.get(index);
     }
 
-    private void checkOwned(ManagedArray array) {
+    void checkOwned(ManagedArray array) {
         Objects.requireNonNull(array, "array");
         if (array.heap != this)
             throw new IllegalArgumentException(array + " belongs to another heap");
