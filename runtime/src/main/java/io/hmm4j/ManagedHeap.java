@@ -72,6 +72,7 @@ public final class ManagedHeap implements AutoCloseable {
     private final PlacementPolicy placement;
     private final LaunchPlanner planner;
     private final MappedArrays mapped;
+    private final Lifecycle lifecycle;
     private final Backend backend;
     private final List<DeviceState> devices;
     private final long blockSize;
@@ -114,6 +115,7 @@ public final class ManagedHeap implements AutoCloseable {
         this.migrator = new Migrator(hostTier, blockSize);
         this.placement = new PlacementPolicy(lock, tracker, migrator, hostTier, devices, live);
         this.mapped = new MappedArrays(this, lock, tracker, blockSize, prefetchBlocks, stats, nextId);
+        this.lifecycle = new Lifecycle(lock, tracker, placement, mapped, hostTier, backend, devices, live);
         this.planner = new LaunchPlanner(this, lock, tracker, placement, migrator, hostTier, stats, releaseHostMemory);
         MemoryPressure.register(this, heap -> heap.placement.reclaimUnderPressure());
     }
@@ -228,21 +230,7 @@ public final class ManagedHeap implements AutoCloseable {
             throw e;
         }
         array.group = group;
-        return publish(array, charged);
-    }
-
-    /** {@code admittedBytes}: what {@link #makeHostRoom} admitted for the array (0 for a file mapping). */
-    private <T extends ManagedArray> T publish(T array, long admittedBytes) {
-        synchronized (lock) {
-            hostTier.cancelAdmission(admittedBytes);
-            if (lock.isClosed()) {
-                destroyWhenIdle(array);
-                throw new IllegalStateException("heap is closed");
-            }
-            live.put(array.id, array);
-            hostTier.allocated(array.region);
-        }
-        return array;
+        return lifecycle.publish(array, charged);
     }
 
     /**
@@ -269,7 +257,7 @@ public final class ManagedHeap implements AutoCloseable {
      *     mapped
      */
     public ByteArray map(Path file, long offset, long length, FileChannel.MapMode mode) throws IOException {
-        return publish(mapped.map(file, offset, length, 1, mode, ByteArray::new), 0);
+        return lifecycle.publish(mapped.map(file, offset, length, 1, mode, ByteArray::new), 0);
     }
 
     /**
@@ -278,7 +266,7 @@ public final class ManagedHeap implements AutoCloseable {
      * @throws IllegalArgumentException also if {@code count * 4} overflows
      */
     public FloatArray mapFloats(Path file, long offset, long count, FileChannel.MapMode mode) throws IOException {
-        return publish(mapped.map(file, offset, count, Float.BYTES, mode, FloatArray::new), 0);
+        return lifecycle.publish(mapped.map(file, offset, count, Float.BYTES, mode, FloatArray::new), 0);
     }
 
     // ---- arrays shared between processes ----
@@ -299,7 +287,7 @@ public final class ManagedHeap implements AutoCloseable {
      * @throws IOException if the shared memory object cannot be created or mapped
      */
     public ByteArray share(String name, long bytes) throws IOException {
-        return publish(mapped.share(name, bytes, 1, ByteArray::new), 0);
+        return lifecycle.publish(mapped.share(name, bytes, 1, ByteArray::new), 0);
     }
 
     /**
@@ -308,7 +296,7 @@ public final class ManagedHeap implements AutoCloseable {
      * @throws IllegalArgumentException also if {@code count * 4} exceeds {@link #MAX_ARRAY_BYTES}
      */
     public FloatArray shareFloats(String name, long count) throws IOException {
-        return publish(mapped.share(name, count, Float.BYTES, FloatArray::new), 0);
+        return lifecycle.publish(mapped.share(name, count, Float.BYTES, FloatArray::new), 0);
     }
 
     /**
@@ -323,12 +311,12 @@ public final class ManagedHeap implements AutoCloseable {
      *     mapped
      */
     public ByteArray openShared(String name) throws IOException {
-        return publish(mapped.openShared(name, 1, ByteArray::new), 0);
+        return lifecycle.publish(mapped.openShared(name, 1, ByteArray::new), 0);
     }
 
     /** {@link #openShared} for an array created with {@link #shareFloats}. */
     public FloatArray openSharedFloats(String name) throws IOException {
-        return publish(mapped.openShared(name, Float.BYTES, FloatArray::new), 0);
+        return lifecycle.publish(mapped.openShared(name, Float.BYTES, FloatArray::new), 0);
     }
 
     /**
@@ -517,6 +505,11 @@ public final class ManagedHeap implements AutoCloseable {
         if (ds.device.coherent() || LaunchPlanner.fitsAtOnce(access.keySet(), ds))
             return launch(deviceIndex, kernelFor, checks, n, args);
         return planner.launchTiled(ds, kernelFor, plan, name, access.keySet());
+    }
+
+    /** Frees {@code array} once no launch and no native call uses it; see {@link ManagedArray#close()}. */
+    void release(ManagedArray array) {
+        lifecycle.release(array);
     }
 
     /** {@link ManagedArray#force()}: waits for launches that use the array, then writes it back. */
@@ -749,73 +742,6 @@ public final class ManagedHeap implements AutoCloseable {
 
     // ---- lifecycle ----
 
-    /** Frees {@code array} once no launch and no native call uses it; see {@link ManagedArray#close()}. */
-    void release(ManagedArray array) {
-        try {
-            synchronized (lock) {
-                for (Launch launch : array.inFlight)
-                    if (launch.launcher == Thread.currentThread() && !launch.enqueued)
-                        throw new IllegalStateException(array + " closed from inside a launch that uses it (a kernel run by"
-                                + " the launching thread): it would wait for itself; close it after the launch");
-                destroyWhenIdle(array);
-            }
-        } finally {
-            HeapLock.restoreInterrupt();
-        }
-    }
-
-    /**
-     * Frees an array's host and device memory once nothing uses it, with the lock held: launches that use it are
-     * waited for, and so is any thread that holds its segment (a blocking read into it, a native call), because
-     * closing the segment's arena fails while it is acquired and freeing the memory under the call would crash.
-     * Either everything is freed or, until it can be, nothing is.
-     */
-    private void destroyWhenIdle(ManagedArray array) {
-        long backoffMillis = 1;
-        long waitingSince = 0;
-        while (!array.destroyed) {
-            if (!array.inFlight.isEmpty()) {
-                tracker.awaitOneUse(array);
-                continue;
-            }
-            if (array.arena.scope().isAlive()) {
-                try {
-                    array.arena.close();
-                } catch (IllegalStateException acquired) {
-                    if (waitingSince == 0) {
-                        waitingSince = System.nanoTime();
-                    } else if (waitingSince != -1 && System.nanoTime() - waitingSince > 1_000_000_000L) {
-                        System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING, "closing " + array
-                                + " waits for a thread that holds its memory (blocking I/O or a native call)");
-                        waitingSince = -1;
-                    }
-                    lock.waitForChange(backoffMillis);
-                    backoffMillis = Math.min(backoffMillis * 2, 50);
-                    continue;
-                }
-            }
-            if (array.region.isFileBacked())
-                mapped.forceBeforeDestroy(array);
-            // The engine writes spillable regions back to their device on its own (another thread's fault): no
-            // more of that once the device memory is freed and maybe another array's. This waits for a write-back
-            // in progress (it holds the region's lock).
-            array.region.setHostSpill(false);
-            if (array.region.sharedName() != null && array.boundDevice != null)
-                mapped.bringSharedHome(array);
-            if (array.boundDevice != null)
-                placement.freeDeviceMemory(array);
-            hostTier.forget(array.region);
-            for (DeviceState ds : devices)
-                ds.forget(array);
-            array.region.destroy();
-            if (array.group != null)
-                array.group.uncharge(array.region.size());
-            array.destroyed = true;
-            live.remove(array.id);
-            lock.progressLocked();
-        }
-    }
-
     /**
      * Frees every array and all device memory and closes the backend. Waits for running launches and for calls
      * in progress on other threads. Later use of any array throws {@link IllegalStateException}.
@@ -829,31 +755,9 @@ public final class ManagedHeap implements AutoCloseable {
             return;
         MemoryPressure.unregister(this);
         try {
-            tearDown();
+            lifecycle.tearDown();
         } finally {
             HeapLock.restoreInterrupt();
-        }
-    }
-
-    private void tearDown() {
-        synchronized (lock) {
-            lock.awaitNoCalls();
-            for (DeviceState ds : devices) {
-                try {
-                    ds.device.synchronize();
-                } catch (DeviceException e) {
-                    System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING, "device failed while closing", e);
-                }
-            }
-            // Each free may wait, releasing the lock; arrays freed meanwhile by their own close() are skipped.
-            while (!live.isEmpty())
-                destroyWhenIdle(live.values().iterator().next());
-            for (DeviceState ds : devices)
-                if (ds.pool != null)
-                    ds.pool.close();
-            backend.close();
-            lock.tornDown = true;
-            lock.progressLocked();
         }
     }
 
