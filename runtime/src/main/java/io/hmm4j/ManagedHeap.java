@@ -2,17 +2,12 @@ package io.hmm4j;
 
 import io.hmm4j.internal.engine.Backends;
 import io.hmm4j.internal.engine.Engine;
-import io.hmm4j.internal.engine.Fence;
-import io.hmm4j.internal.engine.NativeErrors;
 import io.hmm4j.internal.engine.Region;
 import io.hmm4j.internal.engine.UserFaultFd;
 import io.hmm4j.internal.ffm.hmm4j_h;
 import io.hmm4j.internal.ffm.hmm4j_stats;
 import io.hmm4j.internal.jfr.FaultBatchEvent;
-import io.hmm4j.internal.jfr.MigrationEvent;
 import io.hmm4j.internal.launch.TiledLaunch;
-import io.hmm4j.internal.memory.BudgetMemoryResource;
-import io.hmm4j.internal.memory.PoolMemoryResource;
 import io.hmm4j.internal.policy.HostMemory;
 import io.hmm4j.internal.policy.HostTier;
 import io.hmm4j.internal.policy.MemoryPressure;
@@ -22,24 +17,18 @@ import io.hmm4j.spi.Backend;
 import io.hmm4j.spi.BackendProvider;
 import io.hmm4j.spi.Device;
 import io.hmm4j.spi.Kernel;
-import io.hmm4j.spi.KernelArgument;
 import io.hmm4j.spi.KernelSource;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.OptionalLong;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
@@ -73,12 +62,10 @@ public final class ManagedHeap implements AutoCloseable {
     private final LaunchPlanner planner;
     private final MappedArrays mapped;
     private final Lifecycle lifecycle;
+    private final Allocator allocator;
     private final Backend backend;
     private final List<DeviceState> devices;
     private final long blockSize;
-    private final long prefetchBlocks;
-    private final boolean releaseHostMemory;
-    private final boolean userfaultfd;
     private final HostTier hostTier; // guarded by lock
     private final MemorySegment stats;
     private final Map<Long, ManagedArray> live = new ConcurrentHashMap<>();
@@ -88,9 +75,6 @@ public final class ManagedHeap implements AutoCloseable {
         Engine.ensureInitialized();
         FaultBatchEvent.register();
         this.blockSize = builder.blockSize;
-        this.prefetchBlocks = builder.prefetchBlocks;
-        this.releaseHostMemory = builder.releaseHostMemory;
-        this.userfaultfd = UserFaultFd.resolve(builder.userfaultfd);
         this.hostTier = new HostTier(builder.hostBudget > 0 ? builder.hostBudget : HostMemory.defaultBudget(), blockSize);
         BackendProvider provider = Backends.select(Backends.requestedName(builder.backend));
         this.backend = provider.open(Backends.config(provider.name(), builder.settings));
@@ -114,9 +98,11 @@ public final class ManagedHeap implements AutoCloseable {
         this.tracker = new LaunchTracker(lock, live);
         this.migrator = new Migrator(hostTier, blockSize);
         this.placement = new PlacementPolicy(lock, tracker, migrator, hostTier, devices, live);
-        this.mapped = new MappedArrays(this, lock, tracker, blockSize, prefetchBlocks, stats, nextId);
+        this.mapped = new MappedArrays(this, lock, tracker, blockSize, builder.prefetchBlocks, stats, nextId);
         this.lifecycle = new Lifecycle(lock, tracker, placement, mapped, hostTier, backend, devices, live);
-        this.planner = new LaunchPlanner(this, lock, tracker, placement, migrator, hostTier, stats, releaseHostMemory);
+        this.allocator = new Allocator(this, lock, placement, lifecycle, hostTier, stats, blockSize,
+                builder.prefetchBlocks, builder.releaseHostMemory, UserFaultFd.resolve(builder.userfaultfd), nextId);
+        this.planner = new LaunchPlanner(this, lock, tracker, placement, migrator, hostTier, stats, builder.releaseHostMemory);
         MemoryPressure.register(this, heap -> heap.placement.reclaimUnderPressure());
     }
 
@@ -147,90 +133,43 @@ public final class ManagedHeap implements AutoCloseable {
     // ---- allocation ----
 
     public ByteArray allocateBytes(long length) {
-        return allocate(length, 1, ByteArray::new, null);
+        return allocator.allocate(length, 1, ByteArray::new, null);
     }
 
     ByteArray allocateBytes(long length, MemoryGroup group) {
-        return allocate(length, 1, ByteArray::new, group);
+        return allocator.allocate(length, 1, ByteArray::new, group);
     }
 
     public IntArray allocateInts(long length) {
-        return allocate(length, Integer.BYTES, IntArray::new, null);
+        return allocator.allocate(length, Integer.BYTES, IntArray::new, null);
     }
 
     IntArray allocateInts(long length, MemoryGroup group) {
-        return allocate(length, Integer.BYTES, IntArray::new, group);
+        return allocator.allocate(length, Integer.BYTES, IntArray::new, group);
     }
 
     public LongArray allocateLongs(long length) {
-        return allocate(length, Long.BYTES, LongArray::new, null);
+        return allocator.allocate(length, Long.BYTES, LongArray::new, null);
     }
 
     LongArray allocateLongs(long length, MemoryGroup group) {
-        return allocate(length, Long.BYTES, LongArray::new, group);
+        return allocator.allocate(length, Long.BYTES, LongArray::new, group);
     }
 
     public FloatArray allocateFloats(long length) {
-        return allocate(length, Float.BYTES, FloatArray::new, null);
+        return allocator.allocate(length, Float.BYTES, FloatArray::new, null);
     }
 
     FloatArray allocateFloats(long length, MemoryGroup group) {
-        return allocate(length, Float.BYTES, FloatArray::new, group);
+        return allocator.allocate(length, Float.BYTES, FloatArray::new, group);
     }
 
     public DoubleArray allocateDoubles(long length) {
-        return allocate(length, Double.BYTES, DoubleArray::new, null);
+        return allocator.allocate(length, Double.BYTES, DoubleArray::new, null);
     }
 
     DoubleArray allocateDoubles(long length, MemoryGroup group) {
-        return allocate(length, Double.BYTES, DoubleArray::new, group);
-    }
-
-    @FunctionalInterface
-    interface ArrayFactory<T extends ManagedArray> {
-        T create(ManagedHeap heap, Region region, long byteSize, long id);
-    }
-
-    /**
-     * @throws IllegalArgumentException if {@code length <= 0} or the array would exceed {@link #MAX_ARRAY_BYTES}
-     * @throws IllegalStateException if the heap is closed
-     * @throws OutOfMemoryError if the host cannot map the memory
-     */
-    private <T extends ManagedArray> T allocate(long length, int elementSize, ArrayFactory<T> factory, MemoryGroup group) {
-        ensureOpen();
-        long bytes = checkedByteSize("array", length, elementSize);
-        long charged = (bytes + blockSize - 1) / blockSize * blockSize;
-        if (group != null)
-            group.charge(charged);
-        T array;
-        boolean admitted = false;
-        try {
-            placement.makeHostRoom(charged, group);
-            admitted = true;
-            Region region = Region.create(bytes, blockSize, stats);
-            try {
-                if (userfaultfd)
-                    region.useUserfaultfd();
-                region.setPrefetch(prefetchBlocks);
-                region.setReleaseHost(releaseHostMemory);
-                region.setHostHeadroom(hostTier.headroom());
-                region.setHostSpill(PlacementPolicy.mayUseDevices(group));
-                array = factory.create(this, region, bytes, nextId.incrementAndGet());
-            } catch (RuntimeException | Error e) {
-                region.destroy();
-                throw e;
-            }
-        } catch (RuntimeException | Error e) {
-            if (admitted)
-                synchronized (lock) {
-                    hostTier.cancelAdmission(charged);
-                }
-            if (group != null)
-                group.uncharge(charged);
-            throw e;
-        }
-        array.group = group;
-        return lifecycle.publish(array, charged);
+        return allocator.allocate(length, Double.BYTES, DoubleArray::new, group);
     }
 
     /**
@@ -328,16 +267,6 @@ public final class ManagedHeap implements AutoCloseable {
      */
     public static boolean unlinkShared(String name) throws IOException {
         return Region.unlinkShared(MappedArrays.checkSharedName(name));
-    }
-
-    /** The bytes of {@code length} elements, refused when not positive or over {@link #MAX_ARRAY_BYTES}. */
-    static long checkedByteSize(String what, long length, int elementSize) {
-        if (length <= 0)
-            throw new IllegalArgumentException(what + " length must be > 0: " + length);
-        if (length > MAX_ARRAY_BYTES / elementSize)
-            throw new IllegalArgumentException(what + " of " + length + " elements of " + elementSize
-                    + " bytes exceeds the maximum of " + MAX_ARRAY_BYTES + " bytes");
-        return length * elementSize;
     }
 
     /**

@@ -46,7 +46,7 @@ final class MappedArrays {
 
     /** {@link ManagedHeap#map}: the array over the file's pages, checked and not yet published. */
     <T extends ManagedArray> T map(Path file, long offset, long length, int elementSize,
-            FileChannel.MapMode mode, ManagedHeap.ArrayFactory<T> factory) throws IOException {
+            FileChannel.MapMode mode, Allocator.ArrayFactory<T> factory) throws IOException {
         Objects.requireNonNull(file, "file");
         Objects.requireNonNull(mode, "mode");
         lock.ensureOpen();
@@ -81,17 +81,17 @@ final class MappedArrays {
     }
 
     /** {@link ManagedHeap#share}: a new shared array, not yet published. */
-    <T extends ManagedArray> T share(String name, long length, int elementSize, ManagedHeap.ArrayFactory<T> factory)
+    <T extends ManagedArray> T share(String name, long length, int elementSize, Allocator.ArrayFactory<T> factory)
             throws IOException {
         checkSharedName(name);
         lock.ensureOpen();
-        long bytes = ManagedHeap.checkedByteSize("shared array", length, elementSize);
+        long bytes = Allocator.checkedByteSize("shared array", length, elementSize);
         Region region = Region.shared(name, bytes, elementSize, blockSize, true, stats);
         return publishShared(region, bytes, factory, true);
     }
 
     /** {@link ManagedHeap#openShared}: another process's shared array, checked and not yet published. */
-    <T extends ManagedArray> T openShared(String name, int elementSize, ManagedHeap.ArrayFactory<T> factory)
+    <T extends ManagedArray> T openShared(String name, int elementSize, Allocator.ArrayFactory<T> factory)
             throws IOException {
         checkSharedName(name);
         lock.ensureOpen();
@@ -116,7 +116,7 @@ final class MappedArrays {
         return publishShared(region, bytes, factory, false);
     }
 
-    private <T extends ManagedArray> T publishShared(Region region, long bytes, ManagedHeap.ArrayFactory<T> factory, boolean created)
+    private <T extends ManagedArray> T publishShared(Region region, long bytes, Allocator.ArrayFactory<T> factory, boolean created)
             throws IOException {
         T array;
         try {
