@@ -11,7 +11,6 @@ import io.hmm4j.internal.launch.TiledLaunch;
 import io.hmm4j.internal.policy.HostMemory;
 import io.hmm4j.internal.policy.HostTier;
 import io.hmm4j.internal.policy.MemoryPressure;
-import io.hmm4j.internal.policy.Placement;
 import io.hmm4j.internal.policy.DeviceTier;
 import io.hmm4j.spi.Backend;
 import io.hmm4j.spi.BackendProvider;
@@ -40,6 +39,13 @@ import java.util.function.Function;
  * <p>All methods are thread-safe. Placement decisions take one Java lock; the fault handler never waits on it
  * (DESIGN.md, invariant 2), so faulting threads are served while another thread places arrays.
  */
+// This class is the facade: its methods check arguments and state, then delegate to one collaborator each, all
+// package-private in this package because they share ManagedArray's package-private placement fields (an internal
+// package would need those fields made public or an access bridge across every use). They share the heap's one
+// lock and its waiting discipline (HeapLock): LaunchTracker (launches in flight, the waits for them), Migrator (one
+// migration), PlacementPolicy (device placement, eviction, host reclaim, emergency moves, evacuation, prefetch; the
+// choices themselves are the tiers' in internal.policy), LaunchPlanner, Allocator, MappedArrays (files, shared
+// memory) and Lifecycle (publishing, freeing, close).
 public final class ManagedHeap implements AutoCloseable {
 
     /** Largest array, in bytes: far beyond any device, small enough that block arithmetic cannot overflow. */
@@ -75,6 +81,7 @@ public final class ManagedHeap implements AutoCloseable {
         Engine.ensureInitialized();
         FaultBatchEvent.register();
         this.blockSize = builder.blockSize;
+        boolean userfaultfd = UserFaultFd.resolve(builder.userfaultfd);
         this.hostTier = new HostTier(builder.hostBudget > 0 ? builder.hostBudget : HostMemory.defaultBudget(), blockSize);
         BackendProvider provider = Backends.select(Backends.requestedName(builder.backend));
         this.backend = provider.open(Backends.config(provider.name(), builder.settings));
@@ -101,7 +108,7 @@ public final class ManagedHeap implements AutoCloseable {
         this.mapped = new MappedArrays(this, lock, tracker, blockSize, builder.prefetchBlocks, stats, nextId);
         this.lifecycle = new Lifecycle(lock, tracker, placement, mapped, hostTier, backend, devices, live);
         this.allocator = new Allocator(this, lock, placement, lifecycle, hostTier, stats, blockSize,
-                builder.prefetchBlocks, builder.releaseHostMemory, UserFaultFd.resolve(builder.userfaultfd), nextId);
+                builder.prefetchBlocks, builder.releaseHostMemory, userfaultfd, nextId);
         this.planner = new LaunchPlanner(this, lock, tracker, placement, migrator, hostTier, stats, builder.releaseHostMemory);
         MemoryPressure.register(this, heap -> heap.placement.reclaimUnderPressure());
     }
