@@ -116,6 +116,7 @@ final class Lifecycle {
         }
     }
 
+    /** {@link ManagedHeap#close()} once the heap is marked closed: waits out calls in flight, then frees everything. */
     void tearDown() {
         synchronized (lock) {
             lock.awaitNoCalls();
