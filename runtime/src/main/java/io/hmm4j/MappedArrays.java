@@ -61,15 +61,7 @@ final class MappedArrays {
                     + " bytes exceeds the maximum of " + ManagedHeap.MAX_ARRAY_BYTES + " bytes");
         long bytes = length * elementSize;
         Region region = Region.mapFile(file, offset, bytes, blockSize, mode == FileChannel.MapMode.READ_WRITE, stats);
-        T array;
-        try {
-            region.setPrefetch(prefetchBlocks);
-            array = factory.create(heap, region, bytes, nextId.incrementAndGet());
-        } catch (RuntimeException | Error e) {
-            region.destroy();
-            throw e;
-        }
-        return array;
+        return arrayOver(region, bytes, factory, false);
     }
 
     static String checkSharedName(String name) {
@@ -87,7 +79,7 @@ final class MappedArrays {
         lock.ensureOpen();
         long bytes = Allocator.checkedByteSize("shared array", length, elementSize);
         Region region = Region.shared(name, bytes, elementSize, blockSize, true, stats);
-        return publishShared(region, bytes, factory, true);
+        return arrayOver(region, bytes, factory, true);
     }
 
     /** {@link ManagedHeap#openShared}: another process's shared array, checked and not yet published. */
@@ -113,11 +105,12 @@ final class MappedArrays {
             region.destroy();
             throw e;
         }
-        return publishShared(region, bytes, factory, false);
+        return arrayOver(region, bytes, factory, false);
     }
 
-    private <T extends ManagedArray> T publishShared(Region region, long bytes, Allocator.ArrayFactory<T> factory, boolean created)
-            throws IOException {
+    /** The array over a region made here; the region is destroyed (and a shared one it {@code created} unlinked) on failure. */
+    private <T extends ManagedArray> T arrayOver(Region region, long bytes, Allocator.ArrayFactory<T> factory,
+            boolean created) throws IOException {
         T array;
         try {
             region.setPrefetch(prefetchBlocks);
