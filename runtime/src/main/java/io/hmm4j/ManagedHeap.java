@@ -443,6 +443,8 @@ public final class ManagedHeap implements AutoCloseable {
         return planner.launchTiled(ds, kernelFor, plan, name, access.keySet());
     }
 
+    // ---- calls from arrays, launches and groups ----
+
     /** Frees {@code array} once no launch and no native call uses it; see {@link ManagedArray#close()}. */
     void release(ManagedArray array) {
         lifecycle.release(array);
@@ -468,7 +470,7 @@ public final class ManagedHeap implements AutoCloseable {
         tracker.awaitLaunch(launch);
     }
 
-    // ---- placement ----
+    // ---- moves ----
 
     /** Makes the whole array valid at {@code where}; see {@link #prefetch(ManagedArray, long, long, Location)}. */
     public void prefetch(ManagedArray array, Location where) {
