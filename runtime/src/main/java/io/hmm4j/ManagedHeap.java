@@ -24,7 +24,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -342,31 +341,9 @@ public final class ManagedHeap implements AutoCloseable {
         DeviceState ds = device(deviceIndex);
         if (globalSize <= 0)
             throw new IllegalArgumentException("global size must be > 0: " + globalSize);
-        Map<ManagedArray, Access> access = accessOf(args);
+        Map<ManagedArray, Access> access = LaunchArguments.accessOf(this, args);
         Arg[] checkedArgs = checks.checked(this, args);
         return planner.launch(ds, kernelFor, globalSize, checkedArgs, access);
-    }
-
-    /**
-     * Each array argument's access, arguments that name the same array merged (READ and WRITE make READ_WRITE).
-     *
-     * @throws IllegalArgumentException for an array of another heap or a write to a READ_ONLY file mapping
-     */
-    private Map<ManagedArray, Access> accessOf(Arg[] args) {
-        Objects.requireNonNull(args, "args");
-        Map<ManagedArray, Access> access = new LinkedHashMap<>();
-        for (Arg arg : args) {
-            if (arg instanceof Arg.Array(ManagedArray array, Access mode)) {
-                checkOwned(array);
-                if (mode.writes() && array.region.isReadOnly())
-                    throw new IllegalArgumentException(array + " maps a file READ_ONLY: a kernel cannot write it ("
-                            + mode + ")");
-                access.merge(array, mode, (a, b) -> a == b ? a : Access.READ_WRITE);
-            } else {
-                Objects.requireNonNull(arg, "argument");
-            }
-        }
-        return access;
     }
 
     // ---- tiled launches ----
@@ -434,7 +411,7 @@ public final class ManagedHeap implements AutoCloseable {
             int countArgument, int sumResult, long n, long tileBytes, Arg[] args) {
         ensureOpen();
         DeviceState ds = device(deviceIndex);
-        Map<ManagedArray, Access> access = accessOf(args);
+        Map<ManagedArray, Access> access = LaunchArguments.accessOf(this, args);
         Arg[] checkedArgs = checks.checked(this, args);
         TiledLaunch plan = TiledLaunch.plan(name, checkedArgs, access, countArgument, sumResult, n, tileBytes,
                 blockSize);
