@@ -2,7 +2,10 @@ package io.hmm4j;
 
 import io.hmm4j.spi.BuiltinSignature;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
 
 /**
  * The checks of a launch's arguments that need no device, run before any array is placed or migrated, so that a
@@ -18,6 +21,28 @@ abstract sealed class LaunchArguments {
 
     static LaunchArguments of(UserKernel kernel) {
         return new User(kernel);
+    }
+
+    /**
+     * Each array argument's access, arguments that name the same array merged (READ and WRITE make READ_WRITE).
+     *
+     * @throws IllegalArgumentException for an array of another heap or a write to a READ_ONLY file mapping
+     */
+    static Map<ManagedArray, Access> accessOf(ManagedHeap heap, Arg[] args) {
+        Objects.requireNonNull(args, "args");
+        Map<ManagedArray, Access> access = new LinkedHashMap<>();
+        for (Arg arg : args) {
+            if (arg instanceof Arg.Array(ManagedArray array, Access mode)) {
+                heap.checkOwned(array);
+                if (mode.writes() && array.region.isReadOnly())
+                    throw new IllegalArgumentException(array + " maps a file READ_ONLY: a kernel cannot write it ("
+                            + mode + ")");
+                access.merge(array, mode, (a, b) -> a == b ? a : Access.READ_WRITE);
+            } else {
+                Objects.requireNonNull(arg, "argument");
+            }
+        }
+        return access;
     }
 
     /**

@@ -2,47 +2,32 @@ package io.hmm4j;
 
 import io.hmm4j.internal.engine.Backends;
 import io.hmm4j.internal.engine.Engine;
-import io.hmm4j.internal.engine.Fence;
-import io.hmm4j.internal.engine.NativeErrors;
 import io.hmm4j.internal.engine.Region;
 import io.hmm4j.internal.engine.UserFaultFd;
 import io.hmm4j.internal.ffm.hmm4j_h;
 import io.hmm4j.internal.ffm.hmm4j_stats;
 import io.hmm4j.internal.jfr.FaultBatchEvent;
-import io.hmm4j.internal.jfr.MigrationEvent;
 import io.hmm4j.internal.launch.TiledLaunch;
-import io.hmm4j.internal.memory.BudgetMemoryResource;
-import io.hmm4j.internal.memory.PoolMemoryResource;
 import io.hmm4j.internal.policy.HostMemory;
 import io.hmm4j.internal.policy.HostTier;
 import io.hmm4j.internal.policy.MemoryPressure;
-import io.hmm4j.internal.policy.Placement;
 import io.hmm4j.internal.policy.DeviceTier;
 import io.hmm4j.spi.Backend;
 import io.hmm4j.spi.BackendProvider;
 import io.hmm4j.spi.Device;
 import io.hmm4j.spi.Kernel;
-import io.hmm4j.spi.KernelArgument;
 import io.hmm4j.spi.KernelSource;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.OptionalLong;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
@@ -53,6 +38,13 @@ import java.util.function.Function;
  * <p>All methods are thread-safe. Placement decisions take one Java lock; the fault handler never waits on it
  * (DESIGN.md, invariant 2), so faulting threads are served while another thread places arrays.
  */
+// This class is the facade: its methods check arguments and state, then delegate to one collaborator each, all
+// package-private in this package because they share ManagedArray's package-private placement fields (an internal
+// package would need those fields made public or an access bridge across every use). They share the heap's one
+// lock and its waiting discipline (HeapLock): LaunchTracker (launches in flight, the waits for them), Migrator (one
+// migration), PlacementPolicy (device placement, eviction, host reclaim, emergency moves, evacuation, prefetch; the
+// choices themselves are the tiers' in internal.policy), LaunchPlanner, Allocator, MappedArrays (files, shared
+// memory) and Lifecycle (publishing, freeing, close).
 public final class ManagedHeap implements AutoCloseable {
 
     /** Largest array, in bytes: far beyond any device, small enough that block arithmetic cannot overflow. */
@@ -68,34 +60,27 @@ public final class ManagedHeap implements AutoCloseable {
         }
     }
 
-    private final Object lock = new Object();
+    private final HeapLock lock = new HeapLock();
+    private final LaunchTracker tracker;
+    private final Migrator migrator;
+    private final PlacementPolicy placement;
+    private final LaunchPlanner planner;
+    private final MappedArrays mapped;
+    private final Lifecycle lifecycle;
+    private final Allocator allocator;
     private final Backend backend;
     private final List<DeviceState> devices;
     private final long blockSize;
-    private final long prefetchBlocks;
-    private final boolean releaseHostMemory;
-    private final boolean userfaultfd;
     private final HostTier hostTier; // guarded by lock
     private final MemorySegment stats;
     private final Map<Long, ManagedArray> live = new ConcurrentHashMap<>();
     private final AtomicLong nextId = new AtomicLong();
-    private final AtomicBoolean closed = new AtomicBoolean();
-    private final AtomicLong evictions = new AtomicLong();
-    private final AtomicLong launches = new AtomicLong();
-    private boolean tornDown; // guarded by lock: close() freed everything
-    private final AtomicInteger callsInFlight = new AtomicInteger();
-    /** Threads inside launch(): a kernel they run synchronously must not wait for the launch that runs it. */
-    private final Set<Thread> launchingThreads = ConcurrentHashMap.newKeySet();
-    /** How long a wait for other launches' progress lasts before it looks again (a safety net, not a clock). */
-    private static final long PROGRESS_POLL_MILLIS = 50;
 
     private ManagedHeap(Builder builder) {
         Engine.ensureInitialized();
         FaultBatchEvent.register();
         this.blockSize = builder.blockSize;
-        this.prefetchBlocks = builder.prefetchBlocks;
-        this.releaseHostMemory = builder.releaseHostMemory;
-        this.userfaultfd = UserFaultFd.resolve(builder.userfaultfd);
+        boolean userfaultfd = UserFaultFd.resolve(builder.userfaultfd);
         this.hostTier = new HostTier(builder.hostBudget > 0 ? builder.hostBudget : HostMemory.defaultBudget(), blockSize);
         long pinnedLimit = builder.pinnedHostLimit >= 0 ? builder.pinnedHostLimit : hostTier.budget() / 2;
         BackendProvider provider = Backends.select(Backends.requestedName(builder.backend));
@@ -120,16 +105,15 @@ public final class ManagedHeap implements AutoCloseable {
             backend.close();
             throw e;
         }
-        MemoryPressure.register(this, ManagedHeap::reclaimUnderPressure);
-    }
-
-    /** A memory-pressure event (another thread). */
-    private void reclaimUnderPressure() {
-        synchronized (lock) {
-            if (tornDown || closed.get())
-                return;
-            hostTier.reclaimUnderPressure();
-        }
+        this.tracker = new LaunchTracker(lock, live);
+        this.migrator = new Migrator(hostTier, blockSize);
+        this.placement = new PlacementPolicy(lock, tracker, migrator, hostTier, devices, live);
+        this.mapped = new MappedArrays(this, lock, tracker, blockSize, builder.prefetchBlocks, stats, nextId);
+        this.lifecycle = new Lifecycle(lock, tracker, placement, mapped, hostTier, backend, devices, live);
+        this.allocator = new Allocator(this, lock, placement, lifecycle, hostTier, stats, blockSize,
+                builder.prefetchBlocks, builder.releaseHostMemory, userfaultfd, nextId);
+        this.planner = new LaunchPlanner(this, lock, tracker, placement, migrator, hostTier, stats, builder.releaseHostMemory);
+        MemoryPressure.register(this, heap -> heap.placement.reclaimUnderPressure());
     }
 
     /**
@@ -144,10 +128,7 @@ public final class ManagedHeap implements AutoCloseable {
     public long reclaimHostMemory(long bytes) {
         if (bytes < 0)
             throw new IllegalArgumentException("bytes must be >= 0: " + bytes);
-        synchronized (lock) {
-            ensureOpen();
-            return bytes == 0 ? 0 : hostTier.reclaim(bytes, HostTier.Cause.PRESSURE);
-        }
+        return placement.reclaimHostMemory(bytes);
     }
 
     public static Builder builder() {
@@ -162,146 +143,43 @@ public final class ManagedHeap implements AutoCloseable {
     // ---- allocation ----
 
     public ByteArray allocateBytes(long length) {
-        return allocate(length, 1, ByteArray::new, null);
+        return allocator.allocate(length, 1, ByteArray::new, null);
     }
 
     ByteArray allocateBytes(long length, MemoryGroup group) {
-        return allocate(length, 1, ByteArray::new, group);
+        return allocator.allocate(length, 1, ByteArray::new, group);
     }
 
     public IntArray allocateInts(long length) {
-        return allocate(length, Integer.BYTES, IntArray::new, null);
+        return allocator.allocate(length, Integer.BYTES, IntArray::new, null);
     }
 
     IntArray allocateInts(long length, MemoryGroup group) {
-        return allocate(length, Integer.BYTES, IntArray::new, group);
+        return allocator.allocate(length, Integer.BYTES, IntArray::new, group);
     }
 
     public LongArray allocateLongs(long length) {
-        return allocate(length, Long.BYTES, LongArray::new, null);
+        return allocator.allocate(length, Long.BYTES, LongArray::new, null);
     }
 
     LongArray allocateLongs(long length, MemoryGroup group) {
-        return allocate(length, Long.BYTES, LongArray::new, group);
+        return allocator.allocate(length, Long.BYTES, LongArray::new, group);
     }
 
     public FloatArray allocateFloats(long length) {
-        return allocate(length, Float.BYTES, FloatArray::new, null);
+        return allocator.allocate(length, Float.BYTES, FloatArray::new, null);
     }
 
     FloatArray allocateFloats(long length, MemoryGroup group) {
-        return allocate(length, Float.BYTES, FloatArray::new, group);
+        return allocator.allocate(length, Float.BYTES, FloatArray::new, group);
     }
 
     public DoubleArray allocateDoubles(long length) {
-        return allocate(length, Double.BYTES, DoubleArray::new, null);
+        return allocator.allocate(length, Double.BYTES, DoubleArray::new, null);
     }
 
     DoubleArray allocateDoubles(long length, MemoryGroup group) {
-        return allocate(length, Double.BYTES, DoubleArray::new, group);
-    }
-
-    @FunctionalInterface
-    private interface ArrayFactory<T extends ManagedArray> {
-        T create(ManagedHeap heap, Region region, long byteSize, long id);
-    }
-
-    /**
-     * @throws IllegalArgumentException if {@code length <= 0} or the array would exceed {@link #MAX_ARRAY_BYTES}
-     * @throws IllegalStateException if the heap is closed
-     * @throws OutOfMemoryError if the host cannot map the memory
-     */
-    private <T extends ManagedArray> T allocate(long length, int elementSize, ArrayFactory<T> factory, MemoryGroup group) {
-        ensureOpen();
-        long bytes = checkedByteSize("array", length, elementSize);
-        long charged = (bytes + blockSize - 1) / blockSize * blockSize;
-        if (group != null)
-            group.charge(charged);
-        T array;
-        boolean admitted = false;
-        try {
-            makeHostRoom(charged, group);
-            admitted = true;
-            Region region = Region.create(bytes, blockSize, stats);
-            try {
-                if (userfaultfd)
-                    region.useUserfaultfd();
-                region.setPrefetch(prefetchBlocks);
-                region.setReleaseHost(releaseHostMemory);
-                region.setHostHeadroom(hostTier.headroom());
-                region.setHostSpill(mayUseDevices(group));
-                array = factory.create(this, region, bytes, nextId.incrementAndGet());
-            } catch (RuntimeException | Error e) {
-                region.destroy();
-                throw e;
-            }
-        } catch (RuntimeException | Error e) {
-            if (admitted)
-                synchronized (lock) {
-                    hostTier.cancelAdmission(charged);
-                }
-            if (group != null)
-                group.uncharge(charged);
-            throw e;
-        }
-        array.group = group;
-        return publish(array, charged);
-    }
-
-    /**
-     * Before an allocation of {@code bytes}: a heap whose host RAM and the new array together would exceed its host
-     * budget gives back reclaimable pages, then moves cold arrays of groups that allow it to devices (emergency
-     * memory), until the new array fits. An array of a group whose policy is NEVER that still does not fit is
-     * refused: such a group's arrays can never leave the host, so taking it over the budget is the one thing that
-     * cannot be undone later. Other arrays are allocated anyway (they may spill to a device later). The check is
-     * against the host RAM of the moment, with arrays allocated and not yet used by a launch counted at their whole
-     * size (their first writes take pages without a fault) and allocations admitted on other threads counted too;
-     * what it admits is reserved in the engine's headroom ({@link HostTier#admit}).
-     *
-     * @throws HostOutOfMemoryException for a NEVER group's array that does not fit
-     */
-    private void makeHostRoom(long bytes, MemoryGroup group) {
-        synchronized (lock) {
-            ensureOpen();
-            if (hostTier.makeRoom(bytes, this::useDevicesAsEmergencyMemory) || mayUseDevices(group)) {
-                hostTier.admit(bytes);
-                return;
-            }
-            long held = hostTier.hostBytes();
-            throw new HostOutOfMemoryException("memory group " + group.name() + " cannot allocate " + bytes
-                    + " bytes: its device policy is NEVER (its arrays stay on the host), and the heap holds " + held
-                    + " bytes of its host budget of " + hostTier.budget() + " after giving back every reclaimable page"
-                    + " and moving the cold arrays that other groups allow onto devices. Close arrays, raise"
-                    + " ManagedHeap.Builder.hostBudget, or let the group use devices (DevicePolicy.EMERGENCY)", bytes);
-        }
-    }
-
-    /** Whether the host tier may put arrays of {@code group} on a device on its own ({@link MemoryGroup.DevicePolicy}). */
-    private static boolean mayUseDevices(MemoryGroup group) {
-        return group == null || group.devicePolicy() != MemoryGroup.DevicePolicy.NEVER;
-    }
-
-    /** A group's device policy changed: the engine's view of which arrays it may write back follows. */
-    void devicePolicyChanged() {
-        synchronized (lock) {
-            for (ManagedArray array : live.values())
-                if (!array.destroyed && array.group != null)
-                    array.region.setHostSpill(mayUseDevices(array.group));
-        }
-    }
-
-    /** {@code admittedBytes}: what {@link #makeHostRoom} admitted for the array (0 for a file mapping). */
-    private <T extends ManagedArray> T publish(T array, long admittedBytes) {
-        synchronized (lock) {
-            hostTier.cancelAdmission(admittedBytes);
-            if (closed.get()) {
-                destroyWhenIdle(array);
-                throw new IllegalStateException("heap is closed");
-            }
-            live.put(array.id, array);
-            hostTier.allocated(array.region);
-        }
-        return array;
+        return allocator.allocate(length, Double.BYTES, DoubleArray::new, group);
     }
 
     /**
@@ -328,7 +206,7 @@ public final class ManagedHeap implements AutoCloseable {
      *     mapped
      */
     public ByteArray map(Path file, long offset, long length, FileChannel.MapMode mode) throws IOException {
-        return mapFile(file, offset, length, 1, mode, ByteArray::new);
+        return lifecycle.publish(mapped.map(file, offset, length, 1, mode, ByteArray::new), 0);
     }
 
     /**
@@ -337,39 +215,10 @@ public final class ManagedHeap implements AutoCloseable {
      * @throws IllegalArgumentException also if {@code count * 4} overflows
      */
     public FloatArray mapFloats(Path file, long offset, long count, FileChannel.MapMode mode) throws IOException {
-        return mapFile(file, offset, count, Float.BYTES, mode, FloatArray::new);
-    }
-
-    private <T extends ManagedArray> T mapFile(Path file, long offset, long length, int elementSize,
-            FileChannel.MapMode mode, ArrayFactory<T> factory) throws IOException {
-        Objects.requireNonNull(file, "file");
-        Objects.requireNonNull(mode, "mode");
-        ensureOpen();
-        if (mode != FileChannel.MapMode.READ_ONLY && mode != FileChannel.MapMode.READ_WRITE)
-            throw new IllegalArgumentException("map mode " + mode + " is not supported: READ_ONLY or READ_WRITE");
-        if (offset < 0)
-            throw new IllegalArgumentException("offset must be >= 0: " + offset);
-        if (length <= 0)
-            throw new IllegalArgumentException("length must be > 0: " + length);
-        if (length > MAX_ARRAY_BYTES / elementSize)
-            throw new IllegalArgumentException("mapping of " + length + " elements of " + elementSize
-                    + " bytes exceeds the maximum of " + MAX_ARRAY_BYTES + " bytes");
-        long bytes = length * elementSize;
-        Region region = Region.mapFile(file, offset, bytes, blockSize, mode == FileChannel.MapMode.READ_WRITE, stats);
-        T array;
-        try {
-            region.setPrefetch(prefetchBlocks);
-            array = factory.create(this, region, bytes, nextId.incrementAndGet());
-        } catch (RuntimeException | Error e) {
-            region.destroy();
-            throw e;
-        }
-        return publish(array, 0);
+        return lifecycle.publish(mapped.map(file, offset, count, Float.BYTES, mode, FloatArray::new), 0);
     }
 
     // ---- arrays shared between processes ----
-
-    private static final java.util.regex.Pattern SHARED_NAME = java.util.regex.Pattern.compile("[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}");
 
     /**
      * Creates an array of {@code bytes} bytes that other processes (another JVM, or a C program using the engine's
@@ -387,7 +236,7 @@ public final class ManagedHeap implements AutoCloseable {
      * @throws IOException if the shared memory object cannot be created or mapped
      */
     public ByteArray share(String name, long bytes) throws IOException {
-        return shareArray(name, bytes, 1, ByteArray::new);
+        return lifecycle.publish(mapped.share(name, bytes, 1, ByteArray::new), 0);
     }
 
     /**
@@ -396,7 +245,7 @@ public final class ManagedHeap implements AutoCloseable {
      * @throws IllegalArgumentException also if {@code count * 4} exceeds {@link #MAX_ARRAY_BYTES}
      */
     public FloatArray shareFloats(String name, long count) throws IOException {
-        return shareArray(name, count, Float.BYTES, FloatArray::new);
+        return lifecycle.publish(mapped.share(name, count, Float.BYTES, FloatArray::new), 0);
     }
 
     /**
@@ -411,12 +260,12 @@ public final class ManagedHeap implements AutoCloseable {
      *     mapped
      */
     public ByteArray openShared(String name) throws IOException {
-        return openSharedArray(name, 1, ByteArray::new);
+        return lifecycle.publish(mapped.openShared(name, 1, ByteArray::new), 0);
     }
 
     /** {@link #openShared} for an array created with {@link #shareFloats}. */
     public FloatArray openSharedFloats(String name) throws IOException {
-        return openSharedArray(name, Float.BYTES, FloatArray::new);
+        return lifecycle.publish(mapped.openShared(name, Float.BYTES, FloatArray::new), 0);
     }
 
     /**
@@ -427,129 +276,7 @@ public final class ManagedHeap implements AutoCloseable {
      * @throws IllegalArgumentException if {@code name} is not valid
      */
     public static boolean unlinkShared(String name) throws IOException {
-        return Region.unlinkShared(checkSharedName(name));
-    }
-
-    private static String checkSharedName(String name) {
-        Objects.requireNonNull(name, "name");
-        if (!SHARED_NAME.matcher(name).matches())
-            throw new IllegalArgumentException("shared array name must be 1-200 characters of [A-Za-z0-9._-] and not"
-                    + " start with a dot: \"" + name + "\"");
-        return name;
-    }
-
-    /** The bytes of {@code length} elements, refused when not positive or over {@link #MAX_ARRAY_BYTES}. */
-    private static long checkedByteSize(String what, long length, int elementSize) {
-        if (length <= 0)
-            throw new IllegalArgumentException(what + " length must be > 0: " + length);
-        if (length > MAX_ARRAY_BYTES / elementSize)
-            throw new IllegalArgumentException(what + " of " + length + " elements of " + elementSize
-                    + " bytes exceeds the maximum of " + MAX_ARRAY_BYTES + " bytes");
-        return length * elementSize;
-    }
-
-    private <T extends ManagedArray> T shareArray(String name, long length, int elementSize, ArrayFactory<T> factory)
-            throws IOException {
-        checkSharedName(name);
-        ensureOpen();
-        long bytes = checkedByteSize("shared array", length, elementSize);
-        Region region = Region.shared(name, bytes, elementSize, blockSize, true, stats);
-        return publishShared(region, bytes, factory, true);
-    }
-
-    private <T extends ManagedArray> T openSharedArray(String name, int elementSize, ArrayFactory<T> factory)
-            throws IOException {
-        checkSharedName(name);
-        ensureOpen();
-        Region region = Region.shared(name, 0, 0, 0, false, stats);
-        long bytes;
-        try {
-            long created = region.sharedInfo(hmm4j_h.HMM4J_SHARED_ELEMENT_SIZE);
-            if (created != elementSize)
-                throw new IllegalArgumentException("shared array " + name + " holds elements of " + created
-                        + " bytes, not " + elementSize + (created == Float.BYTES ? " (open it with openSharedFloats)"
-                        : created == 1 ? " (open it with openShared)" : ""));
-            // Ranges, residency and budgets are counted in this heap's blocks: the array's must be the same.
-            if (region.blockSize() != blockSize)
-                throw new IllegalArgumentException("shared array " + name + " was created with blocks of "
-                        + region.blockSize() + " bytes; this heap's are " + blockSize
-                        + " (ManagedHeap.builder().blockSize(bytes) must match the creator's)");
-            bytes = region.sharedInfo(hmm4j_h.HMM4J_SHARED_BYTES);
-        } catch (RuntimeException | Error e) {
-            region.destroy();
-            throw e;
-        }
-        return publishShared(region, bytes, factory, false);
-    }
-
-    private <T extends ManagedArray> T publishShared(Region region, long bytes, ArrayFactory<T> factory, boolean created)
-            throws IOException {
-        T array;
-        try {
-            region.setPrefetch(prefetchBlocks);
-            array = factory.create(this, region, bytes, nextId.incrementAndGet());
-        } catch (RuntimeException | Error e) {
-            region.destroy();
-            if (created)
-                Region.unlinkShared(region.sharedName());
-            throw e;
-        }
-        // Like a mapped file's, a shared array's pages are not the heap's to admit or reclaim.
-        return publish(array, 0);
-    }
-
-    /** {@link ManagedArray#lostBlocks()} and friends: one {@code HMM4J_SHARED_*} value, never after the free. */
-    long sharedInfo(ManagedArray array, int what) {
-        checkOwned(array);
-        synchronized (lock) {
-            array.ensureAlive();
-            if (array.destroyed)
-                throw new IllegalStateException(array + " is closed");
-            return array.region.sharedName() == null ? 0 : array.region.sharedInfo(what);
-        }
-    }
-
-    /**
-     * Before a shared array's device memory is freed its device-only blocks come home, so that other processes see
-     * them; one that cannot is counted lost for everyone ({@link ManagedArray#lostBlocks()}) when the array detaches.
-     */
-    private void bringSharedHome(ManagedArray array) {
-        int rc = array.region.unbind(MigrationCause.EVICTION.code());
-        if (rc < 0) {
-            // The device memory is freed next and may be reused: no peer may be served from it after this.
-            array.region.abandonSharedDeviceCopies();
-            System.getLogger("io.hmm4j").log(System.Logger.Level.ERROR, "closing shared array " + array.region.sharedName()
-                    + " could not copy its device-only blocks home; other processes see their last host copy and"
-                    + " count them in lostBlocks(): " + NativeErrors.describe(rc));
-        }
-    }
-
-    /** {@link ManagedArray#force()}: waits for launches that use the array, then writes it back. */
-    void force(ManagedArray array) {
-        checkOwned(array);
-        try {
-            synchronized (lock) {
-                awaitIdle(List.of(array));
-                // Under the lock, the writeback included: neither a launch nor a close can change the region meanwhile.
-                forceLocked(array);
-            }
-        } finally {
-            restoreInterrupt();
-        }
-    }
-
-    /** Writes back a file-backed array with the lock held; throws what {@link ManagedArray#force()} documents. */
-    private void forceLocked(ManagedArray array) {
-        int rc = array.region.force(MigrationCause.EVICTION.code());
-        if (rc >= 0)
-            return;
-        String call = "hmm4j_region_force(array " + array.id + ")";
-        DeviceState ds = array.boundDevice;
-        if (ds != null && (rc == -5 || rc == -19 || rc == -12 || rc == -hmm4j_h.HMM4J_ENOHOSTMEM))
-            NativeErrors.checkDevice(call, rc, ds.device.id(), ds.engine.lastError());
-        if (rc == -hmm4j_h.HMM4J_EMAPLIMIT)
-            NativeErrors.check(call, rc);
-        throw new UncheckedIOException(new IOException(call + " failed: " + NativeErrors.describe(rc)));
+        return Region.unlinkShared(MappedArrays.checkSharedName(name));
     }
 
     /**
@@ -618,42 +345,9 @@ public final class ManagedHeap implements AutoCloseable {
         DeviceState ds = device(deviceIndex);
         if (globalSize <= 0)
             throw new IllegalArgumentException("global size must be > 0: " + globalSize);
-        Map<ManagedArray, Access> access = accessOf(args);
+        Map<ManagedArray, Access> access = LaunchArguments.accessOf(this, args);
         Arg[] checkedArgs = checks.checked(this, args);
-        enterCall();
-        Thread self = Thread.currentThread();
-        boolean outermost = launchingThreads.add(self);
-        try {
-            Engine.ensureHandler();
-            Kernel kernel = kernelFor.apply(ds.device);
-            return launchEntered(ds, kernel, globalSize, checkedArgs, access);
-        } finally {
-            if (outermost)
-                launchingThreads.remove(self);
-            exitCall();
-        }
-    }
-
-    /**
-     * Each array argument's access, arguments that name the same array merged (READ and WRITE make READ_WRITE).
-     *
-     * @throws IllegalArgumentException for an array of another heap or a write to a READ_ONLY file mapping
-     */
-    private Map<ManagedArray, Access> accessOf(Arg[] args) {
-        Objects.requireNonNull(args, "args");
-        Map<ManagedArray, Access> access = new LinkedHashMap<>();
-        for (Arg arg : args) {
-            if (arg instanceof Arg.Array(ManagedArray array, Access mode)) {
-                checkOwned(array);
-                if (mode.writes() && array.region.isReadOnly())
-                    throw new IllegalArgumentException(array + " maps a file READ_ONLY: a kernel cannot write it ("
-                            + mode + ")");
-                access.merge(array, mode, (a, b) -> a == b ? a : Access.READ_WRITE);
-            } else {
-                Objects.requireNonNull(arg, "argument");
-            }
-        }
-        return access;
+        return planner.launch(ds, kernelFor, globalSize, checkedArgs, access);
     }
 
     // ---- tiled launches ----
@@ -721,646 +415,43 @@ public final class ManagedHeap implements AutoCloseable {
             int countArgument, int sumResult, long n, long tileBytes, Arg[] args) {
         ensureOpen();
         DeviceState ds = device(deviceIndex);
-        Map<ManagedArray, Access> access = accessOf(args);
+        Map<ManagedArray, Access> access = LaunchArguments.accessOf(this, args);
         Arg[] checkedArgs = checks.checked(this, args);
         TiledLaunch plan = TiledLaunch.plan(name, checkedArgs, access, countArgument, sumResult, n, tileBytes,
                 blockSize);
-        if (ds.device.coherent() || fitsAtOnce(access.keySet(), ds))
+        if (ds.device.coherent() || LaunchPlanner.fitsAtOnce(access.keySet(), ds))
             return launch(deviceIndex, kernelFor, checks, n, args);
-        long limit = ds.budget.limit();
-        if (plan.setBytes() > limit / 2)
-            throw new DeviceOutOfMemoryException("tiled launch of " + name + " needs two tiles of " + plan.tileElements()
-                    + " elements of each of its " + access.size() + " arrays on " + ds.device.id() + " at once (2 x "
-                    + plan.setBytes() + " bytes), more than its budget of " + limit + " bytes: use smaller tiles",
-                    ds.device.id());
-        // A third set of tiles absorbs hiccups of the kernel or the copies, where it leaves half the budget to others.
-        int sets = plan.setBytes() <= limit / 2 / TiledLaunch.MAX_SETS ? TiledLaunch.MAX_SETS : 2;
-        long stagingBytes = plan.setBytes() * sets;
-        enterCall();
-        Thread self = Thread.currentThread();
-        boolean outermost = launchingThreads.add(self);
-        try {
-            Engine.ensureHandler();
-            Kernel kernel = kernelFor.apply(ds.device);
-            Launch launch = new Launch(this, ds);
-            long staging = reserveTiles(launch, access.keySet(), ds, stagingBytes);
-            try {
-                plan.run(ds.device, kernel, ds.engine, staging, sets, stats);
-            } finally {
-                endTiles(launch, ds, staging, stagingBytes);
-            }
-            return launch;
-        } finally {
-            if (outermost)
-                launchingThreads.remove(self);
-            exitCall();
-        }
+        return planner.launchTiled(ds, kernelFor, plan, name, access.keySet());
     }
 
-    private static boolean fitsAtOnce(Collection<ManagedArray> arrays, DeviceState ds) {
-        long needed = 0;
-        for (ManagedArray array : arrays)
-            needed = Math.addExact(needed, array.region.size());
-        return needed <= ds.budget.limit();
+    // ---- calls from arrays, launches and groups ----
+
+    /** Frees {@code array} once no launch and no native call uses it; see {@link ManagedArray#close()}. */
+    void release(ManagedArray array) {
+        lifecycle.release(array);
     }
 
-    /**
-     * Pins a tiled launch's arrays (it stays "being placed" until it ends, so nothing waits for its kernel directly:
-     * others poll), brings their device-resident bytes home and frees their device memory, and reserves the tile
-     * buffers, evicting idle arrays for them. Returns the buffers' device address.
-     */
-    private long reserveTiles(Launch launch, Collection<ManagedArray> arrays, DeviceState ds, long bytes) {
-        try {
-            synchronized (lock) {
-                while (true) {
-                    awaitIdle(arrays);
-                    for (ManagedArray array : arrays) {
-                        array.inFlight.add(launch);
-                        launch.arrays.add(array);
-                    }
-                    Placement outcome;
-                    try {
-                        for (ManagedArray array : arrays)
-                            if (array.boundDevice != null)
-                                evict(array, MigrationCause.LAUNCH);
-                        long[] address = new long[1];
-                        outcome = allocateEvicting(ds, bytes, launch, address);
-                        if (outcome == Placement.DONE)
-                            return address[0];
-                    } catch (RuntimeException | Error e) {
-                        unpin(launch);
-                        launch.done = true;
-                        throw e;
-                    }
-                    unpin(launch);
-                    if (outcome == Placement.BACK_OFF)
-                        waitForChange(PROGRESS_POLL_MILLIS);
-                }
-            }
-        } finally {
-            restoreInterrupt();
-        }
+    /** {@link ManagedArray#force()}: waits for launches that use the array, then writes it back. */
+    void force(ManagedArray array) {
+        mapped.force(array);
     }
 
-    /** Gives a tiled launch's buffers back (zeroed, as freed device memory always is) and releases its arrays. */
-    private void endTiles(Launch launch, DeviceState ds, long staging, long bytes) {
-        synchronized (lock) {
-            try {
-                ds.engine.zero(staging, bytes);
-                ds.budget.deallocate(staging, bytes);
-            } catch (DeviceException e) {
-                // A device that cannot zero keeps the memory out of the pool rather than leak its contents.
-            } finally {
-                for (ManagedArray array : launch.arrays) {
-                    array.inFlight.remove(launch);
-                    if (!array.destroyed)
-                        hostTier.used(array.region);
-                }
-                launch.arrays.clear();
-                launch.placing = false;
-                launch.enqueued = true;
-                launch.done = true;
-                launches.incrementAndGet();
-                progressLocked();
-            }
-        }
+    /** {@link ManagedArray#lostBlocks()} and friends: one {@code HMM4J_SHARED_*} value, never after the free. */
+    long sharedInfo(ManagedArray array, int what) {
+        return mapped.sharedInfo(array, what);
     }
 
-    private Launch launchEntered(DeviceState ds, Kernel kernel, long globalSize, Arg[] args, Map<ManagedArray, Access> access) {
-        Launch launch = new Launch(this, ds);
-        Map<ManagedArray, KernelArgument.Buffer> buffers = new HashMap<>();
-        boolean migrates = !ds.device.coherent();
-        synchronized (lock) {
-            try {
-                placeForLaunch(launch, access.keySet(), ds);
-                // Copies in first: a failure here leaves every block valid on the host, where it was.
-                if (migrates)
-                    for (Map.Entry<ManagedArray, Access> e : access.entrySet())
-                        if (e.getValue().reads())
-                            migrate(e.getKey(), 0, e.getKey().region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE,
-                                    hmm4j_h.HMM4J_INTENT_READ | hmm4j_h.HMM4J_INTENT_ASYNC, MigrationCause.LAUNCH,
-                                    null);
-                for (Map.Entry<ManagedArray, Access> e : access.entrySet())
-                    if (e.getValue().writes())
-                        launch.written.add(e.getKey());
-                for (ManagedArray array : launch.written)
-                    array.region.launchBegin();
-                launch.begun = true;
-                // Then written blocks go to the device, keeping their host pages until the kernel is enqueued.
-                if (migrates)
-                    for (ManagedArray array : launch.written)
-                        handOver(launch, array, access.get(array));
-                for (Map.Entry<ManagedArray, Access> e : access.entrySet()) {
-                    ManagedArray array = e.getKey();
-                    long address = migrates ? array.deviceAddress : array.segment.address();
-                    buffers.put(array, new KernelArgument.Buffer(address, array.byteSize(), e.getValue(), array.segment));
-                }
-            } catch (RuntimeException | Error e) {
-                failBeforeKernel(launch);
-                throw e;
-            }
-            launch.placing = false;
-            launches.incrementAndGet();
-        }
-        List<KernelArgument> arguments = new ArrayList<>(args.length);
-        for (Arg arg : args) {
-            arguments.add(switch (arg) {
-                case Arg.Array a -> buffers.get(a.array());
-                case Arg.Scalar(Number value) -> new KernelArgument.Scalar(value);
-            });
-        }
-        long event;
-        try {
-            event = ds.device.launchRecorded(kernel, globalSize, arguments);
-        } catch (RuntimeException | Error e) {
-            synchronized (lock) {
-                failBeforeKernel(launch);
-            }
-            throw e;
-        }
-        Fence fence = event != 0 && ds.engine != null ? Fence.create(ds.engine, event) : null;
-        synchronized (lock) {
-            launch.enqueued = true;
-            if (fence != null) {
-                launch.fence = fence;
-                for (ManagedArray array : launch.written)
-                    array.region.attach(fence);
-            }
-            for (ManagedArray array : launch.written)
-                retakeForKernel(launch, array, ds);
-            if (releaseHostMemory)
-                for (ManagedArray array : launch.handedOver.keySet())
-                    array.region.reclaim();
-            launch.handedOver.clear();
-            for (ManagedArray array : access.keySet())
-                if (!array.destroyed)
-                    hostTier.used(array.region);
-            hostTier.makeRoom(0, this::useDevicesAsEmergencyMemory);
-            hostTier.reportEngineReclaims(hmm4j_stats.host_reclaimed_bytes(stats));
-            progressLocked();
-        }
-        if (ds.device.launchesAreSynchronous())
-            complete(launch);
-        return launch;
+    /** A group's device policy changed: the engine's view of which arrays it may write back follows. */
+    void devicePolicyChanged() {
+        placement.devicePolicyChanged();
     }
 
-    /**
-     * Makes the written array DEVICE for the kernel, remembering which blocks changed so a failure can undo it.
-     * A read-write array is copied again where a host write made a block HOST since the copy-in (the engine's
-     * lock was free in between); that copy is one of the undone changes too.
-     */
-    private void handOver(Launch launch, ManagedArray array, Access mode) {
-        MemorySegment outcome = Arena.ofAuto().allocate(array.region.blockCount());
-        launch.handedOver.put(array, outcome);
-        int intent = (mode.reads() ? hmm4j_h.HMM4J_INTENT_READ : 0) | hmm4j_h.HMM4J_INTENT_WRITE
-                | hmm4j_h.HMM4J_INTENT_KEEP_HOST;
-        migrate(array, 0, array.region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.LAUNCH, outcome);
-    }
-
-    /**
-     * A host read between the hand-over and the enqueue copied home the bytes from before the kernel: the engine
-     * makes those blocks DEVICE again. Where it cannot, the launch fails rather than leave them silently stale.
-     */
-    private static void retakeForKernel(Launch launch, ManagedArray array, DeviceState ds) {
-        int rc = array.region.launchEnqueued();
-        if (rc < 0 && launch.failure == null)
-            launch.failure = new DeviceException(array + ": blocks a host read fetched while the launch was being"
-                    + " placed could not be handed back to its kernel and hold the bytes from before it: "
-                    + NativeErrors.describe(rc), ds.device.id(), rc);
-    }
-
-    private static final int HANDED_OVER = hmm4j_h.HMM4J_MIGRATE_CHANGED | hmm4j_h.HMM4J_MIGRATE_COPIED;
-
-    /**
-     * The launch failed before its kernel ran: blocks handed to the device go back to the host pages they kept
-     * (their bytes there are the current ones), and the launch's arrays are released. Called with the lock held.
-     */
-    private void failBeforeKernel(Launch launch) {
-        if (launch.begun)
-            for (ManagedArray array : launch.written)
-                array.region.launchAbandoned();
-        for (Map.Entry<ManagedArray, MemorySegment> e : launch.handedOver.entrySet()) {
-            ManagedArray array = e.getKey();
-            MemorySegment outcome = e.getValue();
-            long blocks = outcome.byteSize();
-            long b = 0;
-            while (b < blocks) {
-                if ((outcome.get(ValueLayout.JAVA_BYTE, b) & HANDED_OVER) == 0) {
-                    b++;
-                    continue;
-                }
-                long end = b + 1;
-                while (end < blocks && (outcome.get(ValueLayout.JAVA_BYTE, end) & HANDED_OVER) != 0)
-                    end++;
-                int rc = array.region.migrate(b, end - b, hmm4j_h.HMM4J_TO_HOST,
-                        hmm4j_h.HMM4J_INTENT_WRITE | hmm4j_h.HMM4J_INTENT_DISCARD, MigrationCause.LAUNCH.code(), null, null);
-                if (rc < 0)
-                    System.getLogger("io.hmm4j").log(System.Logger.Level.ERROR, "could not give blocks " + b + ".." + end
-                            + " of array " + array.id + " back to the host after a failed launch: "
-                            + NativeErrors.describe(rc));
-                b = end;
-            }
-        }
-        launch.handedOver.clear();
-        launch.enqueued = true;
-        completeLocked(launch);
-    }
-
-    /** Waits until the launching thread has handed {@code launch} to the device (or failed to); lock held. */
-    private void awaitEnqueued(Launch launch) {
-        while (!launch.enqueued)
-            waitForChange(0);
-    }
-
-
-    /** Ends a launch's bookkeeping: its arrays are no longer in flight. */
-    void complete(Launch launch) {
-        synchronized (lock) {
-            completeLocked(launch);
-        }
-    }
-
-    private void completeLocked(Launch launch) {
-        if (launch.done)
-            return;
-        if (launch.begun)
-            for (ManagedArray array : launch.written) {
-                if (launch.fence != null)
-                    array.region.detach(launch.fence);
-                array.region.launchEnd();
-            }
-        if (launch.fence != null) {
-            launch.fence.release();
-            launch.fence = null;
-        }
-        for (ManagedArray array : launch.arrays)
-            settleUploads(launch, array);
-        for (ManagedArray array : launch.arrays)
-            array.inFlight.remove(launch);
-        launch.placing = false;
-        launch.done = true;
-        progressLocked();
-    }
-
-    /**
-     * The launch's copies in were enqueued without waiting: one that failed means its kernel read bytes that are
-     * not known, which the launch reports (the blocks themselves are valid on the host again).
-     */
-    private void settleUploads(Launch launch, ManagedArray array) {
-        if (array.destroyed || array.boundDevice == null)
-            return;
-        int rc = array.region.settleUploads();
-        if (rc < 0 && launch.failure == null)
-            launch.failure = new DeviceException("copying " + array + " to " + array.boundDevice.device.id()
-                    + " for the launch failed after it was enqueued: " + NativeErrors.describe(rc),
-                    array.boundDevice.device.id(), rc);
-    }
-
-    /**
-     * {@link Launch#await()}: a call of its own, so that close() waits for it before it frees the device. A device
-     * failure is recorded in the launch, for whichever thread awaits it.
-     */
+    /** {@link Launch#await()}. */
     void awaitLaunch(Launch launch) {
-        try {
-            enterCall();
-        } catch (IllegalStateException closedHeap) {
-            // close() completes every launch before it frees anything: wait for that.
-            synchronized (lock) {
-                while (!launch.done && !tornDown)
-                    waitForChange(0);
-            }
-            restoreInterrupt();
-            return;
-        }
-        try {
-            Fence fence;
-            synchronized (lock) {
-                awaitEnqueued(launch);
-                if (launch.done)
-                    return;
-                // Outside the lock another thread may complete the launch and give up its fence: hold our own.
-                fence = launch.fence;
-                if (fence != null)
-                    fence.retain();
-            }
-            try {
-                waitForKernel(launch, fence);
-            } finally {
-                try {
-                    complete(launch);
-                } finally {
-                    if (fence != null)
-                        fence.release();
-                }
-            }
-        } finally {
-            exitCall();
-        }
+        tracker.awaitLaunch(launch);
     }
 
-    /** Waits for {@code launch} with the lock held (released while it waits to be enqueued). */
-    private void awaitLocked(Launch launch) {
-        awaitEnqueued(launch);
-        if (launch.done)
-            return;
-        try {
-            waitForKernel(launch, launch.fence);
-        } finally {
-            completeLocked(launch);
-        }
-    }
-
-    /**
-     * Waits for the launch's kernel by its fence, or by draining the device when it has none. A failure is kept
-     * in the launch for its owner's {@link Launch#await()}, not thrown at whoever happened to wait for it.
-     */
-    private static void waitForKernel(Launch launch, Fence fence) {
-        try {
-            if (fence != null)
-                fence.await();
-            else
-                launch.device.device.synchronize();
-        } catch (DeviceException e) {
-            launch.failure = e;
-        }
-    }
-
-    /**
-     * Waits for one launch that uses {@code array}, with the lock held. A launch still being placed is not waited
-     * for directly (it may itself wait for memory): the caller waits for any progress and looks again.
-     */
-    private void awaitOneUse(ManagedArray array) {
-        Launch launch = array.inFlight.getFirst();
-        if (launch.placing)
-            waitForChange(PROGRESS_POLL_MILLIS);
-        else
-            awaitLocked(launch);
-    }
-
-    /**
-     * Returns once no launch uses any of {@code arrays} and all are alive, with the lock held and not released
-     * since that was checked. Every wait releases the lock, so after each one everything is checked again.
-     *
-     * @throws IllegalStateException if an array or the heap was closed
-     */
-    private void awaitIdle(Collection<ManagedArray> arrays) {
-        restart:
-        while (true) {
-            for (ManagedArray array : arrays)
-                array.ensureAlive();
-            for (ManagedArray array : arrays) {
-                if (!array.inFlight.isEmpty()) {
-                    awaitOneUse(array);
-                    continue restart;
-                }
-            }
-            return;
-        }
-    }
-
-    // ---- placement ----
-
-    /**
-     * Gives every array of {@code launch} device memory on {@code ds} and keeps them in flight, so that nothing
-     * evicts or frees them before the kernel ran. A launch never waits for itself, nor for another launch that is
-     * still being placed (two such launches could wait for each other): it backs off instead.
-     *
-     * @throws DeviceOutOfMemoryException if the arrays do not fit on the device even with nothing else there
-     */
-    private void placeForLaunch(Launch launch, Collection<ManagedArray> arrays, DeviceState ds) {
-        if (!ds.device.coherent()) {
-            long needed = 0;
-            for (ManagedArray array : arrays)
-                needed = Math.addExact(needed, array.region.size());
-            if (needed > ds.budget.limit())
-                throw new DeviceOutOfMemoryException("launch needs " + needed + " bytes on " + ds.device.id()
-                        + " at once, more than its budget of " + ds.budget.limit() + " bytes", ds.device.id());
-        }
-        while (true) {
-            awaitIdle(arrays);
-            for (ManagedArray array : arrays) {
-                array.inFlight.add(launch);
-                launch.arrays.add(array);
-            }
-            if (ds.device.coherent())
-                return;
-            Placement outcome = Placement.DONE;
-            try {
-                for (ManagedArray array : arrays) {
-                    outcome = place(array, ds, launch);
-                    if (outcome != Placement.DONE)
-                        break;
-                }
-            } catch (RuntimeException | Error e) {
-                unpin(launch);
-                throw e;
-            }
-            if (outcome == Placement.DONE)
-                return;
-            unpin(launch);
-            if (outcome == Placement.BACK_OFF)
-                waitForChange(PROGRESS_POLL_MILLIS);
-        }
-    }
-
-    /** Takes a launch that is still being placed off its arrays, so that others may evict or use them. */
-    private void unpin(Launch launch) {
-        for (ManagedArray array : launch.arrays)
-            array.inFlight.remove(launch);
-        launch.arrays.clear();
-        progressLocked();
-    }
-
-    /**
-     * The heap is over its host budget (with {@code extraBytes} more to come) with nothing left to reclaim: cold idle arrays whose group allows it
-     * ({@link MemoryGroup.DevicePolicy}; PREFERRED groups first, then EMERGENCY ones and arrays of no group, least
-     * recently used first) are copied to a device with free budget (nothing is evicted for them) and their host pages
-     * given back; they come home by fault. Called with the lock held, after a launch was enqueued: a failure here
-     * is logged and ends the attempt, the blocks concerned stay valid on the host.
-     */
-    private void useDevicesAsEmergencyMemory(long extraBytes) {
-        Map<Region, ManagedArray> arrays = new HashMap<>();
-        for (ManagedArray array : live.values())
-            arrays.put(array.region, array);
-        // The lock is held throughout (nothing below waits), so what the order was made from stays true.
-        List<Region> order = hostTier.spillOrder(region -> {
-            ManagedArray array = arrays.get(region);
-            // A shared array's host pages are other processes' too: moving it would make them wait for it.
-            if (array == null || array.destroyed || !array.inFlight.isEmpty() || array.region.sharedName() != null)
-                return MemoryGroup.DevicePolicy.NEVER;
-            // Making room for an allocation does not move arrays still being filled (it would move zeros).
-            if (extraBytes > 0 && hostTier.unwritten(region))
-                return MemoryGroup.DevicePolicy.NEVER;
-            return array.group == null ? MemoryGroup.DevicePolicy.EMERGENCY : array.group.devicePolicy();
-        });
-        for (Region region : order) {
-            if (!hostTier.overBudget(extraBytes))
-                return;
-            ManagedArray array = arrays.get(region);
-            try {
-                if (array.boundDevice == null && !bindToFreeDevice(array))
-                    continue;
-                migrate(array, 0, region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, hmm4j_h.HMM4J_INTENT_READ,
-                        MigrationCause.EVICTION, null);
-                hostTier.movedToDevice(region);
-            } catch (DeviceException e) {
-                System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING,
-                        "emergency move of " + array + " to a device failed; it stays on the host", e);
-                return;
-            }
-            hostTier.reclaimOverBudget(extraBytes);
-        }
-    }
-
-    /** Binds {@code array} to the first migrating device whose budget has room for it now, without evicting. */
-    private boolean bindToFreeDevice(ManagedArray array) {
-        long bytes = array.region.size();
-        for (DeviceState ds : DeviceTier.withRoomFor(devices, bytes)) {
-            OptionalLong allocated = ds.tryAllocate(bytes);
-            if (allocated.isEmpty())
-                continue; // the pool's upstream was full after all: try the next device
-            long address = allocated.getAsLong();
-            try {
-                array.region.bind(ds.engine.handle(), address);
-            } catch (RuntimeException e) {
-                ds.budget.deallocate(address, bytes);
-                throw e;
-            }
-            array.boundDevice = ds;
-            array.deviceAddress = address;
-            array.deviceBytes = bytes;
-            // Evictable like any placed array, and the first to go: it is cold.
-            ds.placedCold(array);
-            return true;
-        }
-        return false;
-    }
-
-    /**
-     * Gives {@code array} device memory on {@code ds}, evicting least recently used idle arrays if the budget is
-     * full. {@code self} is the launch being placed ({@code null} for a prefetch).
-     */
-    private Placement place(ManagedArray array, DeviceState ds, Launch self) {
-        ds.used(array);
-        if (array.boundDevice == ds)
-            return Placement.DONE;
-        if (array.boundDevice != null)
-            evict(array, MigrationCause.EVICTION);
-        long bytes = array.region.size();
-        long[] address = new long[1];
-        Placement outcome = allocateEvicting(ds, bytes, self, address);
-        if (outcome != Placement.DONE)
-            return outcome;
-        try {
-            array.region.bind(ds.engine.handle(), address[0]);
-        } catch (RuntimeException e) {
-            ds.budget.deallocate(address[0], bytes);
-            throw e;
-        }
-        array.boundDevice = ds;
-        array.deviceAddress = address[0];
-        array.deviceBytes = bytes;
-        return Placement.DONE;
-    }
-
-    /**
-     * Allocates {@code bytes} on {@code ds} (into {@code address[0]}), evicting the tier's victims (idle arrays) while
-     * it is full; with none left, waits for an enqueued launch on the device ({@link Placement#RETRY}: the lock was
-     * released) or backs off from one still being placed. {@code self} is the launch being placed ({@code null} for a
-     * prefetch).
-     *
-     * @throws DeviceOutOfMemoryException if nothing else holds memory on the device and it is still full
-     */
-    private Placement allocateEvicting(DeviceState ds, long bytes, Launch self, long[] address) {
-        while (true) {
-            try {
-                address[0] = ds.budget.allocate(bytes);
-                return Placement.DONE;
-            } catch (DeviceOutOfMemoryException full) {
-                ManagedArray victim = ds.victim(candidate -> candidate.boundDevice == ds
-                        && candidate.inFlight.isEmpty() && !candidate.destroyed).orElse(null);
-                if (victim != null) {
-                    evict(victim, MigrationCause.EVICTION);
-                    continue;
-                }
-                Launch running = launchOn(ds, self, false);
-                if (running != null) {
-                    // Enqueued launches finish on their own; after the wait anything may have changed.
-                    awaitLocked(running);
-                    return Placement.RETRY;
-                }
-                if (launchOn(ds, self, true) != null)
-                    return Placement.BACK_OFF;
-                throw full;
-            }
-        }
-    }
-
-    /** A launch other than {@code self} that holds arrays on {@code ds} and is (or is not) still being placed. */
-    private Launch launchOn(DeviceState ds, Launch self, boolean placing) {
-        for (ManagedArray array : live.values())
-            for (Launch launch : array.inFlight)
-                if (launch != self && launch.device == ds && launch.placing == placing)
-                    return launch;
-        return null;
-    }
-
-    /** Copies the array's device-only blocks home and frees its device memory. */
-    private void evict(ManagedArray array, MigrationCause cause) {
-        DeviceState ds = array.boundDevice;
-        int rc = array.region.unbind(cause.code());
-        if (rc == -hmm4j_h.HMM4J_ENOHOSTMEM && reclaimForBlocksComingHome(array.region.size()))
-            rc = array.region.unbind(cause.code());
-        if (rc < 0)
-            NativeErrors.checkDevice("hmm4j_region_unbind", rc, ds.device.id(), ds.engine.lastError());
-        ds.evicted(array);
-        freeDeviceMemory(array);
-        if (cause == MigrationCause.EVICTION)
-            evictions.incrementAndGet();
-    }
-
-    /**
-     * Blocks could not come home for want of host memory although the engine had given back kept pages of DEVICE
-     * blocks for them: the host tier also gives back SHARED blocks' pages (which the engine, changing no protection,
-     * leaves alone), least recently used first. Returns whether anything was given back, so a retry may succeed.
-     */
-    private boolean reclaimForBlocksComingHome(long bytes) {
-        return hostTier.reclaim(bytes, HostTier.Cause.NO_HOST_MEMORY) > 0;
-    }
-
-    private void freeDeviceMemory(ManagedArray array) {
-        DeviceState ds = array.boundDevice;
-        array.boundDevice = null;
-        ds.free(array.deviceAddress, array.deviceBytes);
-    }
-
-    private void migrate(ManagedArray array, long firstBlock, long blocks, int direction, int intent, MigrationCause cause,
-                         MemorySegment outcome) {
-        MigrationEvent event = new MigrationEvent();
-        event.begin();
-        long[] moved = new long[2];
-        int rc = array.region.migrate(firstBlock, blocks, direction, intent, cause.code(), moved, outcome);
-        if (rc == -hmm4j_h.HMM4J_ENOHOSTMEM && reclaimForBlocksComingHome(blocks * blockSize)) {
-            long[] movedBefore = moved.clone();
-            rc = array.region.migrate(firstBlock, blocks, direction, intent, cause.code(), moved, outcome);
-            moved[0] += movedBefore[0];
-            moved[1] += movedBefore[1];
-        }
-        DeviceState ds = array.boundDevice;
-        if (moved[0] > 0 && event.shouldCommit()) {
-            event.arrayId = array.id;
-            event.device = ds.device.id();
-            event.direction = direction == hmm4j_h.HMM4J_TO_DEVICE ? "to_device" : "to_host";
-            event.cause = cause.name().toLowerCase(java.util.Locale.ROOT);
-            event.bytes = moved[1];
-            event.blocks = moved[0];
-            event.commit();
-        }
-        if (rc < 0) {
-            NativeErrors.checkDevice("hmm4j_migrate(" + (direction == hmm4j_h.HMM4J_TO_DEVICE ? "to device" : "to host")
-                    + ", array " + array.id + ")", rc, ds.device.id(), ds.engine.lastError());
-        }
-    }
+    // ---- moves ----
 
     /** Makes the whole array valid at {@code where}; see {@link #prefetch(ManagedArray, long, long, Location)}. */
     public void prefetch(ManagedArray array, Location where) {
@@ -1439,31 +530,9 @@ public final class ManagedHeap implements AutoCloseable {
         long first = offset / blockSize;
         long blocks = (offset + length - 1) / blockSize - first + 1;
         try {
-            moveLocked(array, first, blocks, target, intent);
+            placement.move(array, first, blocks, target, intent);
         } finally {
-            restoreInterrupt();
-        }
-    }
-
-    private void moveLocked(ManagedArray array, long first, long blocks, DeviceState target, int intent) {
-        synchronized (lock) {
-            while (true) {
-                awaitIdle(List.of(array));
-                if (target == null) {
-                    if (array.boundDevice != null)
-                        migrate(array, first, blocks, hmm4j_h.HMM4J_TO_HOST, intent, MigrationCause.PREFETCH, null);
-                    return;
-                }
-                if (target.device.coherent())
-                    return;
-                Placement outcome = place(array, target, null);
-                if (outcome == Placement.DONE) {
-                    migrate(array, first, blocks, hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.PREFETCH, null);
-                    return;
-                }
-                if (outcome == Placement.BACK_OFF)
-                    waitForChange(PROGRESS_POLL_MILLIS);
-            }
+            HeapLock.restoreInterrupt();
         }
     }
 
@@ -1479,28 +548,9 @@ public final class ManagedHeap implements AutoCloseable {
         ensureOpen();
         DeviceState ds = device(deviceIndex);
         try {
-            evacuateLocked(ds);
+            placement.evacuate(ds);
         } finally {
-            restoreInterrupt();
-        }
-    }
-
-    private void evacuateLocked(DeviceState ds) {
-        synchronized (lock) {
-            restart:
-            while (true) {
-                ensureOpen();
-                for (ManagedArray array : live.values()) {
-                    if (array.boundDevice != ds || array.destroyed)
-                        continue;
-                    if (!array.inFlight.isEmpty()) {
-                        awaitOneUse(array);
-                        continue restart;
-                    }
-                    evict(array, MigrationCause.EVICTION);
-                }
-                return;
-            }
+            HeapLock.restoreInterrupt();
         }
     }
 
@@ -1511,13 +561,10 @@ public final class ManagedHeap implements AutoCloseable {
      * @throws DeviceException if a kernel or the device failed
      */
     public void synchronize() {
-        List<Launch> pending = new ArrayList<>();
+        List<Launch> pending;
         synchronized (lock) {
             ensureOpen();
-            for (ManagedArray array : live.values())
-                for (Launch launch : array.inFlight)
-                    if (!pending.contains(launch))
-                        pending.add(launch);
+            pending = tracker.pending();
         }
         for (Launch launch : pending)
             launch.await();
@@ -1552,7 +599,7 @@ public final class ManagedHeap implements AutoCloseable {
                 hmm4j_stats.spurious_faults(stats), hmm4j_stats.fault_ns(stats), hmm4j_stats.blocks_to_device(stats),
                 hmm4j_stats.blocks_to_host(stats), toDevice, toHost, hmm4j_stats.prefetched_blocks(stats),
                 hmm4j_stats.copy_errors(stats), hmm4j_stats.migrations(stats), hmm4j_stats.migrate_ns(stats),
-                evictions.get(), live.size(), launches.get(),
+                placement.evictions(), live.size(), planner.launches(),
                 hostTier.reclaimedBytes() + hmm4j_stats.host_reclaimed_bytes(stats), hmm4j_stats.batched_faults(stats),
                 hmm4j_stats.host_reserve_failures(stats));
     }
@@ -1618,87 +665,10 @@ public final class ManagedHeap implements AutoCloseable {
     }
 
     public boolean isOpen() {
-        return !closed.get();
+        return !lock.isClosed();
     }
 
     // ---- lifecycle ----
-
-    /** Frees {@code array} once no launch and no native call uses it; see {@link ManagedArray#close()}. */
-    void release(ManagedArray array) {
-        try {
-            synchronized (lock) {
-                for (Launch launch : array.inFlight)
-                    if (launch.launcher == Thread.currentThread() && !launch.enqueued)
-                        throw new IllegalStateException(array + " closed from inside a launch that uses it (a kernel run by"
-                                + " the launching thread): it would wait for itself; close it after the launch");
-                destroyWhenIdle(array);
-            }
-        } finally {
-            restoreInterrupt();
-        }
-    }
-
-    /**
-     * Frees an array's host and device memory once nothing uses it, with the lock held: launches that use it are
-     * waited for, and so is any thread that holds its segment (a blocking read into it, a native call), because
-     * closing the segment's arena fails while it is acquired and freeing the memory under the call would crash.
-     * Either everything is freed or, until it can be, nothing is.
-     */
-    private void destroyWhenIdle(ManagedArray array) {
-        long backoffMillis = 1;
-        long waitingSince = 0;
-        while (!array.destroyed) {
-            if (!array.inFlight.isEmpty()) {
-                awaitOneUse(array);
-                continue;
-            }
-            if (array.arena.scope().isAlive()) {
-                try {
-                    array.arena.close();
-                } catch (IllegalStateException acquired) {
-                    if (waitingSince == 0) {
-                        waitingSince = System.nanoTime();
-                    } else if (waitingSince != -1 && System.nanoTime() - waitingSince > 1_000_000_000L) {
-                        System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING, "closing " + array
-                                + " waits for a thread that holds its memory (blocking I/O or a native call)");
-                        waitingSince = -1;
-                    }
-                    waitForChange(backoffMillis);
-                    backoffMillis = Math.min(backoffMillis * 2, 50);
-                    continue;
-                }
-            }
-            if (array.region.isFileBacked())
-                forceBeforeDestroy(array);
-            // The engine writes spillable regions back to their device on its own (another thread's fault): no
-            // more of that once the device memory is freed and maybe another array's. This waits for a write-back
-            // in progress (it holds the region's lock).
-            array.region.setHostSpill(false);
-            if (array.region.sharedName() != null && array.boundDevice != null)
-                bringSharedHome(array);
-            if (array.boundDevice != null)
-                freeDeviceMemory(array);
-            hostTier.forget(array.region);
-            for (DeviceState ds : devices)
-                ds.forget(array);
-            array.region.destroy();
-            if (array.group != null)
-                array.group.uncharge(array.region.size());
-            array.destroyed = true;
-            live.remove(array.id);
-            progressLocked();
-        }
-    }
-
-    /** Closing forces; a close cannot be refused for it, so a failure is logged and the file keeps the last force. */
-    private void forceBeforeDestroy(ManagedArray array) {
-        try {
-            forceLocked(array);
-        } catch (RuntimeException | OutOfMemoryError e) {
-            System.getLogger("io.hmm4j").log(System.Logger.Level.ERROR, "closing " + array + " could not write it to"
-                    + " its file; the file holds what the last force wrote, and host writes since", e);
-        }
-    }
 
     /**
      * Frees every array and all device memory and closes the backend. Waits for running launches and for calls
@@ -1706,99 +676,21 @@ public final class ManagedHeap implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (launchingThreads.contains(Thread.currentThread()))
+        if (planner.isLaunching(Thread.currentThread()))
             throw new IllegalStateException("heap closed from inside one of its launches (a kernel run by the launching"
                     + " thread): it would wait for itself; close it after the launch");
-        if (!closed.compareAndSet(false, true))
+        if (!lock.close())
             return;
         MemoryPressure.unregister(this);
         try {
-            tearDown();
+            lifecycle.tearDown();
         } finally {
-            restoreInterrupt();
+            HeapLock.restoreInterrupt();
         }
     }
-
-    private void tearDown() {
-        synchronized (lock) {
-            while (callsInFlight.get() > 0)
-                waitForChange(0);
-            for (DeviceState ds : devices) {
-                try {
-                    ds.device.synchronize();
-                } catch (DeviceException e) {
-                    System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING, "device failed while closing", e);
-                }
-            }
-            // Each free may wait, releasing the lock; arrays freed meanwhile by their own close() are skipped.
-            while (!live.isEmpty())
-                destroyWhenIdle(live.values().iterator().next());
-            for (DeviceState ds : devices)
-                if (ds.pool != null)
-                    ds.pool.close();
-            backend.close();
-            tornDown = true;
-            progressLocked();
-        }
-    }
-
-    // ---- waiting ----
-
-    /**
-     * Counts a call that uses the backend outside the lock (a launch and its kernel build, an await); close()
-     * waits until none is left before it frees anything.
-     *
-     * @throws IllegalStateException if the heap is closed
-     */
-    private void enterCall() {
-        callsInFlight.incrementAndGet();
-        if (closed.get()) {
-            exitCall();
-            throw new IllegalStateException("heap is closed");
-        }
-    }
-
-    private void exitCall() {
-        restoreInterrupt();
-        if (callsInFlight.decrementAndGet() == 0 && closed.get()) {
-            synchronized (lock) {
-                lock.notifyAll();
-            }
-        }
-    }
-
-    /** Something that waiters may be waiting for happened: a launch was enqueued, completed or released, an array freed. */
-    private void progressLocked() {
-        lock.notifyAll();
-    }
-
-    /**
-     * Waits on the lock for a change, at most {@code millis} (0: until notified). Callers check their condition
-     * again afterwards. An interrupt does not end the wait early (the operation must finish or fail cleanly);
-     * it is kept and restored when the thread leaves the heap ({@link #restoreInterrupt()}).
-     */
-    private void waitForChange(long millis) {
-        try {
-            lock.wait(millis);
-        } catch (InterruptedException e) {
-            // Setting the flag again here would make every later wait throw at once, spinning with the lock held.
-            INTERRUPTED_WHILE_WAITING.set(Boolean.TRUE);
-        }
-    }
-
-    /** Gives the thread back an interrupt that arrived while it waited inside the heap. */
-    private static void restoreInterrupt() {
-        if (INTERRUPTED_WHILE_WAITING.get() != null) {
-            INTERRUPTED_WHILE_WAITING.remove();
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private static final ThreadLocal<Boolean> INTERRUPTED_WHILE_WAITING = new ThreadLocal<>();
 
     void ensureOpen() {
-        if (closed.get())
-            throw new IllegalStateException("heap is closed");
+        lock.ensureOpen();
     }
 
     private DeviceState device(int index) {
@@ -1808,7 +700,7 @@ public final class ManagedHeap implements AutoCloseable {
         return devices.get(index);
     }
 
-    private void checkOwned(ManagedArray array) {
+    void checkOwned(ManagedArray array) {
         Objects.requireNonNull(array, "array");
         if (array.heap != this)
             throw new IllegalArgumentException(array + " belongs to another heap");
