@@ -494,6 +494,49 @@ int hmm4j_device_create_emulated(uint64_t latency_ns, uint64_t bytes_per_second,
                                  struct hmm4j_device **out);
 
 /*
+ * An emulated device with engines: as hmm4j_device_create_emulated, and with
+ * `overlap` != 0 two in-order engines, each a native worker thread: copies
+ * enqueued without waiting (HMM4J_INTENT_ASYNC) run on a copy engine while
+ * kernels queued with hmm4j_device_emulated_launch run on a compute engine,
+ * every kernel after the copies enqueued before it. With `overlap` 0 nothing
+ * is queued (the same copies and kernels, serialized in the calling thread).
+ * A kernel takes at least the bytes it reads and writes at
+ * `kernel_bytes_per_second` (0 = as fast as it runs), to imitate a device
+ * whose kernels cost as much as its copies.
+ */
+int hmm4j_device_create_emulated_engines(uint64_t latency_ns, uint64_t bytes_per_second,
+                                         uint64_t kernel_bytes_per_second, int32_t overlap,
+                                         struct hmm4j_device **out);
+
+/* The emulated built-in kernels (io.hmm4j.BuiltinKernel's parameters, in that order). */
+enum hmm4j_emulated_kernel {
+    HMM4J_EMULATED_HOST_KERNEL = 0, /* the caller runs it: only the wait for queued copies */
+    HMM4J_EMULATED_FILL = 1,
+    HMM4J_EMULATED_SCALE = 2,
+    HMM4J_EMULATED_AXPY = 3,
+    HMM4J_EMULATED_DOT = 4,
+    HMM4J_EMULATED_SUM = 5,
+    HMM4J_EMULATED_STENCIL_2D = 6,
+};
+#define HMM4J_EMULATED_MAX_ARGS 8
+
+/*
+ * Runs an emulated kernel over `args` (arrays: device addresses; float: its
+ * bits in the low 32; int and long: the value), after every copy to the device
+ * enqueued before. With `event` NULL, or on a device without overlap, it runs
+ * in the calling thread before this returns (*event, if given, is 0). Else it
+ * is queued on the compute engine and *event is an event for hmm4j_fence_create
+ * that completes with its result: a kernel some of whose preceding queued
+ * copies failed does not run and fails with their error. HOST_KERNEL only waits
+ * for the queued copies (the caller runs a kernel of its own next) and returns
+ * an event already complete. Returns 0, -EINVAL (not an emulated device, bad
+ * kernel or count), -EIO (device closed or lost), -ENOMEM. Arguments are not
+ * checked against any array: the caller checked them.
+ */
+int hmm4j_device_emulated_launch(struct hmm4j_device *device, int32_t kernel, const uint64_t *args,
+                                 int32_t nargs, uint64_t *event);
+
+/*
  * A CUDA device: libcuda (`libcuda_path`, dlopen'd) in the primary context
  * `context` (a CUcontext) on `stream` (a CUstream, 0 = default stream).
  * Device addresses are CUdeviceptr values.
