@@ -526,10 +526,11 @@ enum hmm4j_emulated_kernel {
  * enqueued before. With `event` NULL, or on a device without overlap, it runs
  * in the calling thread before this returns (*event, if given, is 0). Else it
  * is queued on the compute engine and *event is an event for hmm4j_fence_create
- * that completes with its result: a kernel some of whose preceding queued
- * copies failed does not run and fails with their error. HOST_KERNEL only waits
- * for the queued copies (the caller runs a kernel of its own next) and returns
- * an event already complete. Returns 0, -EINVAL (not an emulated device, bad
+ * that completes with its result. A kernel some of whose preceding queued
+ * copies (those since the kernel before) failed does not run and fails with
+ * their error. HOST_KERNEL only waits for the queued copies, failing like a
+ * kernel (the caller runs a kernel of its own next), and returns an event
+ * already complete. Returns 0, -EINVAL (not an emulated device, bad
  * kernel or count), -EIO (device closed or lost), -ENOMEM. Arguments are not
  * checked against any array: the caller checked them.
  */

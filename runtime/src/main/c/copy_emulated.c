@@ -371,6 +371,38 @@ static int start_worker_locked(struct emulated_device *emu, struct emu_queue *q)
     return 0;
 }
 
+/*
+ * Device lock held. A kernel takes the uploads enqueued so far: it runs after the copy ticket returned and fails
+ * with the error of any of them in the epoch returned (the device's reference passes to the caller).
+ */
+static int close_epoch_locked(struct emulated_device *emu, struct emu_epoch **epoch, uint64_t *copy_ticket)
+{
+    struct emu_epoch *next = calloc(1, sizeof *next);
+    if (!next)
+        return -ENOMEM;
+    atomic_store(&next->refs, 1);
+    *epoch = emu->epoch;
+    emu->epoch = next;
+    *copy_ticket = atomic_load(&emu->copies.enqueued);
+    return 0;
+}
+
+/* For a kernel run in the calling thread: waits for the uploads enqueued so far; their first error, or 0. */
+static int await_uploads(struct emulated_device *emu)
+{
+    struct emu_epoch *epoch;
+    uint64_t ticket;
+    pthread_mutex_lock(&emu->lock);
+    int rc = close_epoch_locked(emu, &epoch, &ticket);
+    pthread_mutex_unlock(&emu->lock);
+    if (rc != 0)
+        return rc;
+    wait_completed(&emu->copies, ticket);
+    rc = atomic_load(&epoch->error);
+    epoch_put(epoch);
+    return rc;
+}
+
 /* Queues `op` (its event and epoch filled in); the caller's event reference stays the caller's. */
 static int enqueue(struct emulated_device *emu, struct emu_queue *q, struct emu_op *op)
 {
@@ -386,15 +418,11 @@ static int enqueue(struct emulated_device *emu, struct emu_queue *q, struct emu_
         atomic_fetch_add(&emu->epoch->refs, 1);
         op->epoch = emu->epoch;
     } else {
-        struct emu_epoch *next = calloc(1, sizeof *next);
-        if (!next) {
+        rc = close_epoch_locked(emu, &op->epoch, &op->copy_ticket);
+        if (rc != 0) {
             pthread_mutex_unlock(&emu->lock);
-            return -ENOMEM;
+            return rc;
         }
-        atomic_store(&next->refs, 1);
-        op->epoch = emu->epoch; /* the device's reference passes to the kernel */
-        emu->epoch = next;
-        op->copy_ticket = atomic_load(&emu->copies.enqueued);
     }
     atomic_fetch_add(&op->event->refs, 1);
     atomic_fetch_add(&q->enqueued, 1);
@@ -591,8 +619,9 @@ HMM4J_EXPORT int hmm4j_device_emulated_launch(struct hmm4j_device *dev, int32_t 
     if (event)
         *event = 0;
     if (kernel == HMM4J_EMULATED_HOST_KERNEL || !event || !emu->overlap) {
-        wait_completed(&emu->copies, atomic_load(&emu->copies.enqueued));
-        int rc = kernel == HMM4J_EMULATED_HOST_KERNEL ? 0 : run_kernel_timed(emu, kernel, args);
+        int rc = await_uploads(emu);
+        if (rc == 0 && kernel != HMM4J_EMULATED_HOST_KERNEL)
+            rc = run_kernel_timed(emu, kernel, args);
         if (rc != 0 || !event || !emu->overlap)
             return rc;
         struct emu_event *done = event_new(emu);
