@@ -554,6 +554,23 @@ int hmm4j_device_create_cuda(const char *libcuda_path, uint64_t context, uint64_
 int hmm4j_device_create_opencl(const char *libopencl_path, uint64_t queue,
                                struct hmm4j_device **out);
 int hmm4j_device_opencl_set_buffer(struct hmm4j_device *device, uint32_t slot, uint64_t mem);
+/*
+ * Gives an OpenCL device a second in-order queue (a cl_command_queue of the
+ * same context and device) for copies to the device enqueued without waiting
+ * (HMM4J_INTENT_ASYNC), so they overlap the kernels on the launch queue. Every
+ * other copy, and every launch after hmm4j_device_order_launch, starts after
+ * the uploads enqueued before it. Set it once, before any region is bound;
+ * -EBUSY if one is set. The caller keeps the queue until the device is destroyed.
+ */
+int hmm4j_device_opencl_set_copy_queue(struct hmm4j_device *device, uint64_t queue);
+/*
+ * The CUDA counterpart: `stream` (a CUstream of the device's context) becomes
+ * the copy stream for copies to the device enqueued without waiting; launches
+ * after hmm4j_device_order_launch and every other copy wait for the uploads
+ * enqueued before them (cuStreamWaitEvent). Once, before any region is bound;
+ * -EBUSY if one is set. The caller keeps the stream until the device is destroyed.
+ */
+int hmm4j_device_cuda_set_copy_stream(struct hmm4j_device *device, uint64_t stream);
 
 /*
  * Releases the owner's hold on the copy table. Regions should be unbound
@@ -571,6 +588,13 @@ int hmm4j_device_copy_to_host(struct hmm4j_device *device, void *host, uint64_t 
                               uint64_t bytes);
 int hmm4j_device_zero(struct hmm4j_device *device, uint64_t device_addr, uint64_t bytes);
 int hmm4j_device_synchronize(struct hmm4j_device *device);
+/*
+ * Call right before enqueueing a launch on the device's launch queue (an OpenCL
+ * queue, a CUDA stream): the launch then starts after the copies to the device
+ * enqueued so far on the device's copy queue or stream, if it has one (else
+ * this does nothing). 0 or -errno (-EIO: device closed, or the driver failed).
+ */
+int hmm4j_device_order_launch(struct hmm4j_device *device);
 
 /*
  * Per-launch completion. A fence owns one event a backend recorded after a

@@ -162,6 +162,16 @@ HMM4J_EXPORT int hmm4j_device_zero(struct hmm4j_device *dev, uint64_t addr, uint
     return dev->ops->zero(dev, addr, bytes);
 }
 
+HMM4J_EXPORT int hmm4j_device_order_launch(struct hmm4j_device *dev)
+{
+    if (!dev)
+        return -EINVAL;
+    int rc = refuse_if_closed(dev);
+    if (rc != 0 || !dev->ops->order_launch)
+        return rc;
+    return dev->ops->order_launch(dev);
+}
+
 HMM4J_EXPORT int hmm4j_device_synchronize(struct hmm4j_device *dev)
 {
     if (!dev)

@@ -34,6 +34,11 @@ struct hmm4j_device_ops {
     int (*wait_event)(struct hmm4j_device *dev, uint64_t event);
     void (*release_event)(struct hmm4j_device *dev, uint64_t event);
     /*
+     * Optional (NULL: uploads run in launch order already): make the next launch enqueued on the device's launch
+     * queue start after the copies to the device enqueued so far on its copy queue (hmm4j_device_order_launch).
+     */
+    int (*order_launch)(struct hmm4j_device *dev);
+    /*
      * Optional (NULL): the owner let go (hmm4j_device_destroy, before its put). Work the backend queued must not
      * touch the device's memory after this returns: fail it or finish it. Events stay waitable.
      */

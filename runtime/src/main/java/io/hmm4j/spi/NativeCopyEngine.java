@@ -160,6 +160,37 @@ public final class NativeCopyEngine implements AutoCloseable {
         NativeErrors.check("hmm4j_device_opencl_set_buffer", hmm4j_h.hmm4j_device_opencl_set_buffer(handle(), slot, clMem));
     }
 
+    /**
+     * OpenCL only: {@code copyQueue} (a cl_command_queue of the device's context, in order) becomes the device's
+     * second copy engine: copies to the device a launch enqueues without waiting go there, so they overlap the
+     * kernels on the launch queue. Call {@link #orderLaunch()} right before every launch enqueue. Set it once,
+     * before the engine is used; keep the queue until this engine is closed.
+     */
+    public void setOpenClCopyQueue(long copyQueue) {
+        NativeErrors.check("hmm4j_device_opencl_set_copy_queue",
+                hmm4j_h.hmm4j_device_opencl_set_copy_queue(handle(), copyQueue));
+    }
+
+    /**
+     * CUDA only: {@code copyStream} (a CUstream of the device's context) becomes the device's second copy engine, as
+     * {@link #setOpenClCopyQueue} does for OpenCL. Call {@link #orderLaunch()} right before every launch.
+     */
+    public void setCudaCopyStream(long copyStream) {
+        NativeErrors.check("hmm4j_device_cuda_set_copy_stream",
+                hmm4j_h.hmm4j_device_cuda_set_copy_stream(handle(), copyStream));
+    }
+
+    /**
+     * Makes the launch the caller enqueues next on the device's launch queue (or stream) start after the copies to
+     * the device enqueued so far on its copy queue (or stream); nothing where the device has none.
+     *
+     * @throws io.hmm4j.DeviceException if the driver fails or the engine's device is closed
+     */
+    public void orderLaunch() {
+        int rc = hmm4j_h.hmm4j_device_order_launch(handle());
+        NativeErrors.checkDevice("hmm4j_device_order_launch", rc, deviceId, lastError());
+    }
+
     /** The {@code struct hmm4j_device *} for the engine. */
     public MemorySegment handle() {
         if (closed.get())

@@ -1257,6 +1257,72 @@ public final class hmm4j_h {
         }
     }
 
+    private static final class hmm4j_device_opencl_set_copy_queue {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_LONG);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_opencl_set_copy_queue");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_device_opencl_set_copy_queue(struct hmm4j_device *device, uint64_t queue)
+     * }
+     */
+    public static int hmm4j_device_opencl_set_copy_queue(MemorySegment device, long queue) {
+        var mh$ = hmm4j_device_opencl_set_copy_queue.HANDLE;
+        try {
+            return (int) mh$.invokeExact(device, queue);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_device_cuda_set_copy_stream {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_LONG);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_cuda_set_copy_stream");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_device_cuda_set_copy_stream(struct hmm4j_device *device, uint64_t stream)
+     * }
+     */
+    public static int hmm4j_device_cuda_set_copy_stream(MemorySegment device, long stream) {
+        var mh$ = hmm4j_device_cuda_set_copy_stream.HANDLE;
+        try {
+            return (int) mh$.invokeExact(device, stream);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_device_order_launch {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_order_launch");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_device_order_launch(struct hmm4j_device *device)
+     * }
+     */
+    public static int hmm4j_device_order_launch(MemorySegment device) {
+        var mh$ = hmm4j_device_order_launch.HANDLE;
+        try {
+            return (int) mh$.invokeExact(device);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static final class hmm4j_device_destroy {
         static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_POINTER);
         static final MemorySegment ADDR = findOrThrow("hmm4j_device_destroy");
