@@ -440,18 +440,20 @@ static int enqueue(struct emulated_device *emu, struct emu_queue *q, struct emu_
 /* Creates the op's event and queues it; on success *event is the caller's reference. */
 static int submit(struct emulated_device *emu, struct emu_queue *q, struct emu_op *op, uint64_t *event)
 {
-    op->event = event_new(emu);
-    if (!op->event) {
+    struct emu_event *ev = event_new(emu);
+    if (!ev) {
         free(op);
         return -ENOMEM;
     }
+    op->event = ev;
+    /* Once queued, the op is the worker's: it may be done and freed before enqueue returns. */
     int rc = enqueue(emu, q, op);
     if (rc != 0) {
-        event_put(emu, op->event);
+        event_put(emu, ev);
         free(op);
         return rc;
     }
-    *event = (uint64_t)(uintptr_t)op->event;
+    *event = (uint64_t)(uintptr_t)ev;
     return 0;
 }
 
