@@ -56,6 +56,9 @@ struct cuda_device {
     CUstream stream;
     /* The second copy engine (hmm4j_device_cuda_set_copy_stream): uploads enqueued without waiting, NULL: none */
     _Atomic(CUstream) copy_stream;
+    /* uploads enqueued there, and how many of them the launch stream already waits for (see follow_uploads) */
+    _Atomic uint64_t uploads;
+    _Atomic uint64_t followed;
     unsigned staging_directions;
     atomic_flag staging_busy;
     void *staging[2];
@@ -85,7 +88,9 @@ static void give_staging(struct cuda_device *cu) { atomic_flag_clear_explicit(&c
 static CUresult follow_uploads(struct cuda_device *cu)
 {
     CUstream copies = atomic_load(&cu->copy_stream);
-    if (!copies)
+    /* A fault's copy home pays for the event only where an upload came since the last wait. */
+    uint64_t uploads = atomic_load(&cu->uploads);
+    if (!copies || uploads == atomic_load(&cu->followed))
         return CUDA_SUCCESS;
     CUevent marker = NULL;
     CUresult rc = cu->api.event_create(&marker, CU_EVENT_DISABLE_TIMING);
@@ -95,6 +100,10 @@ static CUresult follow_uploads(struct cuda_device *cu)
     if (rc == CUDA_SUCCESS)
         rc = cu->api.stream_wait_event(cu->stream, marker, 0);
     cu->api.event_destroy(marker);
+    /* After the wait is on the stream: whoever sees this count enqueues behind it. */
+    uint64_t seen = atomic_load(&cu->followed);
+    while (rc == CUDA_SUCCESS && seen < uploads && !atomic_compare_exchange_weak(&cu->followed, &seen, uploads))
+        ;
     return rc;
 }
 
@@ -188,6 +197,8 @@ static int cuda_to_device_async(struct hmm4j_device *dev, uint64_t addr, const v
     rc = cu->api.event_create(&recorded, CU_EVENT_DISABLE_TIMING);
     if (rc == CUDA_SUCCESS)
         rc = cu->api.memcpy_htod_async(addr, host, bytes, on);
+    if (rc == CUDA_SUCCESS && copies)
+        atomic_fetch_add(&cu->uploads, 1);
     if (rc == CUDA_SUCCESS)
         rc = cu->api.event_record(recorded, on);
     if (rc == CUDA_SUCCESS) {

@@ -36,6 +36,9 @@ struct opencl_device {
     cl_command_queue queue;
     /* The second copy engine (hmm4j_device_opencl_set_copy_queue): uploads enqueued without waiting, NULL: none */
     _Atomic(cl_command_queue) copy_queue;
+    /* uploads enqueued there, and how many of them the launch queue already waits for (see follow_uploads) */
+    _Atomic uint64_t uploads;
+    _Atomic uint64_t followed;
     _Atomic(cl_mem) buffers[BUFFER_SLOTS];
 };
 
@@ -65,7 +68,9 @@ static cl_mem buffer_of(struct opencl_device *cl, uint64_t addr)
 static int follow_uploads(struct opencl_device *cl)
 {
     cl_command_queue copies = atomic_load(&cl->copy_queue);
-    if (!copies)
+    /* A fault's copy home pays for a marker and a barrier only where an upload came since the last barrier. */
+    uint64_t uploads = atomic_load(&cl->uploads);
+    if (!copies || uploads == atomic_load(&cl->followed))
         return 0;
     cl_event marker = NULL;
     int rc = fold(&cl->base, cl->api.enqueue_marker(copies, 0, NULL, &marker));
@@ -73,6 +78,10 @@ static int follow_uploads(struct opencl_device *cl)
         return rc;
     rc = fold(&cl->base, cl->api.enqueue_barrier(cl->queue, 1, &marker, NULL));
     cl->api.release_event(marker);
+    /* After the barrier is in the queue: whoever sees this count enqueues behind it. */
+    uint64_t seen = atomic_load(&cl->followed);
+    while (rc == 0 && seen < uploads && !atomic_compare_exchange_weak(&cl->followed, &seen, uploads))
+        ;
     return rc;
 }
 
@@ -101,6 +110,8 @@ static int opencl_to_device_async(struct hmm4j_device *dev, uint64_t addr, const
     cl_command_queue on = copies ? copies : cl->queue;
     cl_event recorded = NULL;
     int rc = fold(dev, cl->api.write_buffer(on, mem, CL_FALSE, addr & OFFSET_MASK, bytes, host, 0, NULL, &recorded));
+    if (copies)
+        atomic_fetch_add(&cl->uploads, 1);
     if (rc == 0 && !recorded)
         rc = fold(dev, cl->api.finish(on)); /* nothing to wait for later: the copy must be done now */
     *event = rc == 0 ? (uint64_t)(uintptr_t)recorded : 0;
