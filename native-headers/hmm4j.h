@@ -494,6 +494,50 @@ int hmm4j_device_create_emulated(uint64_t latency_ns, uint64_t bytes_per_second,
                                  struct hmm4j_device **out);
 
 /*
+ * An emulated device with engines: as hmm4j_device_create_emulated, and with
+ * `overlap` != 0 two in-order engines, each a native worker thread: copies
+ * enqueued without waiting (HMM4J_INTENT_ASYNC) run on a copy engine while
+ * kernels queued with hmm4j_device_emulated_launch run on a compute engine,
+ * every kernel after the copies enqueued before it. With `overlap` 0 nothing
+ * is queued (the same copies and kernels, serialized in the calling thread).
+ * A kernel takes at least the bytes it reads and writes at
+ * `kernel_bytes_per_second` (0 = as fast as it runs), to imitate a device
+ * whose kernels cost as much as its copies.
+ */
+int hmm4j_device_create_emulated_engines(uint64_t latency_ns, uint64_t bytes_per_second,
+                                         uint64_t kernel_bytes_per_second, int32_t overlap,
+                                         struct hmm4j_device **out);
+
+/* The emulated built-in kernels (io.hmm4j.BuiltinKernel's parameters, in that order). */
+enum hmm4j_emulated_kernel {
+    HMM4J_EMULATED_HOST_KERNEL = 0, /* the caller runs it: only the wait for queued copies */
+    HMM4J_EMULATED_FILL = 1,
+    HMM4J_EMULATED_SCALE = 2,
+    HMM4J_EMULATED_AXPY = 3,
+    HMM4J_EMULATED_DOT = 4,
+    HMM4J_EMULATED_SUM = 5,
+    HMM4J_EMULATED_STENCIL_2D = 6,
+};
+#define HMM4J_EMULATED_MAX_ARGS 8
+
+/*
+ * Runs an emulated kernel over `args` (arrays: device addresses; float: its
+ * bits in the low 32; int and long: the value), after every copy to the device
+ * enqueued before. With `event` NULL, or on a device without overlap, it runs
+ * in the calling thread before this returns (*event, if given, is 0). Else it
+ * is queued on the compute engine and *event is an event for hmm4j_fence_create
+ * that completes with its result. A kernel some of whose preceding queued
+ * copies (those since the kernel before) failed does not run and fails with
+ * their error. HOST_KERNEL only waits for the queued copies, failing like a
+ * kernel (the caller runs a kernel of its own next), and returns an event
+ * already complete. Returns 0, -EINVAL (not an emulated device, bad
+ * kernel or count), -EIO (device closed or lost), -ENOMEM. Arguments are not
+ * checked against any array: the caller checked them.
+ */
+int hmm4j_device_emulated_launch(struct hmm4j_device *device, int32_t kernel, const uint64_t *args,
+                                 int32_t nargs, uint64_t *event);
+
+/*
  * A CUDA device: libcuda (`libcuda_path`, dlopen'd) in the primary context
  * `context` (a CUcontext) on `stream` (a CUstream, 0 = default stream).
  * Device addresses are CUdeviceptr values.
@@ -510,6 +554,23 @@ int hmm4j_device_create_cuda(const char *libcuda_path, uint64_t context, uint64_
 int hmm4j_device_create_opencl(const char *libopencl_path, uint64_t queue,
                                struct hmm4j_device **out);
 int hmm4j_device_opencl_set_buffer(struct hmm4j_device *device, uint32_t slot, uint64_t mem);
+/*
+ * Gives an OpenCL device a second in-order queue (a cl_command_queue of the
+ * same context and device) for copies to the device enqueued without waiting
+ * (HMM4J_INTENT_ASYNC), so they overlap the kernels on the launch queue. Every
+ * other copy, and every launch after hmm4j_device_order_launch, starts after
+ * the uploads enqueued before it. Set it once, before any region is bound;
+ * -EBUSY if one is set. The caller keeps the queue until the device is destroyed.
+ */
+int hmm4j_device_opencl_set_copy_queue(struct hmm4j_device *device, uint64_t queue);
+/*
+ * The CUDA counterpart: `stream` (a CUstream of the device's context) becomes
+ * the copy stream for copies to the device enqueued without waiting; launches
+ * after hmm4j_device_order_launch and every other copy wait for the uploads
+ * enqueued before them (cuStreamWaitEvent). Once, before any region is bound;
+ * -EBUSY if one is set. The caller keeps the stream until the device is destroyed.
+ */
+int hmm4j_device_cuda_set_copy_stream(struct hmm4j_device *device, uint64_t stream);
 
 /*
  * Releases the owner's hold on the copy table. Regions should be unbound
@@ -527,6 +588,13 @@ int hmm4j_device_copy_to_host(struct hmm4j_device *device, void *host, uint64_t 
                               uint64_t bytes);
 int hmm4j_device_zero(struct hmm4j_device *device, uint64_t device_addr, uint64_t bytes);
 int hmm4j_device_synchronize(struct hmm4j_device *device);
+/*
+ * Call right before enqueueing a launch on the device's launch queue (an OpenCL
+ * queue, a CUDA stream): the launch then starts after the copies to the device
+ * enqueued so far on the device's copy queue or stream, if it has one (else
+ * this does nothing). 0 or -errno (-EIO: device closed, or the driver failed).
+ */
+int hmm4j_device_order_launch(struct hmm4j_device *device);
 
 /*
  * Per-launch completion. A fence owns one event a backend recorded after a

@@ -49,9 +49,14 @@ funcs = [
  ("void","hmm4j_engine_inject_host_reserve_failure",[("int","skip"),("int","count")],True,"void hmm4j_engine_inject_host_reserve_failure(uint32_t skip, uint32_t count)"),
  ("int","hmm4j_migrate",[("ptr","request")],False,"int hmm4j_migrate(struct hmm4j_migrate *request)"),
  ("int","hmm4j_device_create_emulated",[("long","latency_ns"),("long","bytes_per_second"),("ptr","out")],False,"int hmm4j_device_create_emulated(uint64_t latency_ns, uint64_t bytes_per_second, struct hmm4j_device **out)"),
+ ("int","hmm4j_device_create_emulated_engines",[("long","latency_ns"),("long","bytes_per_second"),("long","kernel_bytes_per_second"),("int","overlap"),("ptr","out")],False,"int hmm4j_device_create_emulated_engines(uint64_t latency_ns, uint64_t bytes_per_second, uint64_t kernel_bytes_per_second, int32_t overlap, struct hmm4j_device **out)"),
+ ("int","hmm4j_device_emulated_launch",[("ptr","device"),("int","kernel"),("ptr","args"),("int","nargs"),("ptr","event")],False,"int hmm4j_device_emulated_launch(struct hmm4j_device *device, int32_t kernel, const uint64_t *args, int32_t nargs, uint64_t *event)"),
  ("int","hmm4j_device_create_cuda",[("ptr","libcuda_path"),("long","context"),("long","stream"),("ptr","out")],False,"int hmm4j_device_create_cuda(const char *libcuda_path, uint64_t context, uint64_t stream, struct hmm4j_device **out)"),
  ("int","hmm4j_device_create_opencl",[("ptr","libopencl_path"),("long","queue"),("ptr","out")],False,"int hmm4j_device_create_opencl(const char *libopencl_path, uint64_t queue, struct hmm4j_device **out)"),
  ("int","hmm4j_device_opencl_set_buffer",[("ptr","device"),("int","slot"),("long","mem")],False,"int hmm4j_device_opencl_set_buffer(struct hmm4j_device *device, uint32_t slot, uint64_t mem)"),
+ ("int","hmm4j_device_opencl_set_copy_queue",[("ptr","device"),("long","queue")],False,"int hmm4j_device_opencl_set_copy_queue(struct hmm4j_device *device, uint64_t queue)"),
+ ("int","hmm4j_device_cuda_set_copy_stream",[("ptr","device"),("long","stream")],False,"int hmm4j_device_cuda_set_copy_stream(struct hmm4j_device *device, uint64_t stream)"),
+ ("int","hmm4j_device_order_launch",[("ptr","device")],False,"int hmm4j_device_order_launch(struct hmm4j_device *device)"),
  ("void","hmm4j_device_destroy",[("ptr","device")],False,"void hmm4j_device_destroy(struct hmm4j_device *device)"),
  ("int","hmm4j_device_copy_to_device",[("ptr","device"),("long","device_addr"),("ptr","host"),("long","bytes")],False,"int hmm4j_device_copy_to_device(struct hmm4j_device *device, uint64_t device_addr, const void *host, uint64_t bytes)"),
  ("int","hmm4j_device_copy_to_host",[("ptr","device"),("ptr","host"),("long","device_addr"),("long","bytes")],False,"int hmm4j_device_copy_to_host(struct hmm4j_device *device, void *host, uint64_t device_addr, uint64_t bytes)"),
@@ -124,6 +129,14 @@ public final class hmm4j_h {
     public static final int HMM4J_INJECT_COPY_TO_HOST = 2;
     public static final int HMM4J_INJECT_DEVICE_LOST = 3;
     public static final int HMM4J_INJECT_DEVICE_UNREADABLE = 4;
+    public static final int HMM4J_EMULATED_HOST_KERNEL = 0;
+    public static final int HMM4J_EMULATED_FILL = 1;
+    public static final int HMM4J_EMULATED_SCALE = 2;
+    public static final int HMM4J_EMULATED_AXPY = 3;
+    public static final int HMM4J_EMULATED_DOT = 4;
+    public static final int HMM4J_EMULATED_SUM = 5;
+    public static final int HMM4J_EMULATED_STENCIL_2D = 6;
+    public static final int HMM4J_EMULATED_MAX_ARGS = 8;
     public static final int HMM4J_LAYOUT_STATS = 0;
     public static final int HMM4J_LAYOUT_MIGRATE = 1;
     public static final int HMM4J_SHARED_BYTES = 0;

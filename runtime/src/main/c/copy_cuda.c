@@ -45,6 +45,7 @@ struct cuda_api {
     CUresult (*event_destroy)(CUevent);
     CUresult (*host_register)(void *, size_t, unsigned int);
     CUresult (*host_unregister)(void *);
+    CUresult (*stream_wait_event)(CUstream, CUevent, unsigned int);
 };
 
 struct cuda_device {
@@ -53,6 +54,11 @@ struct cuda_device {
     struct cuda_api api;
     CUcontext context;
     CUstream stream;
+    /* The second copy engine (hmm4j_device_cuda_set_copy_stream): uploads enqueued without waiting, NULL: none */
+    _Atomic(CUstream) copy_stream;
+    /* uploads enqueued there, and how many of them the launch stream already waits for (see follow_uploads) */
+    _Atomic uint64_t uploads;
+    _Atomic uint64_t followed;
     unsigned staging_directions;
     atomic_flag staging_busy;
     void *staging[2];
@@ -73,6 +79,33 @@ static bool take_staging(struct cuda_device *cu)
 }
 
 static void give_staging(struct cuda_device *cu) { atomic_flag_clear_explicit(&cu->staging_busy, memory_order_release); }
+
+/*
+ * Context current. Makes the launch stream's next work start after the uploads enqueued on the copy stream so far
+ * (an event recorded there, waited for here; destroying it at once is allowed: the wait keeps what it needs), so
+ * the launch stream stays the one order that kernels, staged copies and copies home follow.
+ */
+static CUresult follow_uploads(struct cuda_device *cu)
+{
+    CUstream copies = atomic_load(&cu->copy_stream);
+    /* A fault's copy home pays for the event only where an upload came since the last wait. */
+    uint64_t uploads = atomic_load(&cu->uploads);
+    if (!copies || uploads == atomic_load(&cu->followed))
+        return CUDA_SUCCESS;
+    CUevent marker = NULL;
+    CUresult rc = cu->api.event_create(&marker, CU_EVENT_DISABLE_TIMING);
+    if (rc != CUDA_SUCCESS)
+        return rc;
+    rc = cu->api.event_record(marker, copies);
+    if (rc == CUDA_SUCCESS)
+        rc = cu->api.stream_wait_event(cu->stream, marker, 0);
+    cu->api.event_destroy(marker);
+    /* After the wait is on the stream: whoever sees this count enqueues behind it. */
+    uint64_t seen = atomic_load(&cu->followed);
+    while (rc == CUDA_SUCCESS && seen < uploads && !atomic_compare_exchange_weak(&cu->followed, &seen, uploads))
+        ;
+    return rc;
+}
 
 static CUresult staged_to_device(struct cuda_device *cu, CUdeviceptr dst, const uint8_t *src, size_t bytes)
 {
@@ -125,6 +158,11 @@ static int cuda_to_device(struct hmm4j_device *dev, uint64_t addr, const void *h
     CUresult rc = cu->api.ctx_push(cu->context);
     if (rc != CUDA_SUCCESS)
         return fold(dev, rc);
+    rc = follow_uploads(cu);
+    if (rc != CUDA_SUCCESS) {
+        cu->api.ctx_pop(&previous);
+        return fold(dev, rc);
+    }
     /* Page-locked host memory goes straight to the DMA engine: staging would only add a memcpy. */
     if (!pinned && bytes >= STAGING_THRESHOLD && (cu->staging_directions & STAGE_TO_DEVICE) && take_staging(cu)) {
         rc = staged_to_device(cu, addr, host, bytes);
@@ -137,8 +175,9 @@ static int cuda_to_device(struct hmm4j_device *dev, uint64_t addr, const void *h
 }
 
 /*
- * Page-locked pages go to the DMA engine on the launch stream, and the launch's kernel queues behind the copy;
- * the event says when the pages may change again. Pageable memory takes the synchronous path (the driver would
+ * Page-locked pages go to the DMA engine on the copy stream where there is one (the launch's kernel waits for it:
+ * hmm4j_device_order_launch), else on the launch stream, where the kernel queues behind the copy; the event says
+ * when the pages may change again. Pageable memory takes the synchronous path (the driver would
  * stage it before returning anyway).
  */
 static int cuda_to_device_async(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes, bool pinned,
@@ -152,17 +191,21 @@ static int cuda_to_device_async(struct hmm4j_device *dev, uint64_t addr, const v
     CUresult rc = cu->api.ctx_push(cu->context);
     if (rc != CUDA_SUCCESS)
         return fold(dev, rc);
+    CUstream copies = atomic_load(&cu->copy_stream);
+    CUstream on = copies ? copies : cu->stream;
     CUevent recorded = NULL;
     rc = cu->api.event_create(&recorded, CU_EVENT_DISABLE_TIMING);
     if (rc == CUDA_SUCCESS)
-        rc = cu->api.memcpy_htod_async(addr, host, bytes, cu->stream);
+        rc = cu->api.memcpy_htod_async(addr, host, bytes, on);
+    if (rc == CUDA_SUCCESS && copies)
+        atomic_fetch_add(&cu->uploads, 1);
     if (rc == CUDA_SUCCESS)
-        rc = cu->api.event_record(recorded, cu->stream);
+        rc = cu->api.event_record(recorded, on);
     if (rc == CUDA_SUCCESS) {
         *event = (uint64_t)(uintptr_t)recorded;
     } else {
         /* A copy enqueued before the failure may still read the pages: nothing may change them until it is done. */
-        cu->api.stream_synchronize(cu->stream);
+        cu->api.stream_synchronize(on);
         if (recorded)
             cu->api.event_destroy(recorded);
     }
@@ -177,6 +220,11 @@ static int cuda_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, siz
     CUresult rc = cu->api.ctx_push(cu->context);
     if (rc != CUDA_SUCCESS)
         return fold(dev, rc);
+    rc = follow_uploads(cu);
+    if (rc != CUDA_SUCCESS) {
+        cu->api.ctx_pop(&previous);
+        return fold(dev, rc);
+    }
     if (!pinned && bytes >= STAGING_THRESHOLD && (cu->staging_directions & STAGE_TO_HOST) && take_staging(cu)) {
         rc = staged_to_host(cu, host, addr, bytes);
         give_staging(cu);
@@ -194,7 +242,9 @@ static int cuda_zero(struct hmm4j_device *dev, uint64_t addr, size_t bytes)
     CUresult rc = cu->api.ctx_push(cu->context);
     if (rc != CUDA_SUCCESS)
         return fold(dev, rc);
-    rc = cu->api.memset_d8(addr, 0, bytes);
+    rc = follow_uploads(cu);
+    if (rc == CUDA_SUCCESS)
+        rc = cu->api.memset_d8(addr, 0, bytes);
     if (rc == CUDA_SUCCESS)
         rc = cu->api.ctx_synchronize();
     cu->api.ctx_pop(&previous);
@@ -209,6 +259,20 @@ static int cuda_synchronize(struct hmm4j_device *dev)
     if (rc != CUDA_SUCCESS)
         return fold(dev, rc);
     rc = cu->api.ctx_synchronize();
+    cu->api.ctx_pop(&previous);
+    return fold(dev, rc);
+}
+
+static int cuda_order_launch(struct hmm4j_device *dev)
+{
+    struct cuda_device *cu = (struct cuda_device *)dev;
+    if (!atomic_load(&cu->copy_stream))
+        return 0;
+    CUcontext previous;
+    CUresult rc = cu->api.ctx_push(cu->context);
+    if (rc != CUDA_SUCCESS)
+        return fold(dev, rc);
+    rc = follow_uploads(cu);
     cu->api.ctx_pop(&previous);
     return fold(dev, rc);
 }
@@ -284,6 +348,7 @@ static const struct hmm4j_device_ops cuda_ops = {
     .synchronize = cuda_synchronize,
     .wait_event = cuda_wait_event,
     .release_event = cuda_release_event,
+    .order_launch = cuda_order_launch,
     .destroy = cuda_destroy,
 };
 
@@ -366,6 +431,7 @@ HMM4J_EXPORT int hmm4j_device_create_cuda(const char *libcuda_path, uint64_t con
     RESOLVE(event_destroy, "cuEventDestroy_v2");
     RESOLVE(host_register, "cuMemHostRegister_v2");
     RESOLVE(host_unregister, "cuMemHostUnregister");
+    RESOLVE(stream_wait_event, "cuStreamWaitEvent");
     cu->context = (CUcontext)(uintptr_t)context;
     cu->stream = (CUstream)(uintptr_t)stream;
     atomic_flag_clear(&cu->staging_busy);
@@ -378,4 +444,13 @@ out_close_library:
     dlclose(cu->library);
     free(cu);
     return -ENOSYS;
+}
+
+HMM4J_EXPORT int hmm4j_device_cuda_set_copy_stream(struct hmm4j_device *dev, uint64_t stream)
+{
+    if (!dev || dev->ops != &cuda_ops || !stream)
+        return -EINVAL;
+    struct cuda_device *cu = (struct cuda_device *)dev;
+    CUstream expected = NULL;
+    return atomic_compare_exchange_strong(&cu->copy_stream, &expected, (CUstream)(uintptr_t)stream) ? 0 : -EBUSY;
 }

@@ -100,8 +100,7 @@ static int refuse_if_closed(struct hmm4j_device *dev)
     return -EIO;
 }
 
-/* Consumes an armed one-shot injection for `what`; returns the bytes to copy before failing, or -1. */
-static int64_t take_injection(struct hmm4j_device *dev, int32_t what, size_t bytes)
+int64_t hmm4j_device_take_injection(struct hmm4j_device *dev, int32_t what, size_t bytes)
 {
     int32_t expected = what;
     if (!atomic_compare_exchange_strong(&dev->inject_what, &expected, HMM4J_INJECT_NONE))
@@ -126,9 +125,12 @@ int hmm4j_device_do_to_device_async(struct hmm4j_device *dev, uint64_t addr, con
                                     bool pinned, uint64_t *event)
 {
     *event = 0;
-    /* An armed injection fails a copy the synchronous way, where the test that armed it can see it. */
+    /*
+     * An armed injection fails a copy the synchronous way, where the test that armed it can see it, unless the
+     * backend fails the queued copy itself (its event then carries the error).
+     */
     if (!dev->ops->to_device_async || !dev->ops->wait_event || !dev->ops->release_event ||
-        atomic_load(&dev->inject_what) == HMM4J_INJECT_COPY_TO_DEVICE)
+        (atomic_load(&dev->inject_what) == HMM4J_INJECT_COPY_TO_DEVICE && !dev->ops->async_injection))
         return hmm4j_device_do_to_device(dev, addr, host, bytes, pinned);
     int rc = refuse_copy_to_device(dev);
     if (rc != 0)
@@ -144,7 +146,7 @@ int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const voi
     int rc = refuse_copy_to_device(dev);
     if (rc != 0)
         return rc;
-    int64_t partial = take_injection(dev, HMM4J_INJECT_COPY_TO_DEVICE, bytes);
+    int64_t partial = hmm4j_device_take_injection(dev, HMM4J_INJECT_COPY_TO_DEVICE, bytes);
     if (partial >= 0) {
         if (partial > 0)
             dev->ops->to_device(dev, addr, host, (size_t)partial, pinned);
@@ -163,7 +165,7 @@ int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr,
         atomic_store(&dev->last_error, EIO);
         return -EIO;
     }
-    int64_t partial = take_injection(dev, HMM4J_INJECT_COPY_TO_HOST, bytes);
+    int64_t partial = hmm4j_device_take_injection(dev, HMM4J_INJECT_COPY_TO_HOST, bytes);
     if (partial >= 0) {
         if (partial > 0)
             dev->ops->to_host(dev, host, addr, (size_t)partial, pinned);
@@ -187,6 +189,9 @@ HMM4J_EXPORT void hmm4j_device_destroy(struct hmm4j_device *dev)
     if (!dev)
         return;
     atomic_store(&dev->closed, true);
+    /* Work still queued must not run on what the owner frees next. */
+    if (dev->ops->shutdown)
+        dev->ops->shutdown(dev);
     hmm4j_device_put(dev);
 }
 
@@ -216,6 +221,16 @@ HMM4J_EXPORT int hmm4j_device_zero(struct hmm4j_device *dev, uint64_t addr, uint
         return -EIO;
     }
     return dev->ops->zero(dev, addr, bytes);
+}
+
+HMM4J_EXPORT int hmm4j_device_order_launch(struct hmm4j_device *dev)
+{
+    if (!dev)
+        return -EINVAL;
+    int rc = refuse_if_closed(dev);
+    if (rc != 0 || !dev->ops->order_launch)
+        return rc;
+    return dev->ops->order_launch(dev);
 }
 
 HMM4J_EXPORT int hmm4j_device_synchronize(struct hmm4j_device *dev)

@@ -33,12 +33,27 @@ struct hmm4j_device_ops {
     /* Optional (NULL): wait for one recorded launch event, and free it (see fence.c). */
     int (*wait_event)(struct hmm4j_device *dev, uint64_t event);
     void (*release_event)(struct hmm4j_device *dev, uint64_t event);
+    /*
+     * Optional (NULL: uploads run in launch order already): make the next launch enqueued on the device's launch
+     * queue start after the copies to the device enqueued so far on its copy queue (hmm4j_device_order_launch).
+     */
+    int (*order_launch)(struct hmm4j_device *dev);
+    /*
+     * Optional (NULL): the owner let go (hmm4j_device_destroy, before its put). Work the backend queued must not
+     * touch the device's memory after this returns: fail it or finish it. Events stay waitable.
+     */
+    void (*shutdown)(struct hmm4j_device *dev);
     void (*destroy)(struct hmm4j_device *dev);
     /*
      * Copies home go on the in-order queue kernels run on: a copy enqueued after a launch starts only once its
      * kernel is done, so a fault needs no wait of its own for the launches that write the region.
      */
     bool copies_follow_launches;
+    /*
+     * to_device_async takes an armed HMM4J_INJECT_COPY_TO_DEVICE itself (hmm4j_device_take_injection) and fails
+     * the queued copy through its event, so tests reach the asynchronous failure path.
+     */
+    bool async_injection;
 };
 
 struct hmm4j_device {
@@ -200,6 +215,8 @@ int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const voi
 int hmm4j_device_do_to_device_async(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes,
                                     bool pinned, uint64_t *event);
 int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned);
+/* Consumes an armed one-shot injection for `what`; returns the bytes to copy before failing, or -1. */
+int64_t hmm4j_device_take_injection(struct hmm4j_device *dev, int32_t what, size_t bytes);
 int hmm4j_device_init(struct hmm4j_device *dev, const struct hmm4j_device_ops *ops, void *backend);
 int hmm4j_device_do_synchronize(struct hmm4j_device *dev);
 /*

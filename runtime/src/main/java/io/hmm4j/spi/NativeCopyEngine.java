@@ -76,6 +76,63 @@ public final class NativeCopyEngine implements AutoCloseable {
         }
     }
 
+    /**
+     * An emulated device with a copy engine and a compute engine (native worker threads) when {@code overlap}:
+     * copies to the device enqueued by a launch run while the kernel before it computes (see
+     * {@link #launchEmulated}); without overlap the same copies and kernels run one after the other in the calling
+     * thread. A kernel takes at least the bytes it reads and writes at {@code kernelBytesPerSecond} (0: no model).
+     */
+    public static NativeCopyEngine emulated(String deviceId, long latencyNanos, long bytesPerSecond,
+            long kernelBytesPerSecond, boolean overlap) {
+        if (latencyNanos < 0 || bytesPerSecond < 0 || kernelBytesPerSecond < 0)
+            throw new IllegalArgumentException("latency and bandwidths must be >= 0");
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            NativeErrors.check("hmm4j_device_create_emulated_engines", hmm4j_h.hmm4j_device_create_emulated_engines(
+                    latencyNanos, bytesPerSecond, kernelBytesPerSecond, overlap ? 1 : 0, out));
+            return new NativeCopyEngine(out.get(ValueLayout.ADDRESS, 0), deviceId);
+        }
+    }
+
+    /**
+     * Emulated devices only: runs {@code kernel}'s C body over {@code arguments} (checked against its
+     * {@link BuiltinSignature} by the caller) after the copies to the device enqueued before. With {@code queued}
+     * on a device created with overlap, the kernel is queued on the device's compute engine and the raw handle of
+     * an event that completes with it is returned, for the runtime's fences; otherwise it has run when this returns
+     * and the result is 0. A {@code null} kernel runs nothing: it waits for the queued copies (the caller runs a
+     * Java kernel next) and, if {@code queued}, returns an event already complete.
+     *
+     * @throws io.hmm4j.DeviceException if the device is lost or closed
+     */
+    public long launchEmulated(io.hmm4j.BuiltinKernel kernel, java.util.List<KernelArgument> arguments,
+            boolean queued) {
+        if (arguments.size() > hmm4j_h.HMM4J_EMULATED_MAX_ARGS)
+            throw new IllegalArgumentException("at most " + hmm4j_h.HMM4J_EMULATED_MAX_ARGS + " arguments: "
+                    + arguments.size());
+        int id = kernel == null ? hmm4j_h.HMM4J_EMULATED_HOST_KERNEL : switch (kernel) {
+            case FILL -> hmm4j_h.HMM4J_EMULATED_FILL;
+            case SCALE -> hmm4j_h.HMM4J_EMULATED_SCALE;
+            case AXPY -> hmm4j_h.HMM4J_EMULATED_AXPY;
+            case DOT -> hmm4j_h.HMM4J_EMULATED_DOT;
+            case SUM -> hmm4j_h.HMM4J_EMULATED_SUM;
+            case STENCIL_2D -> hmm4j_h.HMM4J_EMULATED_STENCIL_2D;
+        };
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment args = arena.allocate(ValueLayout.JAVA_LONG, Math.max(1, arguments.size()));
+            for (int i = 0; i < arguments.size(); i++)
+                args.setAtIndex(ValueLayout.JAVA_LONG, i, switch (arguments.get(i)) {
+                    case KernelArgument.Buffer buffer -> buffer.deviceAddress();
+                    case KernelArgument.Scalar(Float f) -> Float.floatToRawIntBits(f) & 0xffff_ffffL;
+                    case KernelArgument.Scalar(Double d) -> Double.doubleToRawLongBits(d);
+                    case KernelArgument.Scalar(Number value) -> value.longValue();
+                });
+            MemorySegment event = queued ? arena.allocate(ValueLayout.JAVA_LONG) : MemorySegment.NULL;
+            int rc = hmm4j_h.hmm4j_device_emulated_launch(handle(), id, args, arguments.size(), event);
+            NativeErrors.checkDevice("hmm4j_device_emulated_launch", rc, deviceId, lastError());
+            return queued ? event.get(ValueLayout.JAVA_LONG, 0) : 0;
+        }
+    }
+
     /** Copies with libcuda in {@code context} (a CUcontext) on {@code stream} (a CUstream, 0 = default). */
     public static NativeCopyEngine cuda(String deviceId, String libcudaPath, long context, long stream) {
         try (Arena arena = Arena.ofConfined()) {
@@ -101,6 +158,37 @@ public final class NativeCopyEngine implements AutoCloseable {
     /** OpenCL only: device addresses {@code (slot << 48) | offset} refer to {@code clMem}. */
     public void setOpenClBuffer(int slot, long clMem) {
         NativeErrors.check("hmm4j_device_opencl_set_buffer", hmm4j_h.hmm4j_device_opencl_set_buffer(handle(), slot, clMem));
+    }
+
+    /**
+     * OpenCL only: {@code copyQueue} (a cl_command_queue of the device's context, in order) becomes the device's
+     * second copy engine: copies to the device a launch enqueues without waiting go there, so they overlap the
+     * kernels on the launch queue. Call {@link #orderLaunch()} right before every launch enqueue. Set it once,
+     * before the engine is used; keep the queue until this engine is closed.
+     */
+    public void setOpenClCopyQueue(long copyQueue) {
+        NativeErrors.check("hmm4j_device_opencl_set_copy_queue",
+                hmm4j_h.hmm4j_device_opencl_set_copy_queue(handle(), copyQueue));
+    }
+
+    /**
+     * CUDA only: {@code copyStream} (a CUstream of the device's context) becomes the device's second copy engine, as
+     * {@link #setOpenClCopyQueue} does for OpenCL. Call {@link #orderLaunch()} right before every launch.
+     */
+    public void setCudaCopyStream(long copyStream) {
+        NativeErrors.check("hmm4j_device_cuda_set_copy_stream",
+                hmm4j_h.hmm4j_device_cuda_set_copy_stream(handle(), copyStream));
+    }
+
+    /**
+     * Makes the launch the caller enqueues next on the device's launch queue (or stream) start after the copies to
+     * the device enqueued so far on its copy queue (or stream); nothing where the device has none.
+     *
+     * @throws io.hmm4j.DeviceException if the driver fails or the engine's device is closed
+     */
+    public void orderLaunch() {
+        int rc = hmm4j_h.hmm4j_device_order_launch(handle());
+        NativeErrors.checkDevice("hmm4j_device_order_launch", rc, deviceId, lastError());
     }
 
     /** The {@code struct hmm4j_device *} for the engine. */

@@ -46,6 +46,14 @@ public final class hmm4j_h {
     public static final int HMM4J_INJECT_COPY_TO_HOST = 2;
     public static final int HMM4J_INJECT_DEVICE_LOST = 3;
     public static final int HMM4J_INJECT_DEVICE_UNREADABLE = 4;
+    public static final int HMM4J_EMULATED_HOST_KERNEL = 0;
+    public static final int HMM4J_EMULATED_FILL = 1;
+    public static final int HMM4J_EMULATED_SCALE = 2;
+    public static final int HMM4J_EMULATED_AXPY = 3;
+    public static final int HMM4J_EMULATED_DOT = 4;
+    public static final int HMM4J_EMULATED_SUM = 5;
+    public static final int HMM4J_EMULATED_STENCIL_2D = 6;
+    public static final int HMM4J_EMULATED_MAX_ARGS = 8;
     public static final int HMM4J_LAYOUT_STATS = 0;
     public static final int HMM4J_LAYOUT_MIGRATE = 1;
     public static final int HMM4J_SHARED_BYTES = 0;
@@ -1139,6 +1147,50 @@ public final class hmm4j_h {
         }
     }
 
+    private static final class hmm4j_device_create_emulated_engines {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_LONG, hmm4j_h.C_LONG, hmm4j_h.C_LONG, hmm4j_h.C_INT, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_create_emulated_engines");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_device_create_emulated_engines(uint64_t latency_ns, uint64_t bytes_per_second, uint64_t kernel_bytes_per_second, int32_t overlap, struct hmm4j_device **out)
+     * }
+     */
+    public static int hmm4j_device_create_emulated_engines(long latency_ns, long bytes_per_second, long kernel_bytes_per_second, int overlap, MemorySegment out) {
+        var mh$ = hmm4j_device_create_emulated_engines.HANDLE;
+        try {
+            return (int) mh$.invokeExact(latency_ns, bytes_per_second, kernel_bytes_per_second, overlap, out);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_device_emulated_launch {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_INT, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_emulated_launch");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_device_emulated_launch(struct hmm4j_device *device, int32_t kernel, const uint64_t *args, int32_t nargs, uint64_t *event)
+     * }
+     */
+    public static int hmm4j_device_emulated_launch(MemorySegment device, int kernel, MemorySegment args, int nargs, MemorySegment event) {
+        var mh$ = hmm4j_device_emulated_launch.HANDLE;
+        try {
+            return (int) mh$.invokeExact(device, kernel, args, nargs, event);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static final class hmm4j_device_create_cuda {
         static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_LONG, hmm4j_h.C_LONG, hmm4j_h.C_POINTER);
         static final MemorySegment ADDR = findOrThrow("hmm4j_device_create_cuda");
@@ -1198,6 +1250,72 @@ public final class hmm4j_h {
         var mh$ = hmm4j_device_opencl_set_buffer.HANDLE;
         try {
             return (int) mh$.invokeExact(device, slot, mem);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_device_opencl_set_copy_queue {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_LONG);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_opencl_set_copy_queue");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_device_opencl_set_copy_queue(struct hmm4j_device *device, uint64_t queue)
+     * }
+     */
+    public static int hmm4j_device_opencl_set_copy_queue(MemorySegment device, long queue) {
+        var mh$ = hmm4j_device_opencl_set_copy_queue.HANDLE;
+        try {
+            return (int) mh$.invokeExact(device, queue);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_device_cuda_set_copy_stream {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_LONG);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_cuda_set_copy_stream");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_device_cuda_set_copy_stream(struct hmm4j_device *device, uint64_t stream)
+     * }
+     */
+    public static int hmm4j_device_cuda_set_copy_stream(MemorySegment device, long stream) {
+        var mh$ = hmm4j_device_cuda_set_copy_stream.HANDLE;
+        try {
+            return (int) mh$.invokeExact(device, stream);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_device_order_launch {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_order_launch");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_device_order_launch(struct hmm4j_device *device)
+     * }
+     */
+    public static int hmm4j_device_order_launch(MemorySegment device) {
+        var mh$ = hmm4j_device_order_launch.HANDLE;
+        try {
+            return (int) mh$.invokeExact(device);
         } catch (Error | RuntimeException ex) {
             throw ex;
         } catch (Throwable ex$) {

@@ -24,10 +24,11 @@ public final class CudaBackend implements Backend {
         if (blockSize < 32 || blockSize > 1024 || blockSize % 32 != 0)
             throw new IllegalArgumentException("setting blockSize must be a multiple of 32 in [32, 1024]: " + blockSize);
         String libcuda = config.get("libcuda", null);
+        boolean copyStream = config.getBoolean("copy.stream", true);
         List<CudaDevice> opened = new ArrayList<>();
         try {
             for (int i = 0; i < ordinals.length; i++)
-                opened.add(new CudaDevice(i, ordinals[i], blockSize, libcuda));
+                opened.add(new CudaDevice(i, ordinals[i], blockSize, libcuda, copyStream));
         } catch (RuntimeException e) {
             for (CudaDevice device : opened.reversed()) {
                 try {

@@ -19,6 +19,9 @@ import jcuda.driver.JCudaDriver;
  *       first, as the driver sees it)</li>
  *   <li>{@code blockSize}: threads per block for launches, a multiple of 32 up to 1024, default 256</li>
  *   <li>{@code libcuda}: path of libcuda for the fault engine's copy table, default {@code libcuda.so.1}</li>
+ *   <li>{@code copy.stream}: default true: a second stream per device for the copies a launch enqueues without
+ *       waiting, so they overlap the kernels before it (launches wait for them with cuStreamWaitEvent); false puts
+ *       them on the launch stream</li>
  * </ul>
  */
 public final class CudaBackendProvider implements BackendProvider {

@@ -63,6 +63,8 @@ public final class CudaDevice implements Device {
     private final CUdevice device = new CUdevice();
     private final CUcontext context = new CUcontext();
     private final CUstream stream = new CUstream();
+    /** Uploads a launch enqueues without waiting, so they overlap the kernels on {@link #stream}; null: none. */
+    private final CUstream copyStream;
     private final String name;
     private final int ccMajor;
     private final int ccMinor;
@@ -76,7 +78,7 @@ public final class CudaDevice implements Device {
     private volatile List<String> peers = List.of();
     private volatile boolean closed;
 
-    CudaDevice(int index, int ordinal, int blockSize, String libcuda) {
+    CudaDevice(int index, int ordinal, int blockSize, String libcuda, boolean copyStream) {
         this.index = index;
         this.ordinal = ordinal;
         this.id = "cuda:" + ordinal;
@@ -101,10 +103,16 @@ public final class CudaDevice implements Device {
             enter();
             try {
                 CudaErrors.check(JCudaDriver.cuStreamCreate(stream, CUstream_flags.CU_STREAM_DEFAULT), "cuStreamCreate", id);
+                this.copyStream = copyStream ? new CUstream() : null;
+                if (copyStream)
+                    CudaErrors.check(JCudaDriver.cuStreamCreate(this.copyStream, CUstream_flags.CU_STREAM_DEFAULT),
+                            "cuStreamCreate(copies)", id);
             } finally {
                 exit();
             }
             engine = NativeCopyEngine.cuda(id, libcuda, CudaErrors.address(context), CudaErrors.address(stream));
+            if (copyStream)
+                engine.setCudaCopyStream(CudaErrors.address(this.copyStream));
             this.memory = new CudaDeviceMemory(this);
             this.zeroFirst = loadBuiltins();
         } catch (RuntimeException e) {
@@ -368,6 +376,8 @@ public final class CudaDevice implements Device {
         Pointer parameters = parameters(checked);
         enter();
         try {
+            if (copyStream != null)
+                copyEngine.orderLaunch();
             if (builtin == BuiltinKernel.DOT || builtin == BuiltinKernel.SUM) {
                 KernelArgument.Buffer out = (KernelArgument.Buffer) checked.get(builtin == BuiltinKernel.DOT ? 2 : 1);
                 Pointer zeroParameters = Pointer.to(Pointer.to(new long[] {out.deviceAddress()}));
@@ -462,6 +472,8 @@ public final class CudaDevice implements Device {
                     JCudaDriver.cuModuleUnload(module);
                 modules.clear();
                 JCudaDriver.cuStreamDestroy(stream);
+                if (copyStream != null)
+                    JCudaDriver.cuStreamDestroy(copyStream);
             } finally {
                 exit();
             }

@@ -22,11 +22,13 @@ public final class EmulatedBackend implements Backend {
         long capacity = config.getLong("capacity", DEFAULT_CAPACITY);
         long latency = config.getLong("latency.ns", 0);
         long bandwidth = config.getLong("bandwidth", 0);
+        long kernelBandwidth = config.getLong("kernel.bandwidth", 0);
+        boolean overlap = config.getBoolean("overlap", true);
         if (capacity <= 0)
             throw new IllegalArgumentException("setting capacity must be > 0: " + capacity);
         List<EmulatedDevice> list = new ArrayList<>();
         for (int i = 0; i < count; i++)
-            list.add(new EmulatedDevice(i, capacity, latency, bandwidth));
+            list.add(new EmulatedDevice(i, capacity, latency, bandwidth, kernelBandwidth, overlap));
         this.devices = List.copyOf(list);
     }
 

@@ -8,7 +8,11 @@ import io.hmm4j.spi.NativeCopyEngine;
 /**
  * The emulated backend, available wherever the native engine loads. Settings ({@code hmm4j.emulated.<key>} or
  * the heap builder's {@code setting}): {@code devices} (default 1), {@code capacity} in bytes (default 1 GiB),
- * {@code latency.ns} per copy and {@code bandwidth} in bytes per second (default 0: memcpy speed) to imitate PCIe.
+ * {@code latency.ns} per copy and {@code bandwidth} in bytes per second (default 0: memcpy speed) to imitate PCIe,
+ * {@code kernel.bandwidth} in bytes per second (default 0: as fast as the C body runs): the least time a built-in
+ * kernel takes for the bytes it reads and writes, and {@code overlap} (default true): built-in kernels and copies to
+ * the device enqueued by launches run on the device's own native engines, so a launch's copies overlap the kernel
+ * before it; false runs the same copies and kernels one after the other in the calling thread.
  */
 public final class EmulatedBackendProvider implements BackendProvider {
 

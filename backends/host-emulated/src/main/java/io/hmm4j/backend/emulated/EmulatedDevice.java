@@ -16,27 +16,33 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * One emulated device. Kernels are Java and run synchronously in the launching thread over device memory (a
- * Java kernel cannot be waited for from the fault handler without risking a safepoint deadlock, so nothing is
- * ever left in flight). Fault injection for tests: {@link #injectAllocationFailures(int)},
+ * One emulated device. Built-in kernels have C bodies: with overlap (the default) they are queued on the device's
+ * native compute engine and copies to the device a launch enqueues run on its native copy engine meanwhile, every
+ * kernel after the copies enqueued before it; the fault handler may wait for them (native threads). User kernels are
+ * Java and run in the launching thread after the queued copies (a Java kernel cannot be waited for from the fault
+ * handler without risking a safepoint deadlock, so it is never left in flight). Without overlap every copy and
+ * kernel runs in the calling thread. Fault injection for tests: {@link #injectAllocationFailures(int)},
  * {@link NativeCopyEngine#inject} on {@link #copyEngine()}, and {@link #loseDevice()}.
  */
 public final class EmulatedDevice implements Device {
 
-    /** An emulated kernel: a name, a Java body, and which built-in it is ({@code null} for a user kernel). */
+    /** An emulated kernel: a name, and either a built-in (run by the native engine) or a Java body. */
     record EmulatedKernel(String name, JavaKernel body, BuiltinKernel builtin) implements Kernel {}
 
     private final int index;
     private final long capacity;
     private final EmulatedDeviceMemory memory;
     private final NativeCopyEngine copyEngine;
+    private final boolean overlap;
     private volatile boolean lost;
 
-    EmulatedDevice(int index, long capacity, long latencyNanos, long bytesPerSecond) {
+    EmulatedDevice(int index, long capacity, long latencyNanos, long bytesPerSecond, long kernelBytesPerSecond,
+            boolean overlap) {
         this.index = index;
         this.capacity = capacity;
+        this.overlap = overlap;
         this.memory = new EmulatedDeviceMemory(id(), capacity);
-        this.copyEngine = NativeCopyEngine.emulated(id(), latencyNanos, bytesPerSecond);
+        this.copyEngine = NativeCopyEngine.emulated(id(), latencyNanos, bytesPerSecond, kernelBytesPerSecond, overlap);
     }
 
     @Override
@@ -81,7 +87,7 @@ public final class EmulatedDevice implements Device {
 
     @Override
     public Kernel builtin(BuiltinKernel which) {
-        return new EmulatedKernel(which.name().toLowerCase(java.util.Locale.ROOT), EmulatedKernels.of(which), which);
+        return new EmulatedKernel(which.name().toLowerCase(java.util.Locale.ROOT), null, which);
     }
 
     @Override
@@ -92,25 +98,44 @@ public final class EmulatedDevice implements Device {
         return new EmulatedKernel(source.entryPoint(), source.javaKernel(), null);
     }
 
+    /** Runs the kernel before it returns. */
     @Override
     public void launch(Kernel kernel, long globalSize, List<KernelArgument> arguments) {
+        run(kernel, globalSize, arguments, false);
+    }
+
+    @Override
+    public long launchRecorded(Kernel kernel, long globalSize, List<KernelArgument> arguments) {
+        return run(kernel, globalSize, arguments, overlap);
+    }
+
+    private long run(Kernel kernel, long globalSize, List<KernelArgument> arguments, boolean queued) {
         if (!(kernel instanceof EmulatedKernel emulated))
             throw new IllegalArgumentException("kernel " + kernel + " was not loaded by an emulated device");
         if (lost)
             throw new DeviceException("launch of " + kernel.name() + " failed on " + id() + ": device lost", id(), 0);
-        List<KernelArgument> checked = emulated.builtin() == null ? arguments
-                : BuiltinSignature.of(emulated.builtin()).checkLaunch(arguments);
-        emulated.body().run(globalSize, new Arguments(checked));
+        if (emulated.builtin() != null)
+            return copyEngine.launchEmulated(emulated.builtin(),
+                    BuiltinSignature.of(emulated.builtin()).checkLaunch(arguments), queued);
+        copyEngine.launchEmulated(null, List.of(), false);
+        emulated.body().run(globalSize, new Arguments(arguments));
+        return queued ? copyEngine.launchEmulated(null, List.of(), true) : 0;
     }
 
     @Override
     public boolean launchesAreSynchronous() {
-        return true;
+        return !overlap;
+    }
+
+    /** Whether built-in kernels and copies to the device run on the device's own engines (setting {@code overlap}). */
+    public boolean overlaps() {
+        return overlap;
     }
 
     @Override
     public void synchronize() {
-        // Launches complete before launch() returns.
+        if (overlap)
+            copyEngine.synchronize();
     }
 
     /** The next {@code count} raw device allocations fail with DeviceOutOfMemoryException. */

@@ -31,6 +31,16 @@ class FaultInjectionTest {
         device = (EmulatedDevice) heap.devices().get(0);
     }
 
+    /**
+     * A heap whose launches copy in the launching thread: a failed copy then fails the launch call itself. With
+     * overlap (the default) the upload is queued and its failure reaches the launch's await (OverlapTest).
+     */
+    private void serializeCopies() {
+        heap.close();
+        heap = ManagedHeap.builder().backend("emulated").blockSize(BLOCK).setting("overlap", "false").build();
+        device = (EmulatedDevice) heap.devices().get(0);
+    }
+
     @AfterEach
     void close() {
         heap.close();
@@ -50,6 +60,7 @@ class FaultInjectionTest {
 
     @Test
     void copyToDeviceFailingHalfwayLosesNothing() {
+        serializeCopies();
         FloatArray a = pattern();
         device.copyEngine().inject(NativeCopyEngine.Injection.COPY_TO_DEVICE, 2 * BLOCK + 123);
         assertThatThrownBy(() -> heap.launch(BuiltinKernel.SCALE, N, Arg.readWrite(a), Arg.of(2f), Arg.of((long) N)))
@@ -138,6 +149,7 @@ class FaultInjectionTest {
     /** Issue 9 item 7: a launch that fails before its kernel ran leaves every argument as it was. */
     @Test
     void launchFailingOnAnotherArgumentsCopyKeepsTheWrittenArgument() {
+        serializeCopies();
         FloatArray written = pattern();
         FloatArray read = pattern();
         var copy = heap.load(io.hmm4j.spi.KernelSource.java("copy", (n, args) -> {

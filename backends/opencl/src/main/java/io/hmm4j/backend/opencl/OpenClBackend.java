@@ -25,6 +25,7 @@ public final class OpenClBackend implements Backend {
 
     OpenClBackend(BackendConfig config) {
         Placement placement = parsePlacement(config.get("placement", "auto"));
+        boolean copyQueue = config.getBoolean("copy.queue", true);
         List<OpenClDevice> list = new ArrayList<>();
         List<String> left = new ArrayList<>();
         try {
@@ -36,7 +37,7 @@ public final class OpenClBackend implements Backend {
                     left.add(DeviceInfo.stringValue(found.device(), CL.CL_DEVICE_NAME));
                     continue;
                 }
-                list.add(new OpenClDevice(list.size(), found.platform(), found.device(), placement));
+                list.add(new OpenClDevice(list.size(), found.platform(), found.device(), placement, copyQueue));
             }
         } catch (RuntimeException | Error e) {
             list.forEach(OpenClDevice::close);

@@ -73,6 +73,8 @@ public final class OpenClDevice implements Device {
     private final boolean coherent;
     private final cl_context context;
     private final cl_command_queue queue;
+    /** Uploads a launch enqueues without waiting, so they overlap the kernels on {@link #queue}; null: none. */
+    private final cl_command_queue copyQueue;
     private final NativeCopyEngine engine;
     private final OpenClMemory memory;
     private final cl_program builtinProgram;
@@ -102,7 +104,8 @@ public final class OpenClDevice implements Device {
     private final List<cl_program> userPrograms = new CopyOnWriteArrayList<>();
     private final List<cl_kernel> userKernels = new CopyOnWriteArrayList<>();
 
-    OpenClDevice(int index, cl_platform_id platform, cl_device_id device, OpenClBackend.Placement placement) {
+    OpenClDevice(int index, cl_platform_id platform, cl_device_id device, OpenClBackend.Placement placement,
+            boolean copyQueue) {
         this.index = index;
         this.device = device;
         this.name = DeviceInfo.stringValue(device, CL.CL_DEVICE_NAME) + " ("
@@ -119,6 +122,13 @@ public final class OpenClDevice implements Device {
         this.queue = CL.clCreateCommandQueueWithProperties(context, device, new cl_queue_properties(), status);
         OpenCl.check("clCreateCommandQueueWithProperties", status[0], id());
         this.engine = NativeCopyEngine.openCl(id(), null, OpenCl.nativePointer(queue));
+        if (copyQueue && !coherent) {
+            this.copyQueue = CL.clCreateCommandQueueWithProperties(context, device, new cl_queue_properties(), status);
+            OpenCl.check("clCreateCommandQueueWithProperties(copies)", status[0], id());
+            engine.setOpenClCopyQueue(OpenCl.nativePointer(this.copyQueue));
+        } else {
+            this.copyQueue = null;
+        }
         long alignBits = DeviceInfo.longValue(device, CL.CL_DEVICE_MEM_BASE_ADDR_ALIGN);
         this.memory = new OpenClMemory(id(), context, engine,
                 Math.max(1, DeviceInfo.longValue(device, CL.CL_DEVICE_MAX_MEM_ALLOC_SIZE)),
@@ -287,6 +297,8 @@ public final class OpenClDevice implements Device {
     private void enqueueLaunch(Kernel kernel, long globalSize, List<KernelArgument> arguments, cl_event last) {
         if (!(kernel instanceof ClKernel cl) || cl.device() != this)
             throw new IllegalArgumentException("kernel " + kernel + " was not loaded by this " + id());
+        if (copyQueue != null)
+            engine.orderLaunch();
         if (cl.builtin() == null)
             launchUser(cl, globalSize, arguments, last);
         else
@@ -454,10 +466,14 @@ public final class OpenClDevice implements Device {
 
     @Override
     public void synchronize() {
+        if (copyQueue != null)
+            check("clFinish(copies)", CL.clFinish(copyQueue));
         check("clFinish", CL.clFinish(queue));
     }
 
     void close() {
+        if (copyQueue != null)
+            CL.clFinish(copyQueue);
         CL.clFinish(queue);
         synchronized (hostBuffers) {
             hostBuffers.values().forEach(CL::clReleaseMemObject);
@@ -476,6 +492,8 @@ public final class OpenClDevice implements Device {
         userKernels.clear();
         userPrograms.forEach(CL::clReleaseProgram);
         userPrograms.clear();
+        if (copyQueue != null)
+            CL.clReleaseCommandQueue(copyQueue);
         CL.clReleaseCommandQueue(queue);
         CL.clReleaseContext(context);
     }
