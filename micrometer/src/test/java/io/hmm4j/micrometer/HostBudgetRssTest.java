@@ -190,15 +190,18 @@ class HostBudgetRssTest {
     private static final int SIGCONT = 18;
     private static final int SIGSTOP = 19;
 
-    /** Sends {@code signal} to the child; a child that has just ended (and been reaped) is no failure. */
-    private static void signal(Process child, int signal) {
+    /**
+     * Sends {@code signal} to the child; a child that has just ended is no failure (the JDK's reaper may have collected
+     * it and not yet said so: isAlive() is still true for a moment).
+     */
+    private static void signal(Process child, int signal) throws InterruptedException {
         int rc;
         try {
             rc = (int) KILL.invokeExact((int) child.pid(), signal);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
-        if (rc != 0 && child.isAlive())
+        if (rc != 0 && !child.waitFor(5, java.util.concurrent.TimeUnit.SECONDS))
             throw new IllegalStateException("kill(" + child.pid() + ", " + signal + ") failed");
     }
 
@@ -223,7 +226,7 @@ class HostBudgetRssTest {
     }
 
     /** Pss_Shmem of {@code pid} with the process stopped, or -1 once it has ended. */
-    private static long stoppedShmemPss(Process child) {
+    private static long stoppedShmemPss(Process child) throws InterruptedException {
         long pid = child.pid();
         if (!child.isAlive())
             return -1;
