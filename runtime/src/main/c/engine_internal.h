@@ -112,10 +112,13 @@ struct hmm4j_region {
     _Atomic uint64_t pending_faults[HMM4J_PENDING_FAULTS];
     /*
      * The blocks the fault being served brings home, [keep_first, keep_end) (region lock): where the heap is over its
-     * host budget, the fault makes room with this region's own clean pages outside them. keep_end 0: no fault is
-     * being served, and nothing of the region's own is given back for a copy home.
+     * host budget, the fault makes room with this region's own clean pages outside them and outside the previous
+     * fault's, [last_keep_first, last_keep_end): one instruction may touch two blocks (a vector load across their
+     * border), and each of its faults giving back the other's block would leave it faulting forever. keep_end 0: no
+     * fault is being served, and nothing of the region's own is given back for a copy home.
      */
     uint64_t keep_first, keep_end;
+    uint64_t last_keep_first, last_keep_end;
     bool readahead;               /* the copy home being charged is a fault's read-ahead: skipped where no room is */
     /* region_shared.c: this process's attachment to a region shared between processes (NULL: not shared) */
     struct hmm4j_shared *shared;

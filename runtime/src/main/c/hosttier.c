@@ -251,23 +251,40 @@ uint64_t hmm4j_host_reclaim_kept(struct hmm4j_region *self, uint64_t bytes)
 }
 
 /*
- * Up to `bytes` of the faulting region's own clean pages (region lock held), outside the blocks its fault brings home
- * and the run [first, first+count) being charged: where the heap's other regions have nothing left to give (one array
- * larger than the budget), the pages the fault read before make room for the ones it reads now. Only in a fault
- * (keep_end set): an explicit migration home keeps what it brought. Not for a region shared between processes, whose
- * blocks its peers may hold.
+ * Up to `bytes` of the faulting region's own clean pages (region lock held), outside the blocks its fault brings home,
+ * the previous fault's, and the run [first, first+count) being charged: where the heap's other regions have nothing
+ * left to give (one array larger than the budget), the pages read before make room for the ones read now. Only in a
+ * fault (keep_end set): an explicit migration home keeps what it brought. Not for a region shared between processes,
+ * whose blocks its peers may hold.
  */
 static uint64_t reclaim_own_locked(struct hmm4j_region *r, uint64_t bytes, uint64_t first, uint64_t count)
 {
     if (r->keep_end == 0 || r->shared || !reclaimable_locked(r) || r->host_registered)
         return 0;
-    uint64_t lo = first < r->keep_first ? first : r->keep_first;
-    uint64_t hi = first + count > r->keep_end ? first + count : r->keep_end;
+    uint64_t kept[3][2] = {{r->keep_first, r->keep_end}, {first, first + count}, {r->last_keep_first, r->last_keep_end}};
+    int nkept = r->last_keep_end != 0 ? 3 : 2;
     uint64_t want = (bytes + r->block_size - 1) >> r->block_shift;
-    int rc;
-    uint64_t released = reclaim_range_locked(r, 0, lo, want, true, &rc);
-    if (released < want && rc == 0)
-        released += reclaim_range_locked(r, hi, r->nblocks, want - released, true, &rc);
+    uint64_t released = 0;
+    int rc = 0;
+    uint64_t from = 0;
+    while (from < r->nblocks && released < want && rc == 0) {
+        /* The gap from `from` to the next kept range that starts at or after it; a range covering `from` skips it. */
+        uint64_t to = r->nblocks;
+        bool covered = false;
+        for (int i = 0; i < nkept; i++) {
+            if (kept[i][0] <= from && from < kept[i][1]) {
+                from = kept[i][1];
+                covered = true;
+                break;
+            }
+            if (kept[i][0] > from && kept[i][0] < to)
+                to = kept[i][0];
+        }
+        if (covered)
+            continue;
+        released += reclaim_range_locked(r, from, to, want - released, true, &rc);
+        from = to;
+    }
     HMM4J_STAT_ADD(r->stats, host_reclaimed_bytes, released << r->block_shift);
     return released << r->block_shift;
 }

@@ -928,6 +928,8 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
     if (rc == 0 && r->uffd)
         rc = hmm4j_uffd_resolve_locked(r, block);
     serve_pending_locked(r);
+    r->last_keep_first = r->keep_first;
+    r->last_keep_end = r->keep_end;
     r->keep_end = 0;
     hmm4j_region_unlock(r);
     if (write)
