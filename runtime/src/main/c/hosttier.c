@@ -12,14 +12,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-HMM4J_EXPORT int64_t hmm4j_region_host_bytes(const struct hmm4j_region *r)
+/*
+ * Under the region lock: a fault charges the heap's headroom and reserves the pages under that lock, so Java, which
+ * sets the headroom from these figures (HostTier.syncHeadroom), sees either both or neither. Read between them, the
+ * charge was dropped while its pages were not counted yet, and the heap went that many bytes over its budget.
+ */
+HMM4J_EXPORT int64_t hmm4j_region_host_bytes(const struct hmm4j_region *region)
 {
-    if (!r)
+    if (!region)
         return -EINVAL;
+    struct hmm4j_region *r = (struct hmm4j_region *)region; /* the lock is the only thing written */
     struct stat st;
-    if (fstat(r->memfd, &st) != 0)
-        return -errno;
-    return (int64_t)st.st_blocks * 512;
+    hmm4j_region_lock(r);
+    int rc = fstat(r->memfd, &st) == 0 ? 0 : -errno;
+    hmm4j_region_unlock(r);
+    return rc != 0 ? rc : (int64_t)st.st_blocks * 512;
 }
 
 static uint8_t state_at(struct hmm4j_region *r, uint64_t block)
