@@ -36,6 +36,14 @@ import org.openjdk.jmh.annotations.Warmup;
  *       comparison for {@code handle}, which must move the same bytes.</li>
  *   <li>{@code handleCopy}: {@code MemorySegment.copy} out of the DEVICE-resident handle: by nature two passes
  *       (device to host, host to destination), so about half of memcpy throughput at best.</li>
+ *   <li>{@code floorRead}: the same read pass over the engine's benchmark floor ({@code hmm4j_floor_*}, see
+ *       {@link FaultFloor}), made to fault everywhere before each invocation: every block costs the trap, one memcpy
+ *       from a stand-in for device memory and one mprotect, nothing else (no state, no lock, no read-ahead). What
+ *       any engine that guards host memory with page protection pays on this machine: besides the copy, the first
+ *       touch of each page whose protection was lifted. Under a shadow-paging hypervisor (PVM, where this project's
+ *       figures were taken) that first touch exits to the hypervisor, about 1.7 µs per 4 KiB page in C, which no
+ *       plain buffer of {@code copyThenRead} pays: handle / floorRead is the engine's own overhead, copyThenRead /
+ *       floorRead the price of page protection itself.</li>
  * </ul>
  */
 @State(Scope.Benchmark)
@@ -71,6 +79,7 @@ public class SequentialReadBench {
     private Arena arena;
     private MemorySegment plain;
     private MemorySegment destination;
+    private FaultFloor floor;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -83,17 +92,20 @@ public class SequentialReadBench {
         plain.fill((byte) 1);
         destination.fill((byte) 0);
         DeviceResident.fillAndCheck(heap, array, 2.0f);
+        floor = new FaultFloor(BYTES, blockSize);
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
         heap.close();
         arena.close();
+        floor.close();
     }
 
     @Setup(Level.Invocation)
     public void toDevice() {
         DeviceResident.fill(heap, array, 2.0f);
+        floor.protect(releaseHostMemory);
     }
 
     @Benchmark
@@ -123,6 +135,11 @@ public class SequentialReadBench {
     @Benchmark
     public long plainRead() {
         return read(plain);
+    }
+
+    @Benchmark
+    public long floorRead() {
+        return read(floor.userView());
     }
 
     @Benchmark

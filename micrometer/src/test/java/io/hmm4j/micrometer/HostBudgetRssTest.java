@@ -127,6 +127,7 @@ class HostBudgetRssTest {
         FloatArray array = heap.allocateFloats(length);
         // Written on the device: the host's first writes would take the whole array's pages without a fault.
         heap.launch(BuiltinKernel.FILL, length, Arg.write(array), Arg.of(1f), Arg.of(length)).await();
+        System.out.println("ROUNDS");
         float value = 1;
         for (int round = 0; round < ROUNDS; round++) {
             double sum = 0;
