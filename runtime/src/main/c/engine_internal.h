@@ -130,6 +130,16 @@ struct hmm4j_region {
     atomic_bool uffd_fell_back;   /* an unservable fault left a block PROT_NONE for the SIGSEGV path */
     /* region.c: faults waiting for the lock, (block + 1) << 1 | write, 0 = free; served by the holder's batch */
     _Atomic uint64_t pending_faults[HMM4J_PENDING_FAULTS];
+    /*
+     * The blocks the fault being served brings home, [keep_first, keep_end) (region lock): where the heap is over its
+     * host budget, the fault makes room with this region's own clean pages outside them and outside the previous
+     * fault's, [last_keep_first, last_keep_end): one instruction may touch two blocks (a vector load across their
+     * border), and each of its faults giving back the other's block would leave it faulting forever. keep_end 0: no
+     * fault is being served, and nothing of the region's own is given back for a copy home.
+     */
+    uint64_t keep_first, keep_end;
+    uint64_t last_keep_first, last_keep_end;
+    bool readahead;               /* the copy home being charged is a fault's read-ahead: skipped where no room is */
     /* region_shared.c: this process's attachment to a region shared between processes (NULL: not shared) */
     struct hmm4j_shared *shared;
 };
@@ -174,8 +184,10 @@ uint64_t hmm4j_host_reclaim_kept(struct hmm4j_region *self, uint64_t bytes);
 /* hosttier.c: the pages of blocks [first, first+count) of `r` are about to be reserved for a copy home (lock held):
  * what they will allocate is charged to
  * the heap's headroom, and where that goes below zero the heap's other regions (whose locks are free) give back that
- * much first, clean pages (kept pages of DEVICE blocks, SHARED blocks), so the heap stays within its budget at every
- * fault, not only when Java next looks. Safe in the fault handler. */
+ * much first, clean pages (kept pages of DEVICE blocks, SHARED blocks), then, in a fault, `r`'s own clean pages outside
+ * the fault's blocks (keep_first, keep_end), then HOST blocks of other regions written back, so the heap stays within
+ * its budget at every fault, not only when Java next looks. Returns the bytes charged, or -EDQUOT (nothing charged)
+ * for a read-ahead (r->readahead) that would leave the heap over its budget. Safe in the fault handler. */
 int64_t hmm4j_host_charge_locked(struct hmm4j_region *r, uint64_t first, uint64_t count);
 /* Gives back a charge whose pages were not reserved after all. */
 void hmm4j_host_uncharge(struct hmm4j_region *r, int64_t bytes);

@@ -12,14 +12,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-HMM4J_EXPORT int64_t hmm4j_region_host_bytes(const struct hmm4j_region *r)
+/*
+ * Under the region lock: a fault charges the heap's headroom and reserves the pages under that lock, so Java, which
+ * sets the headroom from these figures (HostTier.syncHeadroom), sees either both or neither. Read between them, the
+ * charge was dropped while its pages were not counted yet, and the heap went that many bytes over its budget.
+ */
+HMM4J_EXPORT int64_t hmm4j_region_host_bytes(const struct hmm4j_region *region)
 {
-    if (!r)
+    if (!region)
         return -EINVAL;
+    struct hmm4j_region *r = (struct hmm4j_region *)region; /* the lock is the only thing written */
     struct stat st;
-    if (fstat(r->memfd, &st) != 0)
-        return -errno;
-    return (int64_t)st.st_blocks * 512;
+    hmm4j_region_lock(r);
+    int rc = fstat(r->memfd, &st) == 0 ? 0 : -errno;
+    hmm4j_region_unlock(r);
+    return rc != 0 ? rc : (int64_t)st.st_blocks * 512;
 }
 
 static uint8_t state_at(struct hmm4j_region *r, uint64_t block)
@@ -41,13 +48,13 @@ static bool reclaimable_locked(struct hmm4j_region *r)
 }
 
 /*
- * Punches the kept pages of the DEVICE run at *b (at most `left` blocks) and moves *b past what it looked at;
- * returns the blocks punched. Only blocks that still hold pages count: a reclaimed run is a hole and costs nothing
- * to skip. State and protection stay as they are (DEVICE, PROT_NONE): nothing a fault could see changes.
+ * Punches the kept pages of the DEVICE run at *b (at most `left` blocks, none from `to` on) and moves *b past what it
+ * looked at; returns the blocks punched. Only blocks that still hold pages count: a reclaimed run is a hole and costs
+ * nothing to skip. State and protection stay as they are (DEVICE, PROT_NONE): nothing a fault could see changes.
  */
-static uint64_t punch_device_run(struct hmm4j_region *r, uint64_t *b, uint64_t left)
+static uint64_t punch_device_run(struct hmm4j_region *r, uint64_t *b, uint64_t left, uint64_t to)
 {
-    uint64_t end = *b + hmm4j_region_run_of(r, *b, HMM4J_BLOCK_DEVICE, UINT64_MAX);
+    uint64_t end = *b + hmm4j_region_run_of(r, *b, HMM4J_BLOCK_DEVICE, to - *b);
     off_t data = lseek(r->memfd, (off_t)(*b << r->block_shift), SEEK_DATA);
     if (data < 0 || (uint64_t)data >= (end << r->block_shift)) {
         *b = end;
@@ -67,16 +74,18 @@ static uint64_t punch_device_run(struct hmm4j_region *r, uint64_t *b, uint64_t l
 }
 
 /*
- * Gives back the host pages of up to `max_blocks` blocks whose bytes are valid on the device, in block order (region
- * lock held, reclaimable_locked true, pages not page-locked): DEVICE blocks' kept pages, and with `shared_too` SHARED
- * blocks, which become DEVICE first. Returns the blocks released; *rc is the first protection error, if any.
+ * Gives back the host pages of up to `max_blocks` blocks of [from, to) whose bytes are valid on the device, in block
+ * order (region lock held, reclaimable_locked true, pages not page-locked): DEVICE blocks' kept pages, and with
+ * `shared_too` SHARED blocks, which become DEVICE first. Returns the blocks released; *rc is the first protection
+ * error, if any.
  */
-static uint64_t reclaim_locked(struct hmm4j_region *r, uint64_t max_blocks, bool shared_too, int *rc)
+static uint64_t reclaim_range_locked(struct hmm4j_region *r, uint64_t from, uint64_t to, uint64_t max_blocks,
+                                     bool shared_too, int *rc)
 {
     uint64_t released = 0;
-    uint64_t b = 0;
+    uint64_t b = from;
     *rc = 0;
-    while (b < r->nblocks && released < max_blocks) {
+    while (b < to && released < max_blocks) {
         uint8_t state = state_at(r, b);
         if (state == HMM4J_BLOCK_HOST || (state == HMM4J_BLOCK_SHARED && !shared_too)) {
             b++;
@@ -84,10 +93,10 @@ static uint64_t reclaim_locked(struct hmm4j_region *r, uint64_t max_blocks, bool
         }
         uint64_t left = max_blocks - released;
         if (state == HMM4J_BLOCK_DEVICE) {
-            released += punch_device_run(r, &b, left);
+            released += punch_device_run(r, &b, left, to);
             continue;
         }
-        uint64_t count = hmm4j_region_run_of(r, b, state, left);
+        uint64_t count = hmm4j_region_run_of(r, b, state, left < to - b ? left : to - b);
         /* Protection first, state after (invariant 8): a clean block becomes DEVICE only once it faults. */
         *rc = hmm4j_region_protect_locked(r, b, count, HMM4J_BLOCK_DEVICE);
         if (*rc != 0)
@@ -101,6 +110,11 @@ static uint64_t reclaim_locked(struct hmm4j_region *r, uint64_t max_blocks, bool
         b += count;
     }
     return released;
+}
+
+static uint64_t reclaim_locked(struct hmm4j_region *r, uint64_t max_blocks, bool shared_too, int *rc)
+{
+    return reclaim_range_locked(r, 0, r->nblocks, max_blocks, shared_too, rc);
 }
 
 HMM4J_EXPORT int64_t hmm4j_region_reclaim_host(struct hmm4j_region *r, uint64_t max_blocks)
@@ -190,7 +204,7 @@ static uint64_t spill_host_locked(struct hmm4j_region *r, uint64_t bytes)
                                         HMM4J_CAUSE_EVICTION, &moved) != 0)
             break;
         /* The blocks are DEVICE now (PROT_NONE): their pages are kept ones, and go like any. */
-        released += punch_device_run(r, &b, want - released);
+        released += punch_device_run(r, &b, want - released, r->nblocks);
     }
     HMM4J_STAT_ADD(r->stats, host_reclaimed_bytes, released << r->block_shift);
     return released << r->block_shift;
@@ -240,6 +254,45 @@ uint64_t hmm4j_host_reclaim_kept(struct hmm4j_region *self, uint64_t bytes)
     return reclaim_around(self, bytes, false, false, true);
 }
 
+/*
+ * Up to `bytes` of the faulting region's own clean pages (region lock held), outside the blocks its fault brings home,
+ * the previous fault's, and the run [first, first+count) being charged: where the heap's other regions have nothing
+ * left to give (one array larger than the budget), the pages read before make room for the ones read now. Only in a
+ * fault (keep_end set): an explicit migration home keeps what it brought. Not for a region shared between processes,
+ * whose blocks its peers may hold.
+ */
+static uint64_t reclaim_own_locked(struct hmm4j_region *r, uint64_t bytes, uint64_t first, uint64_t count)
+{
+    if (r->keep_end == 0 || r->shared || !reclaimable_locked(r) || r->host_registered)
+        return 0;
+    uint64_t kept[3][2] = {{r->keep_first, r->keep_end}, {first, first + count}, {r->last_keep_first, r->last_keep_end}};
+    int nkept = r->last_keep_end != 0 ? 3 : 2;
+    uint64_t want = (bytes + r->block_size - 1) >> r->block_shift;
+    uint64_t released = 0;
+    int rc = 0;
+    uint64_t from = 0;
+    while (from < r->nblocks && released < want && rc == 0) {
+        /* The gap from `from` to the next kept range that starts at or after it; a range covering `from` skips it. */
+        uint64_t to = r->nblocks;
+        bool covered = false;
+        for (int i = 0; i < nkept; i++) {
+            if (kept[i][0] <= from && from < kept[i][1]) {
+                from = kept[i][1];
+                covered = true;
+                break;
+            }
+            if (kept[i][0] > from && kept[i][0] < to)
+                to = kept[i][0];
+        }
+        if (covered)
+            continue;
+        released += reclaim_range_locked(r, from, to, want - released, true, &rc);
+        from = to;
+    }
+    HMM4J_STAT_ADD(r->stats, host_reclaimed_bytes, released << r->block_shift);
+    return released << r->block_shift;
+}
+
 /* Headroom beyond which a heap cannot be over its budget (Java sets Long.MAX_VALUE / 4 there). */
 #define HEADROOM_UNLIMITED ((int64_t)1 << 60)
 
@@ -275,12 +328,23 @@ int64_t hmm4j_host_charge_locked(struct hmm4j_region *r, uint64_t first, uint64_
         return 0;
     int64_t left = atomic_fetch_sub(r->host_headroom, bytes) - bytes;
     if (left < 0) {
-        /* Not this region's own pages: the run about to be reserved was charged for its holes as they are now. */
+        /* Other regions' clean pages first: the run about to be reserved was charged for its holes as they are now. */
         uint64_t released = reclaim_around(r, (uint64_t)-left, true, true, false);
+        /* Then this region's own clean pages that the fault does not need, before anything is written back. */
+        if ((int64_t)released < -left)
+            released += reclaim_own_locked(r, (uint64_t)-left - released, first, count);
         /* Clean pages were not enough: write back what the heap's least recently used regions hold only here. */
         if ((int64_t)released < -left)
             released += spill_around(r, (uint64_t)-left - released);
-        atomic_fetch_add(r->host_headroom, (int64_t)released);
+        left = atomic_fetch_add(r->host_headroom, (int64_t)released) + (int64_t)released;
+        /*
+         * A block a fault waits for comes home whatever the budget says (device -> host must not fail): one block
+         * per faulting thread beyond it. Read-ahead is a guess, and no guess is worth going over the budget.
+         */
+        if (left < 0 && r->readahead) {
+            atomic_fetch_add(r->host_headroom, bytes);
+            return -EDQUOT;
+        }
     }
     return bytes;
 }

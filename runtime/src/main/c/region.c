@@ -451,9 +451,15 @@ static int copy_run(struct hmm4j_region *r, uint64_t first, uint64_t count, int 
     }
     if (direction == HMM4J_TO_DEVICE)
         return hmm4j_device_do_to_device(r->device, device_addr, r->engine + offset, bytes, r->host_registered);
-    /* Pages that were never given back need no reservation (and fallocate over them is not free). */
-    if (r->release_host || r->host_reclaimed) {
-        int64_t charged = hmm4j_host_charge_locked(r, first, count);
+    /*
+     * Under a host budget the holes of the run are charged first, wherever they come from: a block that never had
+     * pages (written on the device from the start) takes them just as a reclaimed one does. Pages that were never given
+     * back need no reservation (and fallocate over them is not free).
+     */
+    int64_t charged = hmm4j_host_charge_locked(r, first, count);
+    if (charged < 0)
+        return (int)charged;
+    if (r->release_host || r->host_reclaimed || charged > 0) {
         int rc = hmm4j_region_reserve_host_locked(r, first, count);
         if (rc != 0) {
             hmm4j_host_uncharge(r, charged);
@@ -560,7 +566,8 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
             if (rc == 0) {
                 rc = copy_run(r, b, count, direction, (intent & HMM4J_INTENT_ASYNC) != 0);
                 copied = rc == 0;
-                if (rc != 0)
+                /* A read-ahead skipped for the host budget copied nothing and failed nothing. */
+                if (rc != 0 && rc != -EDQUOT)
                     HMM4J_STAT_ADD(r->stats, copy_errors, 1);
             }
         }
@@ -900,6 +907,8 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
     uint64_t moved = 0;
     int intent = write ? HMM4J_INTENT_WRITE : HMM4J_INTENT_READ;
     uint64_t extra = current == HMM4J_BLOCK_DEVICE ? prefetch_extent(r, block) : 0;
+    r->keep_first = block;
+    r->keep_end = block + 1 + extra;
     for (int attempt = 0; attempt < FAULT_COPY_ATTEMPTS; attempt++) {
         rc = migrate_locked(r, block, 1, HMM4J_TO_HOST, intent, HMM4J_CAUSE_FAULT, NULL, &moved);
         if (rc == 0)
@@ -907,15 +916,20 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
     }
     if (rc == 0 && extra > 0) {
         uint64_t prefetched = 0;
-        /* Failure here is harmless: the blocks stay DEVICE and fault on their own later. */
+        /* Failure here is harmless (no room in the host budget, too): the blocks stay DEVICE and fault on their own. */
+        r->readahead = true;
         if (migrate_locked(r, block + 1, extra, HMM4J_TO_HOST, HMM4J_INTENT_READ, HMM4J_CAUSE_PREFETCH, NULL,
                            &prefetched) == 0)
             HMM4J_STAT_ADD(r->stats, prefetched_blocks, prefetched);
+        r->readahead = false;
     }
     r->last_fault_block = block + extra;
     if (rc == 0 && r->uffd)
         rc = hmm4j_uffd_resolve_locked(r, block);
     serve_pending_locked(r);
+    r->last_keep_first = r->keep_first;
+    r->last_keep_end = r->keep_end;
+    r->keep_end = 0;
     hmm4j_region_unlock(r);
     if (write)
         HMM4J_STAT_ADD(r->stats, write_faults, 1);
