@@ -67,6 +67,10 @@ public class OpenClIterativeBench {
     @Param({"false", "true"})
     public boolean hostWrites;
 
+    /** The heap's block size: the granule a read fault brings home (the hand-written code reads 4 KiB). */
+    @Param({"65536"})
+    public long blockSize;
+
     private ManagedHeap heap;
     private FloatArray array;
 
@@ -79,7 +83,7 @@ public class OpenClIterativeBench {
 
     @Setup(Level.Trial)
     public void setUp() {
-        heap = ManagedHeap.builder().backend("opencl").setting("placement", placement).build();
+        heap = ManagedHeap.builder().backend("opencl").setting("placement", placement).blockSize(blockSize).build();
         array = heap.allocateFloats(N);
         for (int i = 0; i < N; i++)
             array.set(i, i % 100);
