@@ -356,8 +356,9 @@ int64_t hmm4j_region_reclaim(struct hmm4j_region *region);
 
 /*
  * Host RAM the region holds (the memfd's allocated bytes: HOST and SHARED
- * blocks, and DEVICE blocks whose pages were kept). Takes no lock; a value of
- * the moment. Async-signal-safe. -errno on failure.
+ * blocks, and DEVICE blocks whose pages were kept). Takes the region lock, so
+ * that a fault's charge to the heap's headroom and its pages are seen together:
+ * not for the fault path, which holds that lock. -errno on failure.
  */
 int64_t hmm4j_region_host_bytes(const struct hmm4j_region *region);
 
