@@ -28,11 +28,7 @@ public final class Recency<T> implements VictimOrder<T> {
     /** {@code item} was placed without being used (a cold array moved by the host tier): it becomes the first candidate. */
     @Override
     public void touchAsOldest(T item) {
-        order.remove(item);
-        List<T> rest = new ArrayList<>(order);
-        order.clear();
-        order.add(item);
-        order.addAll(rest);
+        order.addFirst(item);
     }
 
     /** {@code item} is gone. Returns whether it was known. */

@@ -1,6 +1,5 @@
 package io.hmm4j.internal.policy;
 
-import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -26,7 +25,8 @@ public final class ScanResistantOrder<T> implements VictimOrder<T> {
     /** Evicted items remembered. */
     private static final int GHOSTS = 64;
 
-    private final LinkedHashSet<T> order = new LinkedHashSet<>();
+    /** The items placed, least recently used first; the score decides which end is evicted from. */
+    private final Recency<T> order = new Recency<>();
     private final LinkedHashSet<T> ghosts = new LinkedHashSet<>();
     /** Decaying count, in eighths, of placements of items that had been evicted lately. */
     private int score;
@@ -38,29 +38,24 @@ public final class ScanResistantOrder<T> implements VictimOrder<T> {
 
     @Override
     public boolean touch(T item) {
-        boolean known = order.remove(item);
-        if (!known) {
+        boolean placed = order.touch(item);
+        if (placed) {
             // A placement: of an item evicted lately (LRU's mistake if the access cycles), or of a new one.
             score -= score / SCALE;
             if (ghosts.remove(item))
                 score += SCALE;
         }
-        order.add(item);
-        return !known;
+        return placed;
     }
 
     @Override
     public void touchAsOldest(T item) {
-        order.remove(item);
-        List<T> rest = new ArrayList<>(order);
-        order.clear();
-        order.add(item);
-        order.addAll(rest);
+        order.touchAsOldest(item);
     }
 
     /** {@code item} was evicted: it leaves the order and is remembered for a while. */
     public void evicted(T item) {
-        if (!order.remove(item))
+        if (!order.forget(item))
             return;
         ghosts.remove(item);
         ghosts.add(item);
@@ -74,7 +69,7 @@ public final class ScanResistantOrder<T> implements VictimOrder<T> {
     @Override
     public boolean forget(T item) {
         ghosts.remove(item);
-        return order.remove(item);
+        return order.forget(item);
     }
 
     @Override
@@ -87,7 +82,7 @@ public final class ScanResistantOrder<T> implements VictimOrder<T> {
 
     @Override
     public List<T> victimsInOrder() {
-        List<T> items = new ArrayList<>(order);
+        List<T> items = order.oldestFirst();
         return cyclic() ? items.reversed() : items;
     }
 
