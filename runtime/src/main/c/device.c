@@ -175,6 +175,45 @@ int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr,
     return dev->ops->to_host(dev, host, addr, bytes, pinned);
 }
 
+/* Through host memory, a chunk at a time: a bounded buffer for any size of run. */
+#define PEER_BOUNCE_BYTES (4u << 20)
+
+int hmm4j_device_do_peer(struct hmm4j_device *dst, uint64_t dst_addr, struct hmm4j_device *src, uint64_t src_addr,
+                         size_t bytes)
+{
+    int rc = refuse_copy_to_device(dst);
+    if (rc == 0)
+        rc = refuse_if_closed(src);
+    if (rc != 0)
+        return rc;
+    if (atomic_load(&src->unreadable)) {
+        atomic_store(&src->last_error, EIO);
+        return -EIO;
+    }
+    int64_t partial = hmm4j_device_take_injection(dst, HMM4J_INJECT_COPY_TO_DEVICE, bytes);
+    if (partial >= 0) {
+        atomic_store(&dst->last_error, EIO);
+        return -EIO;
+    }
+    if (dst->ops->peer_copy && dst->ops->peer_copy == src->ops->peer_copy) {
+        rc = dst->ops->peer_copy(dst, dst_addr, src, src_addr, bytes);
+        if (rc != -EOPNOTSUPP)
+            return rc;
+    }
+    size_t chunk = bytes < PEER_BOUNCE_BYTES ? bytes : PEER_BOUNCE_BYTES;
+    void *bounce = malloc(chunk);
+    if (!bounce)
+        return -ENOMEM;
+    for (size_t done = 0; done < bytes && rc == 0; done += chunk) {
+        size_t n = bytes - done < chunk ? bytes - done : chunk;
+        rc = src->ops->to_host(src, bounce, src_addr + done, n, false);
+        if (rc == 0)
+            rc = dst->ops->to_device(dst, dst_addr + done, bounce, n, false);
+    }
+    free(bounce);
+    return rc;
+}
+
 int hmm4j_device_do_synchronize(struct hmm4j_device *dev)
 {
     int rc = refuse_if_closed(dev);
