@@ -66,13 +66,13 @@ final class LaunchTracker {
      * not known, which the launch reports (the blocks themselves are valid on the host again).
      */
     private static void settleUploads(Launch launch, ManagedArray array) {
-        if (array.destroyed || array.boundDevice == null)
+        if (array.destroyed || array.bindings.isEmpty())
             return;
         int rc = array.region.settleUploads();
         if (rc < 0 && launch.failure == null)
-            launch.failure = new DeviceException("copying " + array + " to " + array.boundDevice.device.id()
+            launch.failure = new DeviceException("copying " + array + " to " + launch.device.device.id()
                     + " for the launch failed after it was enqueued: " + NativeErrors.describe(rc),
-                    array.boundDevice.device.id(), rc);
+                    launch.device.device.id(), rc);
     }
 
     /**

@@ -582,8 +582,21 @@ public final class ManagedHeap implements AutoCloseable {
         synchronized (lock) {
             // Under the lock: a concurrent close cannot free the state array while it is read.
             array.ensureAlive();
-            DeviceState ds = array.boundDevice;
-            return new Residency(blockSize, ds == null ? null : ds.device.id(), array.region.snapshot());
+            BlockState[] states = array.region.snapshot();
+            long[] masks = new long[states.length];
+            if (!array.bindings.isEmpty()) {
+                // The engine's bits are binding slots; the public ones are the heap's device indexes.
+                long[] bySlot = new long[hmm4j_h.HMM4J_MAX_BINDINGS];
+                for (Map.Entry<DeviceState, ManagedArray.Binding> e : array.bindings.entrySet())
+                    bySlot[e.getValue().slot()] = 1L << devices.indexOf(e.getKey());
+                byte[] valid = array.region.snapshotValid();
+                for (int b = 0; b < masks.length; b++)
+                    for (int slot = 0, bits = valid[b] & 0xff; bits != 0; slot++, bits >>>= 1)
+                        if ((bits & 1) != 0)
+                            masks[b] |= bySlot[slot];
+            }
+            int[] holders = array.bindings.keySet().stream().mapToInt(devices::indexOf).sorted().toArray();
+            return new Residency(blockSize, states, masks, holders);
         }
     }
 
@@ -601,7 +614,7 @@ public final class ManagedHeap implements AutoCloseable {
                 hmm4j_stats.copy_errors(stats), hmm4j_stats.migrations(stats), hmm4j_stats.migrate_ns(stats),
                 placement.evictions(), live.size(), planner.launches(),
                 hostTier.reclaimedBytes() + hmm4j_stats.host_reclaimed_bytes(stats), hmm4j_stats.batched_faults(stats),
-                hmm4j_stats.host_reserve_failures(stats));
+                hmm4j_stats.host_reserve_failures(stats), hmm4j_stats.blocks_peer(stats), hmm4j_stats.bytes_peer(stats));
     }
 
     /** Device memory in use by arrays on device {@code deviceIndex} (0 for coherent devices). */
