@@ -177,11 +177,16 @@ final class LaunchTracker {
         }
     }
 
-    /** A launch other than {@code self} that holds arrays on {@code ds} and is (or is not) still being placed; lock held. */
+    /**
+     * A launch other than {@code self} that holds memory on {@code ds} and is (or is not) still being placed; lock
+     * held. Its own device's, or any array of it that has memory on {@code ds} too (a launch on another device pins
+     * its arrays' copies everywhere until it completes).
+     */
     Launch launchOn(ManagedHeap.DeviceState ds, Launch self, boolean placing) {
         for (ManagedArray array : live.values())
             for (Launch launch : array.inFlight)
-                if (launch != self && launch.device == ds && launch.placing == placing)
+                if (launch != self && launch.placing == placing
+                        && (launch.device == ds || array.bindings.containsKey(ds)))
                     return launch;
         return null;
     }
