@@ -460,8 +460,10 @@ public final class ManagedHeap implements AutoCloseable {
     }
 
     /**
-     * A hint: makes bytes {@code [offset, offset + length)} valid at {@code where} now rather than on first use.
-     * The host copy stays readable (SHARED) when data moves to a device; moving home makes blocks SHARED too.
+     * A hint: makes bytes {@code [offset, offset + length)} valid at {@code where} now rather than on first use
+     * (read intent): the blocks covering them gain a copy there, and every copy they had stays valid. To a device,
+     * a block valid on the host is copied from the host, one only devices hold device to device; the host copy stays
+     * readable (SHARED). Home, blocks become SHARED.
      *
      * @throws IndexOutOfBoundsException if the range is outside the array
      * @throws IllegalArgumentException for a bad device index or an array of another heap
@@ -480,10 +482,13 @@ public final class ManagedHeap implements AutoCloseable {
     /**
      * Moves the blocks covering bytes {@code [offset, offset + length)} so that only {@code where} holds them, as
      * Linux's migrate-to-device and cudaMemPrefetchAsync do: to a device, the host pages become inaccessible (the
-     * next host access faults the block home); to the host, the device copies are invalid (the next launch copies
-     * the blocks again). Counted as prefetch traffic. On a coherent device nothing moves.
+     * next host access faults the block home) and other devices' copies invalid; to the host, every device copy is
+     * invalid (the next launch copies the blocks again). Blocks not yet valid at a device destination come from the
+     * host where it holds them, else device to device. Counted as prefetch traffic. On a coherent device nothing
+     * moves.
      *
-     * @throws IndexOutOfBoundsException if the range is outside the array
+     * @throws IndexOutOfBoundsException if the range is outside the array, {@code offset} or {@code length} is
+     *     negative, or {@code offset + length} overflows
      * @throws IllegalArgumentException for a bad device index, an array of another heap, or a READ_ONLY file
      *     mapping moved to a device (its blocks can be copied there with {@link #prefetch}, not moved)
      * @throws IllegalStateException if the array or the heap is closed
