@@ -156,7 +156,7 @@ int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const voi
     return dev->ops->to_device(dev, addr, host, bytes, pinned);
 }
 
-int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned)
+static int refuse_copy_from_device(struct hmm4j_device *dev)
 {
     int rc = refuse_if_closed(dev);
     if (rc != 0)
@@ -165,6 +165,14 @@ int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr,
         atomic_store(&dev->last_error, EIO);
         return -EIO;
     }
+    return 0;
+}
+
+int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned)
+{
+    int rc = refuse_copy_from_device(dev);
+    if (rc != 0)
+        return rc;
     int64_t partial = hmm4j_device_take_injection(dev, HMM4J_INJECT_COPY_TO_HOST, bytes);
     if (partial >= 0) {
         if (partial > 0)
@@ -183,13 +191,9 @@ int hmm4j_device_do_peer(struct hmm4j_device *dst, uint64_t dst_addr, struct hmm
 {
     int rc = refuse_copy_to_device(dst);
     if (rc == 0)
-        rc = refuse_if_closed(src);
+        rc = refuse_copy_from_device(src);
     if (rc != 0)
         return rc;
-    if (atomic_load(&src->unreadable)) {
-        atomic_store(&src->last_error, EIO);
-        return -EIO;
-    }
     int64_t partial = hmm4j_device_take_injection(dst, HMM4J_INJECT_COPY_TO_DEVICE, bytes);
     if (partial >= 0) {
         atomic_store(&dst->last_error, EIO);

@@ -231,7 +231,8 @@ public abstract class MultiDeviceConformanceTest {
         assertThatThrownBy(() -> heap.migrate(a, 0, 4, null)).isInstanceOf(NullPointerException.class);
         assertThat(heap.residency(a).devices()).isEmpty();
         try (ManagedHeap other = ManagedHeap.builder().backend(backend()).build()) {
-            assertThatThrownBy(() -> other.migrate(a, 0, 4, Location.HOST)).isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> other.migrate(a, 0, 4, Location.HOST))
+                    .isInstanceOf(IllegalArgumentException.class);
         }
         a.close();
         assertThatThrownBy(() -> heap.migrate(a, 0, 4, Location.device(1))).isInstanceOf(IllegalStateException.class);

@@ -10,8 +10,6 @@ import io.hmm4j.Location;
 import io.hmm4j.ManagedHeap;
 import io.hmm4j.Residency;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -124,21 +122,6 @@ public final class MultiDeviceModel {
         }
     }
 
-    private static float get(byte[] model, int index) {
-        return ByteBuffer.wrap(model).order(ByteOrder.nativeOrder()).getFloat(index * 4);
-    }
-
-    private static void put(byte[] model, int index, float value) {
-        ByteBuffer.wrap(model).order(ByteOrder.nativeOrder()).putFloat(index * 4, value);
-    }
-
-    private static float maxAbs(byte[] model) {
-        float max = 0;
-        for (int i = 0; i < model.length / 4; i++)
-            max = Math.max(max, Math.abs(get(model, i)));
-        return max;
-    }
-
     private static Location location(int device) {
         return device < 0 ? Location.HOST : Location.device(device);
     }
@@ -167,35 +150,37 @@ public final class MultiDeviceModel {
                 case HostWrite(int s, int first, int floats, float v) -> {
                     for (int i = first; i < first + floats; i++) {
                         arrays[s].set(i, v);
-                        put(models[s], i, v);
+                        ByteModel.put(models[s], i, v);
                     }
                     forBlocks(blockSize, first, floats, places[s]::hostWrite);
                 }
                 case HostRead(int s, int first, int floats) -> {
                     for (int i = first; i < first + floats; i++)
-                        assertThat(arrays[s].get(i)).as("%s, float %d", where, i).isEqualTo(get(models[s], i));
+                        assertThat(arrays[s].get(i)).as("%s, float %d", where, i)
+                                .isEqualTo(ByteModel.get(models[s], i));
                     forBlocks(blockSize, first, floats, places[s]::hostRead);
                 }
                 case Fill(int d, int s, float v) -> {
                     heap.launchOn(d, BuiltinKernel.FILL, n, Arg.write(arrays[s]), Arg.of(v), Arg.of(n)).await();
                     for (int i = 0; i < length; i++)
-                        put(models[s], i, v);
+                        ByteModel.put(models[s], i, v);
                     written(places[s], d);
                 }
                 case Scale(int d, int s, float f) -> {
-                    if (maxAbs(models[s]) * Math.abs(f) < LIMIT) {
-                        heap.launchOn(d, BuiltinKernel.SCALE, n, Arg.readWrite(arrays[s]), Arg.of(f), Arg.of(n)).await();
+                    if (ByteModel.maxAbs(models[s]) * Math.abs(f) < LIMIT) {
+                        heap.launchOn(d, BuiltinKernel.SCALE, n, Arg.readWrite(arrays[s]), Arg.of(f), Arg.of(n))
+                                .await();
                         for (int i = 0; i < length; i++)
-                            put(models[s], i, get(models[s], i) * f);
+                            ByteModel.put(models[s], i, ByteModel.get(models[s], i) * f);
                         written(places[s], d);
                     }
                 }
                 case Axpy(int d, int x, int y, float a) -> {
-                    if (maxAbs(models[x]) * 2 + maxAbs(models[y]) < LIMIT) {
+                    if (ByteModel.maxAbs(models[x]) * 2 + ByteModel.maxAbs(models[y]) < LIMIT) {
                         heap.launchOn(d, BuiltinKernel.AXPY, n, Arg.read(arrays[x]), Arg.readWrite(arrays[y]),
                                 Arg.of(a), Arg.of(n)).await();
                         for (int i = 0; i < length; i++)
-                            put(models[y], i, a * get(models[x], i) + get(models[y], i));
+                            ByteModel.put(models[y], i, a * ByteModel.get(models[x], i) + ByteModel.get(models[y], i));
                         if (x != y) {
                             places[x].devices.add(d);
                             for (int b = 0; b < blocks; b++)

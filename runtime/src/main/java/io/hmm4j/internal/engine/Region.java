@@ -324,9 +324,7 @@ public final class Region {
      *         {@link MemorySegment#toArray} does for a segment too large for an array)
      */
     public BlockState[] snapshot() {
-        if (blockCount > MAX_SNAPSHOT_BLOCKS)
-            throw new IllegalStateException("a snapshot of " + blockCount + " blocks does not fit in an array (at most "
-                    + MAX_SNAPSHOT_BLOCKS + "); use larger blocks");
+        checkSnapshotFits();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment states = arena.allocate(blockCount);
             long n = NativeErrors.check("hmm4j_region_snapshot", hmm4j_h.hmm4j_region_snapshot(handle, states, blockCount));
@@ -337,11 +335,15 @@ public final class Region {
         }
     }
 
-    /** Per block, bit i set when binding slot i holds a valid copy; same size limit as {@link #snapshot()}. */
-    public byte[] snapshotValid() {
+    private void checkSnapshotFits() {
         if (blockCount > MAX_SNAPSHOT_BLOCKS)
             throw new IllegalStateException("a snapshot of " + blockCount + " blocks does not fit in an array (at most "
                     + MAX_SNAPSHOT_BLOCKS + "); use larger blocks");
+    }
+
+    /** Per block, bit i set when binding slot i holds a valid copy; same size limit as {@link #snapshot()}. */
+    public byte[] snapshotValid() {
+        checkSnapshotFits();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment masks = arena.allocate(blockCount);
             long n = NativeErrors.check("hmm4j_region_snapshot_valid",
