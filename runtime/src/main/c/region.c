@@ -264,6 +264,8 @@ static void settle_uploads_locked(struct hmm4j_region *r)
     if (!upload)
         return;
     r->upload = NULL;
+    /* Only meaningful beside an upload: its binding may end (and the device be freed) once it is settled. */
+    r->upload_device = NULL;
     int rc = hmm4j_fence_wait_uncounted(upload);
     hmm4j_fence_put(upload);
     if (rc == 0)
@@ -666,7 +668,7 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
      * Home: host pages are about to be written or made writable. A copy into them on a device whose copies run in
      * queue order starts only after the uploads before it have read them; making them writable needs the wait.
      */
-    bool copy_follows_uploads = r->upload_device && r->upload_device->ops->copies_follow_launches;
+    bool copy_follows_uploads = r->upload && r->upload_device->ops->copies_follow_launches;
     if (direction == HMM4J_TO_HOST && ((intent & HMM4J_INTENT_WRITE) || !copy_follows_uploads))
         settle_uploads_locked(r);
     uint64_t b = first;
