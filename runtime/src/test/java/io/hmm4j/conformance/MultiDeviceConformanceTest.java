@@ -52,13 +52,18 @@ public abstract class MultiDeviceConformanceTest {
     /** {@code null} when the backend can run here, else why not (the skip reason). */
     protected abstract String unavailabilityCause();
 
+    /** More heap settings (e.g. userfaultfd), on top of the backend's and each case's. */
+    protected ManagedHeap.Builder configure(ManagedHeap.Builder builder) {
+        return builder;
+    }
+
     /** A heap with at least {@code devices} devices, or the case is skipped saying how many the backend has. */
     protected ManagedHeap heap(int devices, ManagedHeap.Builder builder) {
         String cause = unavailabilityCause();
         Assumptions.assumeTrue(cause == null, () -> backend() + " not available: " + cause);
         builder.backend(backend());
         settings(devices).forEach(builder::setting);
-        heap = builder.build();
+        heap = configure(builder).build();
         int has = heap.devices().size();
         Assumptions.assumeTrue(has >= devices,
                 () -> backend() + " has " + has + " device(s) here; this case needs " + devices);
