@@ -23,6 +23,8 @@ extern "C" {
 #endif
 
 #define HMM4J_ABI_VERSION 1
+/* Devices one region may hold memory on at once (hmm4j_region_bind). */
+#define HMM4J_MAX_BINDINGS 8
 
 /*
  * Returned (negated) when the engine could not change the protection of a
@@ -122,6 +124,8 @@ struct hmm4j_stats {
     uint64_t batched_faults;     /* faults served by the copy of another fault's batch (counted in read/write too) */
     uint64_t host_reclaimed_bytes;  /* kept pages the engine gave back itself, for blocks coming home */
     uint64_t host_reserve_failures; /* copies home that got no host pages even after that (-HMM4J_ENOHOSTMEM) */
+    uint64_t blocks_peer;        /* blocks copied device to device (not counted in blocks_to_device) */
+    uint64_t bytes_peer;         /* their bytes (not counted in bytes_to_device) */
 };
 
 /* One three-phase migration request: collect, copy, finalize. */
@@ -132,7 +136,7 @@ struct hmm4j_migrate {
     int32_t direction;           /* in: enum hmm4j_direction */
     int32_t intent;              /* in: enum hmm4j_intent bits */
     int32_t cause;               /* in: enum hmm4j_cause */
-    int32_t reserved;
+    int32_t binding;             /* in: to the device, the binding (hmm4j_region_bind's result) it targets */
     uint8_t *state;              /* out, optional: HMM4J_MIGRATE_* bits, one per block */
     uint64_t moved_blocks;       /* out: blocks copied */
     uint64_t moved_bytes;        /* out: bytes copied */
@@ -331,11 +335,34 @@ uint64_t hmm4j_region_block_count(const struct hmm4j_region *region);
 
 /*
  * Gives the region a home on `device` at `device_base` (block i lives at
- * device_base + i * block_size). The region must be unbound; it holds a
- * reference to the device until it is unbound or destroyed. Returns 0,
- * -EBUSY if it is bound already, -EINVAL on bad arguments or a destroyed device.
+ * device_base + i * block_size), beside the homes it has on other devices
+ * (at most HMM4J_MAX_BINDINGS; a region shared between processes: one). Each
+ * block is valid on a set of them: a migration to a device copies only blocks
+ * not valid there, from the host where the host copy is valid, else from
+ * another device (hmm4j_stats.bytes_peer). It holds a reference to the device
+ * until that binding ends (hmm4j_region_unbind_device, hmm4j_region_unbind) or
+ * the region is destroyed. Returns the binding's slot (>= 0, what
+ * hmm4j_migrate.binding names), -EBUSY if bound to `device` already (or a
+ * shared region is bound), -ENOSPC if every slot is taken, -ENOMEM, -EINVAL on
+ * bad arguments or a destroyed device.
  */
 int hmm4j_region_bind(struct hmm4j_region *region, struct hmm4j_device *device, uint64_t device_base);
+
+/*
+ * Ends the region's binding on `device` only: blocks whose only valid copy is
+ * there are copied home first (HOST), other blocks lose that copy. On a copy
+ * error nothing is detached (-EIO, -HMM4J_EMAPLIMIT, -HMM4J_ENOHOSTMEM as
+ * hmm4j_region_unbind). The region's last binding ends as with
+ * hmm4j_region_unbind. 0 if the region was not bound to `device`.
+ */
+int hmm4j_region_unbind_device(struct hmm4j_region *region, struct hmm4j_device *device, int32_t cause);
+
+/*
+ * Writes one byte per block into masks[0..n): bit i set when binding slot i
+ * holds a valid copy of the block (0 for HOST blocks). Takes the region lock
+ * (not for the fault path). Returns the number of blocks written.
+ */
+int64_t hmm4j_region_snapshot_valid(struct hmm4j_region *region, uint8_t *masks, uint64_t n);
 
 /*
  * Makes every block host-valid (copying DEVICE blocks back) and detaches the
@@ -416,7 +443,7 @@ int hmm4j_pressure_wait(int32_t fd, int32_t timeout_ms);
 
 void hmm4j_pressure_close(int32_t fd);
 
-/* The device base of a bound region, or UINT64_MAX when unbound. */
+/* The device base of a bound region's lowest binding, or UINT64_MAX when unbound. */
 uint64_t hmm4j_region_device_base(const struct hmm4j_region *region);
 
 /*
@@ -537,6 +564,14 @@ enum hmm4j_emulated_kernel {
  */
 int hmm4j_device_emulated_launch(struct hmm4j_device *device, int32_t kernel, const uint64_t *args,
                                  int32_t nargs, uint64_t *event);
+
+/*
+ * Prices an emulated device's copies from another emulated device (device to
+ * device, direct): `latency_ns` plus bytes at `bytes_per_second` (0 = memcpy
+ * speed). Default: its own bus's price. 0, or -EINVAL for a device that is not
+ * emulated.
+ */
+int hmm4j_device_emulated_set_peer(struct hmm4j_device *device, uint64_t latency_ns, uint64_t bytes_per_second);
 
 /*
  * A CUDA device: libcuda (`libcuda_path`, dlopen'd) in the primary context

@@ -27,6 +27,7 @@ funcs = [
  ("long","hmm4j_region_block_count",[("ptr","region")],True,"uint64_t hmm4j_region_block_count(const struct hmm4j_region *region)"),
  ("int","hmm4j_region_bind",[("ptr","region"),("ptr","device"),("long","device_base")],False,"int hmm4j_region_bind(struct hmm4j_region *region, struct hmm4j_device *device, uint64_t device_base)"),
  ("int","hmm4j_region_unbind",[("ptr","region"),("int","cause")],False,"int hmm4j_region_unbind(struct hmm4j_region *region, int32_t cause)"),
+ ("int","hmm4j_region_unbind_device",[("ptr","region"),("ptr","device"),("int","cause")],False,"int hmm4j_region_unbind_device(struct hmm4j_region *region, struct hmm4j_device *device, int32_t cause)"),
  ("long","hmm4j_region_reclaim",[("ptr","region")],False,"int64_t hmm4j_region_reclaim(struct hmm4j_region *region)"),
  ("long","hmm4j_region_host_bytes",[("ptr","region")],False,"int64_t hmm4j_region_host_bytes(const struct hmm4j_region *region)"),
  ("long","hmm4j_region_reclaim_host",[("ptr","region"),("long","max_blocks")],False,"int64_t hmm4j_region_reclaim_host(struct hmm4j_region *region, uint64_t max_blocks)"),
@@ -38,6 +39,7 @@ funcs = [
  ("void","hmm4j_pressure_close",[("int","fd")],False,"void hmm4j_pressure_close(int32_t fd)"),
  ("long","hmm4j_region_device_base",[("ptr","region")],True,"uint64_t hmm4j_region_device_base(const struct hmm4j_region *region)"),
  ("long","hmm4j_region_snapshot",[("ptr","region"),("ptr","states"),("long","n")],False,"int64_t hmm4j_region_snapshot(struct hmm4j_region *region, uint8_t *states, uint64_t n)"),
+ ("long","hmm4j_region_snapshot_valid",[("ptr","region"),("ptr","masks"),("long","n")],False,"int64_t hmm4j_region_snapshot_valid(struct hmm4j_region *region, uint8_t *masks, uint64_t n)"),
  ("int","hmm4j_region_settle_uploads",[("ptr","region")],False,"int hmm4j_region_settle_uploads(struct hmm4j_region *region)"),
  ("int","hmm4j_region_launch_enqueued",[("ptr","region")],False,"int hmm4j_region_launch_enqueued(struct hmm4j_region *region)"),
  ("void","hmm4j_region_launch_abandoned",[("ptr","region")],True,"void hmm4j_region_launch_abandoned(struct hmm4j_region *region)"),
@@ -51,6 +53,7 @@ funcs = [
  ("int","hmm4j_device_create_emulated",[("long","latency_ns"),("long","bytes_per_second"),("ptr","out")],False,"int hmm4j_device_create_emulated(uint64_t latency_ns, uint64_t bytes_per_second, struct hmm4j_device **out)"),
  ("int","hmm4j_device_create_emulated_engines",[("long","latency_ns"),("long","bytes_per_second"),("long","kernel_bytes_per_second"),("int","overlap"),("ptr","out")],False,"int hmm4j_device_create_emulated_engines(uint64_t latency_ns, uint64_t bytes_per_second, uint64_t kernel_bytes_per_second, int32_t overlap, struct hmm4j_device **out)"),
  ("int","hmm4j_device_emulated_launch",[("ptr","device"),("int","kernel"),("ptr","args"),("int","nargs"),("ptr","event")],False,"int hmm4j_device_emulated_launch(struct hmm4j_device *device, int32_t kernel, const uint64_t *args, int32_t nargs, uint64_t *event)"),
+ ("int","hmm4j_device_emulated_set_peer",[("ptr","device"),("long","latency_ns"),("long","bytes_per_second")],False,"int hmm4j_device_emulated_set_peer(struct hmm4j_device *device, uint64_t latency_ns, uint64_t bytes_per_second)"),
  ("int","hmm4j_device_create_cuda",[("ptr","libcuda_path"),("long","context"),("long","stream"),("ptr","out")],False,"int hmm4j_device_create_cuda(const char *libcuda_path, uint64_t context, uint64_t stream, struct hmm4j_device **out)"),
  ("int","hmm4j_device_create_opencl",[("ptr","libopencl_path"),("long","queue"),("ptr","out")],False,"int hmm4j_device_create_opencl(const char *libopencl_path, uint64_t queue, struct hmm4j_device **out)"),
  ("int","hmm4j_device_opencl_set_buffer",[("ptr","device"),("int","slot"),("long","mem")],False,"int hmm4j_device_opencl_set_buffer(struct hmm4j_device *device, uint32_t slot, uint64_t mem)"),
@@ -104,6 +107,7 @@ public final class hmm4j_h {
     public static final AddressLayout C_POINTER = ValueLayout.ADDRESS;
 
     public static final int HMM4J_ABI_VERSION = 1;
+    public static final int HMM4J_MAX_BINDINGS = 8;
     public static final int HMM4J_EMAPLIMIT = 4096;
     public static final int HMM4J_ENOHOSTMEM = 4097;
     public static final int HMM4J_BLOCK_HOST = 0;

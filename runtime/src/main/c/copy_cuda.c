@@ -27,6 +27,12 @@
 #define STAGE_TO_HOST 2u
 #define STAGING_DEFAULT STAGE_TO_DEVICE
 
+/* CUdevice: an ordinal (cuda.h's typedef), used by the peer calls only. */
+typedef int cuda_ordinal;
+#define CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED 704
+/* Peer access is enabled once per ordered pair of contexts; ordinals past this go through host. */
+#define PEER_ORDINALS 64
+
 struct cuda_api {
     CUresult (*ctx_push)(CUcontext);
     CUresult (*ctx_pop)(CUcontext *);
@@ -46,6 +52,11 @@ struct cuda_api {
     CUresult (*host_register)(void *, size_t, unsigned int);
     CUresult (*host_unregister)(void *);
     CUresult (*stream_wait_event)(CUstream, CUevent, unsigned int);
+    /* Optional (NULL: device to device goes through host): peer to peer between two GPUs. */
+    CUresult (*ctx_get_device)(cuda_ordinal *);
+    CUresult (*device_can_access_peer)(int *, cuda_ordinal, cuda_ordinal);
+    CUresult (*ctx_enable_peer_access)(CUcontext, unsigned int);
+    CUresult (*memcpy_peer)(CUdeviceptr, CUcontext, CUdeviceptr, CUcontext, size_t);
 };
 
 struct cuda_device {
@@ -63,6 +74,9 @@ struct cuda_device {
     atomic_flag staging_busy;
     void *staging[2];
     CUevent staged[2];
+    cuda_ordinal ordinal; /* -1: unknown (no peer copies) */
+    /* per source ordinal: 1 peer access enabled from this context, -1 refused (through host), 0 not tried */
+    _Atomic int peer[PEER_ORDINALS];
 };
 
 static int fold(struct hmm4j_device *dev, CUresult result)
@@ -300,6 +314,48 @@ static void cuda_release_event(struct hmm4j_device *dev, uint64_t event)
     cu->api.ctx_pop(&previous);
 }
 
+/*
+ * Peer to peer where the driver says the pair can (cuDeviceCanAccessPeer; access enabled once, from the destination's
+ * context); -EOPNOTSUPP otherwise, and the engine copies through host memory. The source's stream is drained first:
+ * its last kernel may have written the bytes. cuMemcpyPeer returns once the copy is done.
+ */
+static int cuda_peer_copy(struct hmm4j_device *dev, uint64_t dst_addr, struct hmm4j_device *src, uint64_t src_addr,
+                          size_t bytes)
+{
+    struct cuda_device *to = (struct cuda_device *)dev, *from = (struct cuda_device *)src;
+    if (!to->api.memcpy_peer || to->ordinal < 0 || from->ordinal < 0 || from->ordinal >= PEER_ORDINALS ||
+        to->ordinal == from->ordinal)
+        return -EOPNOTSUPP;
+    int access = atomic_load(&to->peer[from->ordinal]);
+    if (access < 0)
+        return -EOPNOTSUPP;
+    CUcontext previous;
+    CUresult rc = from->api.ctx_push(from->context);
+    if (rc != CUDA_SUCCESS)
+        return fold(src, rc);
+    rc = from->api.stream_synchronize(from->stream);
+    from->api.ctx_pop(&previous);
+    if (rc != CUDA_SUCCESS)
+        return fold(src, rc);
+    if ((rc = to->api.ctx_push(to->context)) != CUDA_SUCCESS)
+        return fold(dev, rc);
+    if (access == 0) {
+        int can = 0;
+        rc = to->api.device_can_access_peer(&can, to->ordinal, from->ordinal);
+        if (rc == CUDA_SUCCESS && can)
+            rc = to->api.ctx_enable_peer_access(from->context, 0);
+        access = rc == CUDA_SUCCESS && can ? 1 : rc == CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED ? 1 : -1;
+        atomic_store(&to->peer[from->ordinal], access);
+    }
+    rc = access > 0 ? to->api.memcpy_peer((CUdeviceptr)dst_addr, to->context, (CUdeviceptr)src_addr, from->context,
+                                          bytes)
+                    : CUDA_SUCCESS;
+    to->api.ctx_pop(&previous);
+    if (access < 0)
+        return -EOPNOTSUPP;
+    return fold(dev, rc);
+}
+
 static void cuda_destroy(struct hmm4j_device *dev)
 {
     struct cuda_device *cu = (struct cuda_device *)dev;
@@ -350,6 +406,7 @@ static const struct hmm4j_device_ops cuda_ops = {
     .release_event = cuda_release_event,
     .order_launch = cuda_order_launch,
     .destroy = cuda_destroy,
+    .peer_copy = cuda_peer_copy,
 };
 
 #define RESOLVE(field, symbol)                                   \
@@ -432,8 +489,21 @@ HMM4J_EXPORT int hmm4j_device_create_cuda(const char *libcuda_path, uint64_t con
     RESOLVE(host_register, "cuMemHostRegister_v2");
     RESOLVE(host_unregister, "cuMemHostUnregister");
     RESOLVE(stream_wait_event, "cuStreamWaitEvent");
+    *(void **)(&cu->api.ctx_get_device) = dlsym(cu->library, "cuCtxGetDevice");
+    *(void **)(&cu->api.device_can_access_peer) = dlsym(cu->library, "cuDeviceCanAccessPeer");
+    *(void **)(&cu->api.ctx_enable_peer_access) = dlsym(cu->library, "cuCtxEnablePeerAccess");
+    *(void **)(&cu->api.memcpy_peer) = dlsym(cu->library, "cuMemcpyPeer");
+    if (!cu->api.ctx_get_device || !cu->api.device_can_access_peer || !cu->api.ctx_enable_peer_access)
+        cu->api.memcpy_peer = NULL;
     cu->context = (CUcontext)(uintptr_t)context;
     cu->stream = (CUstream)(uintptr_t)stream;
+    cu->ordinal = -1;
+    if (cu->api.memcpy_peer && cu->api.ctx_push(cu->context) == CUDA_SUCCESS) {
+        CUcontext previous;
+        if (cu->api.ctx_get_device(&cu->ordinal) != CUDA_SUCCESS)
+            cu->ordinal = -1;
+        cu->api.ctx_pop(&previous);
+    }
     atomic_flag_clear(&cu->staging_busy);
     hmm4j_device_init(&cu->base, &cuda_ops, cu);
     create_staging(cu);

@@ -68,6 +68,9 @@ struct emulated_device {
     uint64_t latency_ns;
     uint64_t bytes_per_second;
     uint64_t kernel_bytes_per_second;
+    /* device to device from another emulated device (hmm4j_device_emulated_set_peer); default: the bus's price */
+    _Atomic uint64_t peer_latency_ns;
+    _Atomic uint64_t peer_bytes_per_second;
     bool overlap;
     pthread_mutex_t lock;
     bool stopping; /* device lock: the owner let go, queued work fails and nothing new is taken */
@@ -500,6 +503,22 @@ static int emulated_to_host(struct hmm4j_device *dev, void *host, uint64_t addr,
     return 0;
 }
 
+/*
+ * A direct copy between two allocations, priced by the destination's peer bus. After both devices' queued uploads:
+ * one of them may still be filling the source bytes, or about to overwrite the destination's.
+ */
+static int emulated_peer_copy(struct hmm4j_device *dev, uint64_t dst_addr, struct hmm4j_device *src,
+                              uint64_t src_addr, size_t bytes)
+{
+    struct emulated_device *emu = emu_of(dev), *from = emu_of(src);
+    wait_completed(&from->copies, atomic_load(&from->copies.enqueued));
+    wait_completed(&emu->copies, atomic_load(&emu->copies.enqueued));
+    uint64_t start = hmm4j_now_ns();
+    memcpy((void *)(uintptr_t)dst_addr, (const void *)(uintptr_t)src_addr, bytes);
+    wait_until(start, cost_of(atomic_load(&emu->peer_latency_ns), atomic_load(&emu->peer_bytes_per_second), bytes));
+    return 0;
+}
+
 static int emulated_zero(struct hmm4j_device *dev, uint64_t addr, size_t bytes)
 {
     (void)dev;
@@ -557,6 +576,7 @@ static const struct hmm4j_device_ops emulated_ops = {
     .zero = emulated_zero,
     .synchronize = emulated_synchronize,
     .destroy = emulated_destroy,
+    .peer_copy = emulated_peer_copy,
 };
 
 static const struct hmm4j_device_ops emulated_overlap_ops = {
@@ -570,6 +590,7 @@ static const struct hmm4j_device_ops emulated_overlap_ops = {
     .release_event = emulated_release_event,
     .shutdown = emulated_shutdown,
     .destroy = emulated_destroy,
+    .peer_copy = emulated_peer_copy,
     .async_injection = true,
 };
 
@@ -602,6 +623,8 @@ HMM4J_EXPORT int hmm4j_device_create_emulated_engines(uint64_t latency_ns, uint6
     emu->latency_ns = latency_ns;
     emu->bytes_per_second = bytes_per_second;
     emu->kernel_bytes_per_second = kernel_bytes_per_second;
+    atomic_store(&emu->peer_latency_ns, latency_ns);
+    atomic_store(&emu->peer_bytes_per_second, bytes_per_second);
     emu->overlap = overlap != 0;
     *out = &emu->base;
     return 0;
@@ -640,4 +663,13 @@ HMM4J_EXPORT int hmm4j_device_emulated_launch(struct hmm4j_device *dev, int32_t 
     op->kernel = kernel;
     memcpy(op->args, args, (size_t)nargs * sizeof *args);
     return submit(emu, &emu->kernels, op, event);
+}
+
+HMM4J_EXPORT int hmm4j_device_emulated_set_peer(struct hmm4j_device *dev, uint64_t latency_ns, uint64_t bytes_per_second)
+{
+    if (!dev || dev->ops->destroy != emulated_destroy)
+        return -EINVAL;
+    atomic_store(&emu_of(dev)->peer_latency_ns, latency_ns);
+    atomic_store(&emu_of(dev)->peer_bytes_per_second, bytes_per_second);
+    return 0;
 }

@@ -156,7 +156,7 @@ int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const voi
     return dev->ops->to_device(dev, addr, host, bytes, pinned);
 }
 
-int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned)
+static int refuse_copy_from_device(struct hmm4j_device *dev)
 {
     int rc = refuse_if_closed(dev);
     if (rc != 0)
@@ -165,6 +165,14 @@ int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr,
         atomic_store(&dev->last_error, EIO);
         return -EIO;
     }
+    return 0;
+}
+
+int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned)
+{
+    int rc = refuse_copy_from_device(dev);
+    if (rc != 0)
+        return rc;
     int64_t partial = hmm4j_device_take_injection(dev, HMM4J_INJECT_COPY_TO_HOST, bytes);
     if (partial >= 0) {
         if (partial > 0)
@@ -173,6 +181,41 @@ int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr,
         return -EIO;
     }
     return dev->ops->to_host(dev, host, addr, bytes, pinned);
+}
+
+/* Through host memory, a chunk at a time: a bounded buffer for any size of run. */
+#define PEER_BOUNCE_BYTES (4u << 20)
+
+int hmm4j_device_do_peer(struct hmm4j_device *dst, uint64_t dst_addr, struct hmm4j_device *src, uint64_t src_addr,
+                         size_t bytes)
+{
+    int rc = refuse_copy_to_device(dst);
+    if (rc == 0)
+        rc = refuse_copy_from_device(src);
+    if (rc != 0)
+        return rc;
+    int64_t partial = hmm4j_device_take_injection(dst, HMM4J_INJECT_COPY_TO_DEVICE, bytes);
+    if (partial >= 0) {
+        atomic_store(&dst->last_error, EIO);
+        return -EIO;
+    }
+    if (dst->ops->peer_copy && dst->ops->peer_copy == src->ops->peer_copy) {
+        rc = dst->ops->peer_copy(dst, dst_addr, src, src_addr, bytes);
+        if (rc != -EOPNOTSUPP)
+            return rc;
+    }
+    size_t chunk = bytes < PEER_BOUNCE_BYTES ? bytes : PEER_BOUNCE_BYTES;
+    void *bounce = malloc(chunk);
+    if (!bounce)
+        return -ENOMEM;
+    for (size_t done = 0; done < bytes && rc == 0; done += chunk) {
+        size_t n = bytes - done < chunk ? bytes - done : chunk;
+        rc = src->ops->to_host(src, bounce, src_addr + done, n, false);
+        if (rc == 0)
+            rc = dst->ops->to_device(dst, dst_addr + done, bounce, n, false);
+    }
+    free(bounce);
+    return rc;
 }
 
 int hmm4j_device_do_synchronize(struct hmm4j_device *dev)

@@ -320,6 +320,8 @@ HMM4J_EXPORT int hmm4j_layout_describe(int layout_id, uint64_t *out, int max)
         DESCRIBE(offsetof(struct hmm4j_stats, batched_faults));
         DESCRIBE(offsetof(struct hmm4j_stats, host_reclaimed_bytes));
         DESCRIBE(offsetof(struct hmm4j_stats, host_reserve_failures));
+        DESCRIBE(offsetof(struct hmm4j_stats, blocks_peer));
+        DESCRIBE(offsetof(struct hmm4j_stats, bytes_peer));
         return count;
     case HMM4J_LAYOUT_MIGRATE:
         DESCRIBE(sizeof(struct hmm4j_migrate));
@@ -329,7 +331,7 @@ HMM4J_EXPORT int hmm4j_layout_describe(int layout_id, uint64_t *out, int max)
         DESCRIBE(offsetof(struct hmm4j_migrate, direction));
         DESCRIBE(offsetof(struct hmm4j_migrate, intent));
         DESCRIBE(offsetof(struct hmm4j_migrate, cause));
-        DESCRIBE(offsetof(struct hmm4j_migrate, reserved));
+        DESCRIBE(offsetof(struct hmm4j_migrate, binding));
         DESCRIBE(offsetof(struct hmm4j_migrate, state));
         DESCRIBE(offsetof(struct hmm4j_migrate, moved_blocks));
         DESCRIBE(offsetof(struct hmm4j_migrate, moved_bytes));

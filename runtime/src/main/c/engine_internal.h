@@ -45,6 +45,13 @@ struct hmm4j_device_ops {
     void (*shutdown)(struct hmm4j_device *dev);
     void (*destroy)(struct hmm4j_device *dev);
     /*
+     * Optional (NULL: through host): copies `bytes` from `src_addr` on `src` to `dst_addr` on `dev` directly (both
+     * devices of this table), done when it returns. -EOPNOTSUPP when the pair cannot (another backend, no peer
+     * access): the engine then copies through host memory. Never called from the fault handler.
+     */
+    int (*peer_copy)(struct hmm4j_device *dev, uint64_t dst_addr, struct hmm4j_device *src, uint64_t src_addr,
+                     size_t bytes);
+    /*
      * Copies home go on the in-order queue kernels run on: a copy enqueued after a launch starts only once its
      * kernel is done, so a fault needs no wait of its own for the launches that write the region.
      */
@@ -79,6 +86,13 @@ struct hmm4j_device {
 };
 
 #define HMM4J_REGION_FENCES 16
+/* A block's valid copies are one bit per binding (uint8_t valid[]). */
+_Static_assert(HMM4J_MAX_BINDINGS <= 8, "valid[] holds one bit per binding");
+
+struct hmm4j_binding {
+    struct hmm4j_device *device; /* NULL: the slot is free */
+    uint64_t base;               /* block i lives at base + i * block_size */
+};
 /* Faults that found the region lock taken and wait for a batched copy (region.c, fault batching). */
 #define HMM4J_PENDING_FAULTS 32
 
@@ -91,9 +105,22 @@ struct hmm4j_region {
     uint64_t block_size;
     uint64_t nblocks;
     int block_shift;
-    _Atomic uint8_t *state;       /* enum hmm4j_block_state per block */
-    struct hmm4j_device *device;  /* NULL when unbound */
+    _Atomic uint8_t *state;       /* enum hmm4j_block_state per block: the host's view */
+    /*
+     * Per block, bit i set: bindings[i] holds a valid copy (region lock). 0 exactly for HOST blocks; SHARED and
+     * DEVICE blocks have at least one bit (DEVICE: the host copy is stale).
+     */
+    _Atomic uint8_t *valid;
+    struct hmm4j_binding bindings[HMM4J_MAX_BINDINGS];
+    uint32_t bound;               /* slots of bindings[] in use */
+    /*
+     * The lowest bound slot's device and base, NULL / UINT64_MAX when unbound: what paths that ask "is there a device
+     * at all" read (host tier, file force, shared regions, which hold one binding at most).
+     */
+    struct hmm4j_device *device;
     uint64_t device_base;
+    int pinned_slot;              /* the binding the engine view is page-locked with (host_registered) */
+    struct hmm4j_device *upload_device; /* the device of `upload` */
     struct hmm4j_stats *stats;    /* may be NULL */
     _Atomic int32_t launches_in_flight;
     /* Of those, launches still being placed: handed over, kernel not enqueued (launch_enqueued / _abandoned). */
@@ -171,6 +198,12 @@ void hmm4j_region_punch_locked(struct hmm4j_region *r, uint64_t first, uint64_t 
 int hmm4j_region_protect_locked(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state);
 /* Unpins the engine view (after settling uploads that read it); no-op when not pinned. */
 void hmm4j_region_unpin_locked(struct hmm4j_region *r);
+/* Every bound device is healthy (not lost, readable, not closed): the host may give back copies they hold. */
+bool hmm4j_region_devices_healthy_locked(struct hmm4j_region *r);
+/* Drains every bound device (a launch writing the region may run on any of them). */
+void hmm4j_region_synchronize_devices_locked(struct hmm4j_region *r);
+/* Every bound device runs copies home after the launches enqueued before them (ops->copies_follow_launches). */
+bool hmm4j_region_copies_follow_launches_locked(struct hmm4j_region *r);
 /* Serves a host fault at `address` (lock held by callee). Returns 0 if served, -errno otherwise. */
 int hmm4j_region_serve_fault(struct hmm4j_region *region, uintptr_t address, bool write);
 /* migrate's collect/copy/finalize for callers that hold the region lock (region_file.c's force). */
@@ -227,6 +260,12 @@ int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const voi
 int hmm4j_device_do_to_device_async(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes,
                                     bool pinned, uint64_t *event);
 int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned);
+/*
+ * Device to device: the pair's peer_copy where it has one, else through a host bounce buffer (allocates: not for the
+ * fault handler). An armed HMM4J_INJECT_COPY_TO_DEVICE of `dst` fails it.
+ */
+int hmm4j_device_do_peer(struct hmm4j_device *dst, uint64_t dst_addr, struct hmm4j_device *src, uint64_t src_addr,
+                         size_t bytes);
 /* Consumes an armed one-shot injection for `what`; returns the bytes to copy before failing, or -1. */
 int64_t hmm4j_device_take_injection(struct hmm4j_device *dev, int32_t what, size_t bytes);
 int hmm4j_device_init(struct hmm4j_device *dev, const struct hmm4j_device_ops *ops, void *backend);

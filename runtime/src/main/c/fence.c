@@ -124,14 +124,14 @@ void hmm4j_region_wait_for_writers(struct hmm4j_region *r)
      * device. A launch not enqueued yet is covered by hmm4j_region_launch_enqueued, which makes the blocks
      * this fault copies home DEVICE again once its kernel is queued.
      */
-    if (r->device->ops->copies_follow_launches)
+    if (hmm4j_region_copies_follow_launches_locked(r))
         return;
     /*
      * A launch counts from launch_begin, before its kernel is enqueued, and attaches its fence only after: while
      * one has none, its kernel is not known by an event, and draining the device is the only complete wait.
      */
     if (r->nfences < in_flight) {
-        hmm4j_device_do_synchronize(r->device);
+        hmm4j_region_synchronize_devices_locked(r);
         return;
     }
     /* A failed launch leaves its error to the launch's own await; the copy that follows reports a dead device. */

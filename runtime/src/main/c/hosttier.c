@@ -44,7 +44,7 @@ static bool reclaimable_locked(struct hmm4j_region *r)
 {
     if (r->device == NULL || atomic_load(&r->launches_in_flight) != 0 || r->file_bytes != 0)
         return false;
-    return !atomic_load(&r->device->lost) && !atomic_load(&r->device->unreadable) && !atomic_load(&r->device->closed);
+    return hmm4j_region_devices_healthy_locked(r);
 }
 
 /*

@@ -189,6 +189,69 @@ static void set_state(struct hmm4j_region *r, uint64_t block, uint8_t state)
     atomic_store_explicit(&r->state[block], state, memory_order_relaxed);
 }
 
+static uint8_t mask_of(struct hmm4j_region *r, uint64_t block)
+{
+    return atomic_load_explicit(&r->valid[block], memory_order_relaxed);
+}
+
+static void set_mask(struct hmm4j_region *r, uint64_t block, uint8_t mask)
+{
+    atomic_store_explicit(&r->valid[block], mask, memory_order_relaxed);
+}
+
+static struct hmm4j_device *device_of(struct hmm4j_region *r, int slot) { return r->bindings[slot].device; }
+
+static bool pinned_with(struct hmm4j_region *r, int slot) { return r->host_registered && r->pinned_slot == slot; }
+
+static bool healthy(struct hmm4j_device *dev)
+{
+    return !atomic_load(&dev->lost) && !atomic_load(&dev->unreadable) && !atomic_load(&dev->closed);
+}
+
+/* The binding a copy of a block valid on `mask` comes from: the lowest healthy one, else the lowest. */
+static int source_of(struct hmm4j_region *r, uint8_t mask)
+{
+    for (int i = 0; i < HMM4J_MAX_BINDINGS; i++)
+        if ((mask & (1u << i)) && healthy(device_of(r, i)))
+            return i;
+    return __builtin_ctz(mask);
+}
+
+/* r->device / device_base follow the lowest bound slot (engine_internal.h). */
+static void refresh_primary(struct hmm4j_region *r)
+{
+    r->device = NULL;
+    r->device_base = UINT64_MAX;
+    if (r->bound) {
+        int slot = __builtin_ctz(r->bound);
+        r->device = r->bindings[slot].device;
+        r->device_base = r->bindings[slot].base;
+    }
+}
+
+bool hmm4j_region_devices_healthy_locked(struct hmm4j_region *r)
+{
+    for (int i = 0; i < HMM4J_MAX_BINDINGS; i++)
+        if ((r->bound & (1u << i)) && !healthy(device_of(r, i)))
+            return false;
+    return true;
+}
+
+void hmm4j_region_synchronize_devices_locked(struct hmm4j_region *r)
+{
+    for (int i = 0; i < HMM4J_MAX_BINDINGS; i++)
+        if (r->bound & (1u << i))
+            hmm4j_device_do_synchronize(device_of(r, i));
+}
+
+bool hmm4j_region_copies_follow_launches_locked(struct hmm4j_region *r)
+{
+    for (int i = 0; i < HMM4J_MAX_BINDINGS; i++)
+        if ((r->bound & (1u << i)) && !device_of(r, i)->ops->copies_follow_launches)
+            return false;
+    return true;
+}
+
 /*
  * Waits for the region's copy to the device still in flight, if any: the device reads the host pages until it
  * completes, so nothing may write, punch or unpin them before. A failed copy leaves the device's bytes unknown:
@@ -201,6 +264,8 @@ static void settle_uploads_locked(struct hmm4j_region *r)
     if (!upload)
         return;
     r->upload = NULL;
+    /* Only meaningful beside an upload: its binding may end (and the device be freed) once it is settled. */
+    r->upload_device = NULL;
     int rc = hmm4j_fence_wait_uncounted(upload);
     hmm4j_fence_put(upload);
     if (rc == 0)
@@ -209,21 +274,27 @@ static void settle_uploads_locked(struct hmm4j_region *r)
     if (r->upload_error == 0)
         r->upload_error = rc;
     for (uint64_t b = 0; b < r->nblocks; b++)
-        if (state_of(r, b) == HMM4J_BLOCK_SHARED && protect_blocks(r, b, 1, HMM4J_BLOCK_HOST) == 0)
+        if (state_of(r, b) == HMM4J_BLOCK_SHARED && protect_blocks(r, b, 1, HMM4J_BLOCK_HOST) == 0) {
             set_state(r, b, HMM4J_BLOCK_HOST);
+            set_mask(r, b, 0);
+        }
 }
 
 /* Keeps the event of a copy just enqueued; the one it replaces completes first (one in-order queue). */
-static void track_upload_locked(struct hmm4j_region *r, uint64_t event)
+static void track_upload_locked(struct hmm4j_region *r, struct hmm4j_device *dev, uint64_t event)
 {
+    /* One fence covers the uploads of one in-order queue only: those to another device are waited for first. */
+    if (r->upload && r->upload_device != dev)
+        settle_uploads_locked(r);
     struct hmm4j_fence *fence;
-    if (hmm4j_fence_create(r->device, event, &fence) != 0) {
+    if (hmm4j_fence_create(dev, event, &fence) != 0) {
         /* Nothing could wait for this copy later: wait for it now. */
-        hmm4j_device_do_synchronize(r->device);
+        hmm4j_device_do_synchronize(dev);
         return;
     }
     struct hmm4j_fence *previous = r->upload;
     r->upload = fence;
+    r->upload_device = dev;
     hmm4j_fence_put(previous);
 }
 
@@ -242,17 +313,21 @@ HMM4J_EXPORT int hmm4j_region_settle_uploads(struct hmm4j_region *r)
 /* Page-locks the engine view with the device when host pages are kept (punching would break the lock). */
 static void register_host_locked(struct hmm4j_region *r)
 {
-    if (r->device && !r->release_host && !r->host_registered && hmm4j_device_pin(r->device, r->engine, r->size))
+    /* With one device only (the lowest bound): pages are page-locked once, and the others' copies stage. */
+    if (r->device && !r->release_host && !r->host_registered && hmm4j_device_pin(r->device, r->engine, r->size)) {
         r->host_registered = true;
+        r->pinned_slot = __builtin_ctz(r->bound);
+    }
 }
 
 void hmm4j_region_unpin_locked(struct hmm4j_region *r)
 {
     if (r->host_registered) {
+        struct hmm4j_device *dev = device_of(r, r->pinned_slot);
         /* An upload in flight still reads the pages through their lock. */
         settle_uploads_locked(r);
         /* A closed device's context may be gone: its registration dies with it. */
-        hmm4j_device_unpin(r->device, r->engine, r->size, !atomic_load(&r->device->closed));
+        hmm4j_device_unpin(dev, r->engine, r->size, !atomic_load(&dev->closed));
         r->host_registered = false;
     }
 }
@@ -330,14 +405,15 @@ HMM4J_EXPORT void hmm4j_region_destroy(struct hmm4j_region *r)
     if (r->shared)
         hmm4j_shared_detach(r);
     hmm4j_region_drop_fences(r);
-    if (r->device) {
-        hmm4j_region_unpin_locked(r);
-        hmm4j_device_put(r->device);
-    }
+    hmm4j_region_unpin_locked(r);
+    for (int i = 0; i < HMM4J_MAX_BINDINGS; i++)
+        if (r->bound & (1u << i))
+            hmm4j_device_put(device_of(r, i));
     munmap(r->engine, r->size);
     munmap(r->user, r->size);
     if (r->memfd >= 0)
         close(r->memfd);
+    free((void *)r->valid);
     free((void *)r->state);
     free(r);
 }
@@ -349,21 +425,37 @@ HMM4J_EXPORT uint64_t hmm4j_region_block_size(const struct hmm4j_region *r) { re
 HMM4J_EXPORT uint64_t hmm4j_region_block_count(const struct hmm4j_region *r) { return r->nblocks; }
 HMM4J_EXPORT uint64_t hmm4j_region_device_base(const struct hmm4j_region *r) { return r->device_base; }
 
+static int slot_of(struct hmm4j_region *r, const struct hmm4j_device *device)
+{
+    for (int i = 0; i < HMM4J_MAX_BINDINGS; i++)
+        if ((r->bound & (1u << i)) && r->bindings[i].device == device)
+            return i;
+    return -1;
+}
+
 HMM4J_EXPORT int hmm4j_region_bind(struct hmm4j_region *r, struct hmm4j_device *device, uint64_t device_base)
 {
     if (!r || !device)
         return -EINVAL;
     hmm4j_region_lock(r);
     int rc = 0;
-    if (r->device)
+    /* Peers of a shared region fence blocks per attachment, not per device: one device per attachment. */
+    if (slot_of(r, device) >= 0 || (r->shared && r->bound))
         rc = -EBUSY;
+    else if (r->bound == (1u << HMM4J_MAX_BINDINGS) - 1)
+        rc = -ENOSPC;
     else if (atomic_load(&device->closed))
         rc = -EINVAL;
+    else if (!r->valid && !(r->valid = calloc(r->nblocks, 1)))
+        rc = -ENOMEM;
     else {
+        int slot = __builtin_ctz(~r->bound);
         hmm4j_device_get(device);
-        r->device = device;
-        r->device_base = device_base;
+        r->bindings[slot] = (struct hmm4j_binding){device, device_base};
+        r->bound |= 1u << slot;
+        refresh_primary(r);
         register_host_locked(r);
+        rc = slot;
     }
     hmm4j_region_unlock(r);
     return rc;
@@ -376,6 +468,19 @@ HMM4J_EXPORT int64_t hmm4j_region_snapshot(struct hmm4j_region *r, uint8_t *stat
     uint64_t count = n < r->nblocks ? n : r->nblocks;
     for (uint64_t i = 0; i < count; i++)
         states[i] = state_of(r, i);
+    return (int64_t)count;
+}
+
+HMM4J_EXPORT int64_t hmm4j_region_snapshot_valid(struct hmm4j_region *r, uint8_t *masks, uint64_t n)
+{
+    if (!r || !masks)
+        return -EINVAL;
+    uint64_t count = n < r->nblocks ? n : r->nblocks;
+    /* Under the lock: a migration changes a block's state and mask together. */
+    hmm4j_region_lock(r);
+    for (uint64_t i = 0; i < count; i++)
+        masks[i] = r->valid ? mask_of(r, i) : 0;
+    hmm4j_region_unlock(r);
     return (int64_t)count;
 }
 
@@ -414,43 +519,65 @@ HMM4J_EXPORT void hmm4j_region_set_prefetch(struct hmm4j_region *r, uint64_t max
     hmm4j_region_unlock(r);
 }
 
-static uint8_t target_state(uint8_t current, int direction, int intent)
+/* Where a block of `current` state, valid on `mask`, ends up; `slot` is the binding a move to the device targets. */
+static void target_of(uint8_t current, uint8_t mask, int direction, int intent, int slot, uint8_t *state,
+                      uint8_t *new_mask)
 {
+    uint8_t bit = (uint8_t)(1u << slot);
     if (direction == HMM4J_TO_DEVICE) {
-        if (intent & HMM4J_INTENT_WRITE)
-            return HMM4J_BLOCK_DEVICE;
-        return current == HMM4J_BLOCK_DEVICE ? HMM4J_BLOCK_DEVICE : HMM4J_BLOCK_SHARED;
+        /* A writer's copy is the only valid one: every other copy is stale once its kernel ran. */
+        if (intent & HMM4J_INTENT_WRITE) {
+            *state = HMM4J_BLOCK_DEVICE;
+            *new_mask = bit;
+        } else {
+            *state = current == HMM4J_BLOCK_DEVICE ? HMM4J_BLOCK_DEVICE : HMM4J_BLOCK_SHARED;
+            *new_mask = mask | bit;
+        }
+        return;
     }
-    if (intent & HMM4J_INTENT_WRITE)
-        return HMM4J_BLOCK_HOST;
-    return current == HMM4J_BLOCK_HOST ? HMM4J_BLOCK_HOST : HMM4J_BLOCK_SHARED;
+    if (intent & HMM4J_INTENT_WRITE) {
+        *state = HMM4J_BLOCK_HOST;
+        *new_mask = 0;
+    } else {
+        *state = current == HMM4J_BLOCK_HOST ? HMM4J_BLOCK_HOST : HMM4J_BLOCK_SHARED;
+        *new_mask = mask;
+    }
 }
 
-static bool needs_copy(uint8_t current, int direction, int intent)
+static bool needs_copy(uint8_t current, uint8_t mask, int direction, int intent, int slot)
 {
     if (direction == HMM4J_TO_DEVICE)
-        return current == HMM4J_BLOCK_HOST && (intent & HMM4J_INTENT_READ);
+        return (intent & HMM4J_INTENT_READ) && !(mask & (1u << slot));
     if (intent & HMM4J_INTENT_DISCARD)
         return false;
     /* The host always gets the bytes back: a host write may cover only part of a block. */
     return current == HMM4J_BLOCK_DEVICE;
 }
 
-static int copy_run(struct hmm4j_region *r, uint64_t first, uint64_t count, int direction, bool async)
+/*
+ * Copies a run to binding `slot` (to the device: from the host, or from binding `from` >= 0, peer to peer) or home
+ * from binding `from`.
+ */
+static int copy_run(struct hmm4j_region *r, uint64_t first, uint64_t count, int direction, int slot, int from,
+                    bool async)
 {
     uint64_t offset = first << r->block_shift;
     uint64_t bytes = count << r->block_shift;
-    uint64_t device_addr = r->device_base + offset;
-    if (direction == HMM4J_TO_DEVICE && async) {
-        uint64_t event = 0;
-        int rc = hmm4j_device_do_to_device_async(r->device, device_addr, r->engine + offset, bytes,
-                                                 r->host_registered, &event);
-        if (rc == 0 && event)
-            track_upload_locked(r, event);
-        return rc;
+    if (direction == HMM4J_TO_DEVICE) {
+        struct hmm4j_device *dev = device_of(r, slot);
+        uint64_t device_addr = r->bindings[slot].base + offset;
+        if (from >= 0)
+            return hmm4j_device_do_peer(dev, device_addr, device_of(r, from), r->bindings[from].base + offset, bytes);
+        if (async) {
+            uint64_t event = 0;
+            int rc = hmm4j_device_do_to_device_async(dev, device_addr, r->engine + offset, bytes, pinned_with(r, slot),
+                                                     &event);
+            if (rc == 0 && event)
+                track_upload_locked(r, dev, event);
+            return rc;
+        }
+        return hmm4j_device_do_to_device(dev, device_addr, r->engine + offset, bytes, pinned_with(r, slot));
     }
-    if (direction == HMM4J_TO_DEVICE)
-        return hmm4j_device_do_to_device(r->device, device_addr, r->engine + offset, bytes, r->host_registered);
     /*
      * Under a host budget the holes of the run are charged first, wherever they come from: a block that never had
      * pages (written on the device from the start) takes them just as a reclaimed one does. Pages that were never given
@@ -466,25 +593,29 @@ static int copy_run(struct hmm4j_region *r, uint64_t first, uint64_t count, int 
             return rc;
         }
     }
-    return hmm4j_device_do_to_host(r->device, r->engine + offset, device_addr, bytes, r->host_registered);
+    return hmm4j_device_do_to_host(device_of(r, from), r->engine + offset, r->bindings[from].base + offset, bytes,
+                                   pinned_with(r, from));
 }
 
 /*
- * Applies the final state and protection to blocks [first, first+count) that share `target`;
+ * Applies the final state and mask to blocks [first, first+count) that share `target`;
  * `protection_now` is the user view's current protection of the run (mprotect is skipped when equal);
- * `keep_host` keeps the host pages of blocks that become DEVICE. Protection first, state after (DESIGN.md invariant 8). When the run's mprotect fails (the mapping
- * limit), each block is tried alone; a block that still fails takes `fallback`, the state its unchanged
- * protection says, and is marked failed in `outcome` (indexed from `first`, may be NULL).
- * Returns 0 or the first protection error; *committed counts the blocks that reached `target`.
+ * `release` gives back the host pages of blocks that become DEVICE. Protection first, state after (DESIGN.md
+ * invariant 8). When the run's mprotect fails (the mapping limit), each block is tried alone; a block that still
+ * fails takes `fallback` / `fallback_mask`, what its unchanged protection says, and is marked failed in `outcome`
+ * (indexed from `first`, may be NULL). Returns 0 or the first protection error; *committed counts the blocks that
+ * reached `target`.
  */
-static int commit_run(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t target, int protection_now,
-                      bool keep_host, uint8_t fallback, uint8_t *outcome, uint8_t committed_bits, uint64_t *committed)
+static int commit_run(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t target, uint8_t target_mask,
+                      int protection_now, bool release, uint8_t fallback, uint8_t fallback_mask, uint8_t *outcome,
+                      uint8_t committed_bits, uint64_t *committed)
 {
-    bool release = target == HMM4J_BLOCK_DEVICE && !keep_host;
     int rc = protection_now == protection_of(target) ? 0 : protect_blocks(r, first, count, target);
     if (rc == 0) {
-        for (uint64_t b = first; b < first + count; b++)
+        for (uint64_t b = first; b < first + count; b++) {
             set_state(r, b, target);
+            set_mask(r, b, target_mask);
+        }
         if (release)
             release_host_backing(r, first, count);
         if (outcome)
@@ -499,6 +630,7 @@ static int commit_run(struct hmm4j_region *r, uint64_t first, uint64_t count, ui
         /* Blocks the failed call did change are already at `target`: mprotect of them is a no-op. */
         bool done = protect_blocks(r, b, 1, target) == 0;
         set_state(r, b, done ? target : fallback);
+        set_mask(r, b, done ? target_mask : fallback_mask);
         if (done && release)
             release_host_backing(r, b, 1);
         if (outcome)
@@ -523,10 +655,11 @@ static void restore_run(struct hmm4j_region *r, uint64_t first, uint64_t count, 
 }
 
 /*
- * Collect, copy, finalize on [first, first+n) with the region lock held.
- * Runs of consecutive blocks with the same action are copied in one call.
+ * Collect, copy, finalize on [first, first+n) with the region lock held; `slot` is the bound binding a move to the
+ * device targets (ignored home: each run comes from a binding its blocks are valid on). Runs of consecutive blocks
+ * with the same state and the same valid copies are copied in one call.
  */
-static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, int direction, int intent,
+static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, int direction, int intent, int slot,
                           int cause, uint8_t *outcome, uint64_t *moved_blocks)
 {
     int result = 0;
@@ -535,19 +668,21 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
      * Home: host pages are about to be written or made writable. A copy into them on a device whose copies run in
      * queue order starts only after the uploads before it have read them; making them writable needs the wait.
      */
-    bool copy_follows_uploads = r->device && r->device->ops->copies_follow_launches;
+    bool copy_follows_uploads = r->upload && r->upload_device->ops->copies_follow_launches;
     if (direction == HMM4J_TO_HOST && ((intent & HMM4J_INTENT_WRITE) || !copy_follows_uploads))
         settle_uploads_locked(r);
     uint64_t b = first;
     while (b < first + n) {
-        /* collect: the longest run from b with the same current state */
+        /* collect: the longest run from b with the same current state and copies */
         uint8_t current = state_of(r, b);
+        uint8_t mask = mask_of(r, b);
         uint64_t end = b + 1;
-        while (end < first + n && state_of(r, end) == current)
+        while (end < first + n && state_of(r, end) == current && mask_of(r, end) == mask)
             end++;
         uint64_t count = end - b;
-        uint8_t target = target_state(current, direction, intent);
-        if (target == current) {
+        uint8_t target, target_mask;
+        target_of(current, mask, direction, intent, slot, &target, &target_mask);
+        if (target == current && target_mask == mask) {
             b = end;
             continue;
         }
@@ -555,7 +690,11 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
         int protection_now = protection_of(current);
         /* What a block whose final protection change fails can honestly say it is. */
         uint8_t fallback = current;
-        bool copy = needs_copy(current, direction, intent);
+        uint8_t fallback_mask = mask;
+        bool copy = needs_copy(current, mask, direction, intent, slot);
+        /* To the device from the host where it is valid, else from a device that holds the block. */
+        int from = direction == HMM4J_TO_HOST || current == HMM4J_BLOCK_DEVICE ? (mask ? source_of(r, mask) : -1) : -1;
+        bool peer = copy && direction == HMM4J_TO_DEVICE && from >= 0;
         bool copied = false;
         if (copy) {
             /* Host writers must not change bytes while they travel to the device. */
@@ -563,8 +702,10 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
                 rc = protect_blocks(r, b, count, HMM4J_BLOCK_SHARED);
                 protection_now = protection_of(HMM4J_BLOCK_SHARED);
             }
+            if (rc == 0 && direction == HMM4J_TO_HOST && from < 0)
+                rc = -EIO; /* a DEVICE block valid nowhere: cannot happen while the masks hold */
             if (rc == 0) {
-                rc = copy_run(r, b, count, direction, (intent & HMM4J_INTENT_ASYNC) != 0);
+                rc = copy_run(r, b, count, direction, slot, from, (intent & HMM4J_INTENT_ASYNC) != 0);
                 copied = rc == 0;
                 /* A read-ahead skipped for the host budget copied nothing and failed nothing. */
                 if (rc != 0 && rc != -EDQUOT)
@@ -586,11 +727,15 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
             continue;
         }
         /* Read-only host pages over a fresh device copy are a valid SHARED block. */
-        if (copied && direction == HMM4J_TO_DEVICE)
+        if (copied && direction == HMM4J_TO_DEVICE && current != HMM4J_BLOCK_DEVICE) {
             fallback = HMM4J_BLOCK_SHARED;
+            fallback_mask = mask | (uint8_t)(1u << slot);
+        }
         /* finalize (commit) */
         uint64_t committed = 0;
-        rc = commit_run(r, b, count, target, protection_now, (intent & HMM4J_INTENT_KEEP_HOST) != 0, fallback,
+        bool release = target == HMM4J_BLOCK_DEVICE && current != HMM4J_BLOCK_DEVICE &&
+                       !(intent & HMM4J_INTENT_KEEP_HOST);
+        rc = commit_run(r, b, count, target, target_mask, protection_now, release, fallback, fallback_mask,
                         outcome ? outcome + (b - first) : NULL, copy ? HMM4J_MIGRATE_COPIED : HMM4J_MIGRATE_CHANGED,
                         &committed);
         if (rc != 0 && result == 0)
@@ -599,7 +744,10 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
             uint64_t bytes = committed << r->block_shift;
             count = committed;
             moved += count;
-            if (direction == HMM4J_TO_DEVICE) {
+            if (peer) {
+                HMM4J_STAT_ADD(r->stats, blocks_peer, count);
+                HMM4J_STAT_ADD(r->stats, bytes_peer, bytes);
+            } else if (direction == HMM4J_TO_DEVICE) {
                 HMM4J_STAT_ADD(r->stats, blocks_to_device, count);
                 HMM4J_STAT_ADD(r->stats, bytes_to_device[cause], bytes);
             } else {
@@ -631,7 +779,8 @@ HMM4J_EXPORT int hmm4j_migrate(struct hmm4j_migrate *m)
         ((m->intent & HMM4J_INTENT_KEEP_HOST) && m->direction != HMM4J_TO_DEVICE) ||
         ((m->intent & HMM4J_INTENT_DISCARD) && m->direction != HMM4J_TO_HOST) ||
         ((m->intent & HMM4J_INTENT_ASYNC) && m->direction != HMM4J_TO_DEVICE) ||
-        m->cause < 0 || m->cause >= HMM4J_CAUSE_COUNT)
+        m->cause < 0 || m->cause >= HMM4J_CAUSE_COUNT ||
+        (m->direction == HMM4J_TO_DEVICE && (m->binding < 0 || m->binding >= HMM4J_MAX_BINDINGS)))
         return -EINVAL;
     /* A block written on the device would have to come home into pages that cannot be written. */
     if (r->read_only && m->direction == HMM4J_TO_DEVICE && (m->intent & HMM4J_INTENT_WRITE))
@@ -646,11 +795,12 @@ HMM4J_EXPORT int hmm4j_migrate(struct hmm4j_migrate *m)
     } else {
         hmm4j_region_lock(r);
     }
-    if (!r->device) {
+    if (!r->device || (m->direction == HMM4J_TO_DEVICE && !(r->bound & (1u << m->binding)))) {
         rc = -EINVAL;
     } else {
         uint64_t moved = 0;
-        rc = migrate_locked(r, m->first_block, m->nblocks, m->direction, m->intent, m->cause, m->state, &moved);
+        rc = migrate_locked(r, m->first_block, m->nblocks, m->direction, m->intent, m->binding, m->cause, m->state,
+                            &moved);
         m->moved_blocks = moved;
         m->moved_bytes = moved << r->block_shift;
     }
@@ -670,16 +820,65 @@ HMM4J_EXPORT int hmm4j_region_unbind(struct hmm4j_region *r, int32_t cause)
     int rc = 0;
     if (r->device) {
         uint64_t moved = 0;
-        rc = migrate_locked(r, 0, r->nblocks, HMM4J_TO_HOST, HMM4J_INTENT_WRITE, cause, NULL, &moved);
+        rc = migrate_locked(r, 0, r->nblocks, HMM4J_TO_HOST, HMM4J_INTENT_WRITE, 0, cause, NULL, &moved);
         if (rc == 0) {
             hmm4j_region_unpin_locked(r);
-            hmm4j_device_put(r->device);
-            r->device = NULL;
-            r->device_base = UINT64_MAX;
+            for (int i = 0; i < HMM4J_MAX_BINDINGS; i++)
+                if (r->bound & (1u << i))
+                    hmm4j_device_put(device_of(r, i));
+            r->bound = 0;
+            refresh_primary(r);
         }
     }
     if (rc == 0 && r->shared)
         hmm4j_shared_release_locked(r);
+    hmm4j_region_unlock(r);
+    return rc;
+}
+
+/*
+ * Blocks whose only valid copy is on the leaving binding come home (HOST: nothing else holds them); blocks valid
+ * elsewhere too only lose that copy. All of it before the binding goes, so a failed copy detaches nothing.
+ */
+HMM4J_EXPORT int hmm4j_region_unbind_device(struct hmm4j_region *r, struct hmm4j_device *device, int32_t cause)
+{
+    if (!r || !device || cause < 0 || cause >= HMM4J_CAUSE_COUNT)
+        return -EINVAL;
+    hmm4j_region_lock(r);
+    int slot = slot_of(r, device);
+    if (slot < 0 || r->bound == (1u << slot)) {
+        hmm4j_region_unlock(r);
+        /* Not bound there (nothing to do), or its last binding: the whole unbind, shared regions' release included. */
+        return slot < 0 ? 0 : hmm4j_region_unbind(r, cause);
+    }
+    uint8_t bit = (uint8_t)(1u << slot);
+    int rc = 0;
+    uint64_t b = 0;
+    while (b < r->nblocks && rc == 0) {
+        if (mask_of(r, b) != bit) {
+            b++;
+            continue;
+        }
+        uint64_t end = b + 1;
+        while (end < r->nblocks && mask_of(r, end) == bit)
+            end++;
+        uint64_t moved = 0;
+        rc = migrate_locked(r, b, end - b, HMM4J_TO_HOST, HMM4J_INTENT_WRITE, slot, cause, NULL, &moved);
+        b = end;
+    }
+    if (rc == 0) {
+        for (b = 0; b < r->nblocks; b++)
+            set_mask(r, b, mask_of(r, b) & (uint8_t)~bit);
+        if (r->upload_device == device)
+            settle_uploads_locked(r);
+        if (r->host_registered && r->pinned_slot == slot)
+            hmm4j_region_unpin_locked(r);
+        r->bound &= ~(1u << slot);
+        r->bindings[slot] = (struct hmm4j_binding){NULL, 0};
+        hmm4j_device_put(device);
+        refresh_primary(r);
+        register_host_locked(r);
+    }
     hmm4j_region_unlock(r);
     return rc;
 }
@@ -704,10 +903,14 @@ HMM4J_EXPORT int hmm4j_region_launch_enqueued(struct hmm4j_region *r)
             b++;
             continue;
         }
-        uint64_t end = b + hmm4j_region_run_of(r, b, HMM4J_BLOCK_SHARED, UINT64_MAX);
+        /* The copies stay where they are: the kernel's device holds each block, the host copy goes stale. */
+        uint8_t mask = mask_of(r, b);
+        uint64_t end = b + 1;
+        while (end < r->nblocks && state_of(r, end) == HMM4J_BLOCK_SHARED && mask_of(r, end) == mask)
+            end++;
         uint64_t committed = 0;
-        int rc = commit_run(r, b, end - b, HMM4J_BLOCK_DEVICE, protection_of(HMM4J_BLOCK_SHARED), true,
-                            HMM4J_BLOCK_SHARED, NULL, 0, &committed);
+        int rc = commit_run(r, b, end - b, HMM4J_BLOCK_DEVICE, mask, protection_of(HMM4J_BLOCK_SHARED), false,
+                            HMM4J_BLOCK_SHARED, mask, NULL, 0, &committed);
         if (rc != 0 && result == 0)
             result = rc;
         b = end;
@@ -848,7 +1051,7 @@ static void serve_pending_locked(struct hmm4j_region *r)
                 end++;
             uint64_t moved = 0;
             migrate_locked(r, blocks[i].block, blocks[end - 1].block - blocks[i].block + 1, HMM4J_TO_HOST,
-                           blocks[i].write ? HMM4J_INTENT_WRITE : HMM4J_INTENT_READ, HMM4J_CAUSE_FAULT, NULL, &moved);
+                           blocks[i].write ? HMM4J_INTENT_WRITE : HMM4J_INTENT_READ, 0, HMM4J_CAUSE_FAULT, NULL, &moved);
             i = end;
         }
     }
@@ -910,7 +1113,7 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
     r->keep_first = block;
     r->keep_end = block + 1 + extra;
     for (int attempt = 0; attempt < FAULT_COPY_ATTEMPTS; attempt++) {
-        rc = migrate_locked(r, block, 1, HMM4J_TO_HOST, intent, HMM4J_CAUSE_FAULT, NULL, &moved);
+        rc = migrate_locked(r, block, 1, HMM4J_TO_HOST, intent, 0, HMM4J_CAUSE_FAULT, NULL, &moved);
         if (rc == 0)
             break;
     }
@@ -918,7 +1121,7 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
         uint64_t prefetched = 0;
         /* Failure here is harmless (no room in the host budget, too): the blocks stay DEVICE and fault on their own. */
         r->readahead = true;
-        if (migrate_locked(r, block + 1, extra, HMM4J_TO_HOST, HMM4J_INTENT_READ, HMM4J_CAUSE_PREFETCH, NULL,
+        if (migrate_locked(r, block + 1, extra, HMM4J_TO_HOST, HMM4J_INTENT_READ, 0, HMM4J_CAUSE_PREFETCH, NULL,
                            &prefetched) == 0)
             HMM4J_STAT_ADD(r->stats, prefetched_blocks, prefetched);
         r->readahead = false;
@@ -942,5 +1145,7 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
 int hmm4j_region_migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, int direction, int intent,
                                 int cause, uint64_t *moved_blocks)
 {
-    return migrate_locked(r, first, n, direction, intent, cause, NULL, moved_blocks);
+    /* To the device: the lowest bound binding (the host tier's write-back, a shared region's only one). */
+    int slot = r->bound ? __builtin_ctz(r->bound) : 0;
+    return migrate_locked(r, first, n, direction, intent, slot, cause, NULL, moved_blocks);
 }

@@ -6,7 +6,9 @@ package io.hmm4j;
  * host RAM the host tier gave back (pages of blocks whose bytes were also on the device), by its own choice or for blocks
  * coming home; {@code hostMemoryFailures} counts copies home that found no host memory even then (the blocks stayed on
  * the device). {@code batchedFaults} are faults (counted in {@code readFaults}/{@code writeFaults} too) that found
- * another thread serving a fault of the same array and were served by its copy (fault batching).
+ * another thread serving a fault of the same array and were served by its copy (fault batching). {@code blocksPeer} and
+ * {@code bytesPeer} were copied device to device (a launch or prefetch on one device of blocks only another device
+ * held; peer to peer where the backend can, else through host memory), counted apart from {@code bytesToDevice}.
  */
 public record HeapStats(
         long readFaults,
@@ -26,7 +28,9 @@ public record HeapStats(
         long launches,
         long reclaimedBytes,
         long batchedFaults,
-        long hostMemoryFailures) {
+        long hostMemoryFailures,
+        long blocksPeer,
+        long bytesPeer) {
 
     public HeapStats {
         bytesToDeviceByCause = bytesToDeviceByCause.clone();
@@ -65,9 +69,10 @@ public record HeapStats(
 
     @Override
     public String toString() {
-        return String.format("faults %d (read %d, write %d), to device %d B, to host %d B, fault time %.3f ms,"
-                        + " prefetched blocks %d, evictions %d, launches %d",
-                faults(), readFaults, writeFaults, bytesToDevice(), bytesToHost(), faultNanos / 1e6, prefetchedBlocks,
+        return String.format("faults %d (read %d, write %d), to device %d B, to host %d B, device to device %d B,"
+                        + " fault time %.3f ms, prefetched blocks %d, evictions %d, launches %d",
+                faults(), readFaults, writeFaults, bytesToDevice(), bytesToHost(), bytesPeer, faultNanos / 1e6,
+                prefetchedBlocks,
                 evictions, launches);
     }
 }

@@ -144,7 +144,7 @@ final class LaunchPlanner {
                     Placement outcome;
                     try {
                         for (ManagedArray array : arrays)
-                            if (array.boundDevice != null)
+                            if (!array.bindings.isEmpty())
                                 placement.evict(array, MigrationCause.LAUNCH);
                         long[] address = new long[1];
                         outcome = placement.allocateEvicting(ds, bytes, launch, address);
@@ -200,7 +200,7 @@ final class LaunchPlanner {
                 if (migrates)
                     for (Map.Entry<ManagedArray, Access> e : access.entrySet())
                         if (e.getValue().reads())
-                            migrator.migrate(e.getKey(), 0, e.getKey().region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE,
+                            migrator.migrate(e.getKey(), ds, 0, e.getKey().region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE,
                                     hmm4j_h.HMM4J_INTENT_READ | hmm4j_h.HMM4J_INTENT_ASYNC, MigrationCause.LAUNCH,
                                     null);
                 for (Map.Entry<ManagedArray, Access> e : access.entrySet())
@@ -212,10 +212,10 @@ final class LaunchPlanner {
                 // Then written blocks go to the device, keeping their host pages until the kernel is enqueued.
                 if (migrates)
                     for (ManagedArray array : launch.written)
-                        handOver(launch, array, access.get(array));
+                        handOver(launch, array, access.get(array), ds);
                 for (Map.Entry<ManagedArray, Access> e : access.entrySet()) {
                     ManagedArray array = e.getKey();
-                    long address = migrates ? array.deviceAddress : array.segment.address();
+                    long address = migrates ? array.bindings.get(ds).address() : array.segment.address();
                     buffers.put(array, new KernelArgument.Buffer(address, array.byteSize(), e.getValue(), array.segment));
                 }
             } catch (RuntimeException | Error e) {
@@ -272,12 +272,13 @@ final class LaunchPlanner {
      * A read-write array is copied again where a host write made a block HOST since the copy-in (the engine's
      * lock was free in between); that copy is one of the undone changes too.
      */
-    private void handOver(Launch launch, ManagedArray array, Access mode) {
+    private void handOver(Launch launch, ManagedArray array, Access mode, ManagedHeap.DeviceState ds) {
         MemorySegment outcome = Arena.ofAuto().allocate(array.region.blockCount());
         launch.handedOver.put(array, outcome);
         int intent = (mode.reads() ? hmm4j_h.HMM4J_INTENT_READ : 0) | hmm4j_h.HMM4J_INTENT_WRITE
                 | hmm4j_h.HMM4J_INTENT_KEEP_HOST;
-        migrator.migrate(array, 0, array.region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.LAUNCH, outcome);
+        migrator.migrate(array, ds, 0, array.region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.LAUNCH,
+                outcome);
     }
 
     /**

@@ -66,13 +66,13 @@ final class LaunchTracker {
      * not known, which the launch reports (the blocks themselves are valid on the host again).
      */
     private static void settleUploads(Launch launch, ManagedArray array) {
-        if (array.destroyed || array.boundDevice == null)
+        if (array.destroyed || array.bindings.isEmpty())
             return;
         int rc = array.region.settleUploads();
         if (rc < 0 && launch.failure == null)
-            launch.failure = new DeviceException("copying " + array + " to " + array.boundDevice.device.id()
+            launch.failure = new DeviceException("copying " + array + " to " + launch.device.device.id()
                     + " for the launch failed after it was enqueued: " + NativeErrors.describe(rc),
-                    array.boundDevice.device.id(), rc);
+                    launch.device.device.id(), rc);
     }
 
     /**
@@ -177,11 +177,16 @@ final class LaunchTracker {
         }
     }
 
-    /** A launch other than {@code self} that holds arrays on {@code ds} and is (or is not) still being placed; lock held. */
+    /**
+     * A launch other than {@code self} that holds memory on {@code ds} and is (or is not) still being placed; lock
+     * held. Its own device's, or any array of it that has memory on {@code ds} too (a launch on another device pins
+     * its arrays' copies everywhere until it completes).
+     */
     Launch launchOn(ManagedHeap.DeviceState ds, Launch self, boolean placing) {
         for (ManagedArray array : live.values())
             for (Launch launch : array.inFlight)
-                if (launch != self && launch.device == ds && launch.placing == placing)
+                if (launch != self && launch.placing == placing
+                        && (launch.device == ds || array.bindings.containsKey(ds)))
                     return launch;
         return null;
     }

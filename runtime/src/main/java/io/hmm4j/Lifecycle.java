@@ -100,10 +100,9 @@ final class Lifecycle {
             // more of that once the device memory is freed and maybe another array's. This waits for a write-back
             // in progress (it holds the region's lock).
             array.region.setHostSpill(false);
-            if (array.region.sharedName() != null && array.boundDevice != null)
+            if (array.region.sharedName() != null && !array.bindings.isEmpty())
                 mapped.bringSharedHome(array);
-            if (array.boundDevice != null)
-                placement.freeDeviceMemory(array);
+            placement.freeDeviceMemory(array);
             hostTier.forget(array.region);
             for (ManagedHeap.DeviceState ds : devices)
                 ds.forget(array);

@@ -23,10 +23,12 @@ public abstract sealed class ManagedArray implements AutoCloseable
     MemoryGroup group; // set once, before the array is published
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    // Guarded by heap.lock: device placement and launch bookkeeping.
-    ManagedHeap.DeviceState boundDevice;
-    long deviceAddress;
-    long deviceBytes;
+    /** The array's memory on one device: where it is, and the engine's slot for it ({@code hmm4j_migrate.binding}). */
+    record Binding(long address, long bytes, int slot) {}
+
+    // Guarded by heap.lock: device placement and launch bookkeeping. Devices the array has memory on, in binding order;
+    // each block is valid on some of them (the engine's masks, Residency).
+    final java.util.Map<ManagedHeap.DeviceState, Binding> bindings = new java.util.LinkedHashMap<>(2);
     /** Host and device memory are freed (the arena, the region); set once, under the heap's lock. */
     boolean destroyed;
     /** Launches that use this array and have not completed; while any exist the array cannot be evicted or freed. */

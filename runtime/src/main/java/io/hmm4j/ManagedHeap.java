@@ -460,8 +460,10 @@ public final class ManagedHeap implements AutoCloseable {
     }
 
     /**
-     * A hint: makes bytes {@code [offset, offset + length)} valid at {@code where} now rather than on first use.
-     * The host copy stays readable (SHARED) when data moves to a device; moving home makes blocks SHARED too.
+     * A hint: makes bytes {@code [offset, offset + length)} valid at {@code where} now rather than on first use
+     * (read intent): the blocks covering them gain a copy there, and every copy they had stays valid. To a device,
+     * a block valid on the host is copied from the host, one only devices hold device to device; the host copy stays
+     * readable (SHARED). Home, blocks become SHARED.
      *
      * @throws IndexOutOfBoundsException if the range is outside the array
      * @throws IllegalArgumentException for a bad device index or an array of another heap
@@ -480,10 +482,13 @@ public final class ManagedHeap implements AutoCloseable {
     /**
      * Moves the blocks covering bytes {@code [offset, offset + length)} so that only {@code where} holds them, as
      * Linux's migrate-to-device and cudaMemPrefetchAsync do: to a device, the host pages become inaccessible (the
-     * next host access faults the block home); to the host, the device copies are invalid (the next launch copies
-     * the blocks again). Counted as prefetch traffic. On a coherent device nothing moves.
+     * next host access faults the block home) and other devices' copies invalid; to the host, every device copy is
+     * invalid (the next launch copies the blocks again). Blocks not yet valid at a device destination come from the
+     * host where it holds them, else device to device. Counted as prefetch traffic. On a coherent device nothing
+     * moves.
      *
-     * @throws IndexOutOfBoundsException if the range is outside the array
+     * @throws IndexOutOfBoundsException if the range is outside the array, {@code offset} or {@code length} is
+     *     negative, or {@code offset + length} overflows
      * @throws IllegalArgumentException for a bad device index, an array of another heap, or a READ_ONLY file
      *     mapping moved to a device (its blocks can be copied there with {@link #prefetch}, not moved)
      * @throws IllegalStateException if the array or the heap is closed
@@ -582,8 +587,21 @@ public final class ManagedHeap implements AutoCloseable {
         synchronized (lock) {
             // Under the lock: a concurrent close cannot free the state array while it is read.
             array.ensureAlive();
-            DeviceState ds = array.boundDevice;
-            return new Residency(blockSize, ds == null ? null : ds.device.id(), array.region.snapshot());
+            BlockState[] states = array.region.snapshot();
+            long[] masks = new long[states.length];
+            if (!array.bindings.isEmpty()) {
+                // The engine's bits are binding slots; the public ones are the heap's device indexes.
+                long[] bySlot = new long[hmm4j_h.HMM4J_MAX_BINDINGS];
+                for (Map.Entry<DeviceState, ManagedArray.Binding> e : array.bindings.entrySet())
+                    bySlot[e.getValue().slot()] = 1L << devices.indexOf(e.getKey());
+                byte[] valid = array.region.snapshotValid();
+                for (int b = 0; b < masks.length; b++)
+                    for (int slot = 0, bits = valid[b] & 0xff; bits != 0; slot++, bits >>>= 1)
+                        if ((bits & 1) != 0)
+                            masks[b] |= bySlot[slot];
+            }
+            int[] holders = array.bindings.keySet().stream().mapToInt(devices::indexOf).sorted().toArray();
+            return new Residency(blockSize, states, masks, holders);
         }
     }
 
@@ -601,7 +619,7 @@ public final class ManagedHeap implements AutoCloseable {
                 hmm4j_stats.copy_errors(stats), hmm4j_stats.migrations(stats), hmm4j_stats.migrate_ns(stats),
                 placement.evictions(), live.size(), planner.launches(),
                 hostTier.reclaimedBytes() + hmm4j_stats.host_reclaimed_bytes(stats), hmm4j_stats.batched_faults(stats),
-                hmm4j_stats.host_reserve_failures(stats));
+                hmm4j_stats.host_reserve_failures(stats), hmm4j_stats.blocks_peer(stats), hmm4j_stats.bytes_peer(stats));
     }
 
     /** Device memory in use by arrays on device {@code deviceIndex} (0 for coherent devices). */

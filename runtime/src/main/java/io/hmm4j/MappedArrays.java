@@ -170,7 +170,7 @@ final class MappedArrays {
         if (rc >= 0)
             return;
         String call = "hmm4j_region_force(array " + array.id + ")";
-        ManagedHeap.DeviceState ds = array.boundDevice;
+        ManagedHeap.DeviceState ds = array.bindings.isEmpty() ? null : array.bindings.keySet().iterator().next();
         if (ds != null && (rc == -5 || rc == -19 || rc == -12 || rc == -hmm4j_h.HMM4J_ENOHOSTMEM))
             NativeErrors.checkDevice(call, rc, ds.device.id(), ds.engine.lastError());
         if (rc == -hmm4j_h.HMM4J_EMAPLIMIT)

@@ -22,30 +22,36 @@ final class Migrator {
         this.blockSize = blockSize;
     }
 
-    void migrate(ManagedArray array, long firstBlock, long blocks, int direction, int intent, MigrationCause cause,
-                 MemorySegment outcome) {
+    /**
+     * Migrates blocks of {@code array}; {@code target} is the device a move to the device goes to (one the array is
+     * bound to), and is ignored for a move home, which copies each block from a device that holds it.
+     */
+    void migrate(ManagedArray array, ManagedHeap.DeviceState target, long firstBlock, long blocks, int direction,
+            int intent, MigrationCause cause, MemorySegment outcome) {
+        boolean toDevice = direction == hmm4j_h.HMM4J_TO_DEVICE;
+        ManagedHeap.DeviceState ds = toDevice ? target : array.bindings.keySet().iterator().next();
+        int slot = toDevice ? array.bindings.get(target).slot() : 0;
         MigrationEvent event = new MigrationEvent();
         event.begin();
         long[] moved = new long[2];
-        int rc = array.region.migrate(firstBlock, blocks, direction, intent, cause.code(), moved, outcome);
+        int rc = array.region.migrate(firstBlock, blocks, direction, intent, slot, cause.code(), moved, outcome);
         if (rc == -hmm4j_h.HMM4J_ENOHOSTMEM && reclaimForBlocksComingHome(blocks * blockSize)) {
             long[] movedBefore = moved.clone();
-            rc = array.region.migrate(firstBlock, blocks, direction, intent, cause.code(), moved, outcome);
+            rc = array.region.migrate(firstBlock, blocks, direction, intent, slot, cause.code(), moved, outcome);
             moved[0] += movedBefore[0];
             moved[1] += movedBefore[1];
         }
-        ManagedHeap.DeviceState ds = array.boundDevice;
         if (moved[0] > 0 && event.shouldCommit()) {
             event.arrayId = array.id;
-            event.device = ds.device.id();
-            event.direction = direction == hmm4j_h.HMM4J_TO_DEVICE ? "to_device" : "to_host";
+            event.device = toDevice || array.bindings.size() == 1 ? ds.device.id() : "any";
+            event.direction = toDevice ? "to_device" : "to_host";
             event.cause = cause.name().toLowerCase(java.util.Locale.ROOT);
             event.bytes = moved[1];
             event.blocks = moved[0];
             event.commit();
         }
         if (rc < 0) {
-            NativeErrors.checkDevice("hmm4j_migrate(" + (direction == hmm4j_h.HMM4J_TO_DEVICE ? "to device" : "to host")
+            NativeErrors.checkDevice("hmm4j_migrate(" + (toDevice ? "to device " + ds.device.id() : "to host")
                     + ", array " + array.id + ")", rc, ds.device.id(), ds.engine.lastError());
         }
     }

@@ -141,10 +141,10 @@ final class PlacementPolicy {
                 return;
             ManagedArray array = arrays.get(region);
             try {
-                if (array.boundDevice == null && !bindToFreeDevice(array))
+                if (array.bindings.isEmpty() && !bindToFreeDevice(array))
                     continue;
-                migrator.migrate(array, 0, region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, hmm4j_h.HMM4J_INTENT_READ,
-                        MigrationCause.EVICTION, null);
+                migrator.migrate(array, array.bindings.keySet().iterator().next(), 0, region.blockCount(),
+                        hmm4j_h.HMM4J_TO_DEVICE, hmm4j_h.HMM4J_INTENT_READ, MigrationCause.EVICTION, null);
                 hostTier.movedToDevice(region);
             } catch (DeviceException e) {
                 System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING,
@@ -171,15 +171,19 @@ final class PlacementPolicy {
     }
 
     /**
-     * Gives {@code array} device memory on {@code ds}, evicting least recently used idle arrays if the budget is
-     * full. {@code self} is the launch being placed ({@code null} for a prefetch).
+     * Gives {@code array} device memory on {@code ds} beside what it holds on other devices (its blocks' copies there
+     * stay valid: a launch on {@code ds} copies only blocks not valid on it), evicting least recently used idle arrays
+     * if the budget is full. {@code self} is the launch being placed ({@code null} for a prefetch).
      */
     Placement place(ManagedArray array, ManagedHeap.DeviceState ds, Launch self) {
         ds.used(array);
-        if (array.boundDevice == ds)
+        if (array.bindings.containsKey(ds))
             return Placement.DONE;
-        if (array.boundDevice != null)
+        // A shared array's attachment holds one device: the engine fences its blocks per process, not per device.
+        if (array.region.sharedName() != null && !array.bindings.isEmpty())
             evict(array, MigrationCause.EVICTION);
+        else if (array.bindings.size() >= hmm4j_h.HMM4J_MAX_BINDINGS)
+            evict(array, array.bindings.keySet().iterator().next(), MigrationCause.EVICTION);
         long bytes = array.region.size();
         long[] address = new long[1];
         Placement outcome = allocateEvicting(ds, bytes, self, address);
@@ -191,15 +195,14 @@ final class PlacementPolicy {
 
     /** Binds {@code array} to {@code bytes} at {@code address} on {@code ds}, freeing them if the engine refuses. */
     private static void bind(ManagedArray array, ManagedHeap.DeviceState ds, long address, long bytes) {
+        int slot;
         try {
-            array.region.bind(ds.engine.handle(), address);
+            slot = array.region.bind(ds.engine.handle(), address);
         } catch (RuntimeException e) {
             ds.budget.deallocate(address, bytes);
             throw e;
         }
-        array.boundDevice = ds;
-        array.deviceAddress = address;
-        array.deviceBytes = bytes;
+        array.bindings.put(ds, new ManagedArray.Binding(address, bytes, slot));
     }
 
     /**
@@ -216,10 +219,10 @@ final class PlacementPolicy {
                 address[0] = ds.budget.allocate(bytes);
                 return Placement.DONE;
             } catch (DeviceOutOfMemoryException full) {
-                ManagedArray victim = ds.victim(candidate -> candidate.boundDevice == ds
+                ManagedArray victim = ds.victim(candidate -> candidate.bindings.containsKey(ds)
                         && candidate.inFlight.isEmpty() && !candidate.destroyed).orElse(null);
                 if (victim != null) {
-                    evict(victim, MigrationCause.EVICTION);
+                    evict(victim, ds, MigrationCause.EVICTION);
                     continue;
                 }
                 Launch running = tracker.launchOn(ds, self, false);
@@ -235,24 +238,34 @@ final class PlacementPolicy {
         }
     }
 
-    /** Copies the array's device-only blocks home and frees its device memory. */
+    /** Takes the array off every device it holds memory on (device-only blocks come home). */
     void evict(ManagedArray array, MigrationCause cause) {
-        ManagedHeap.DeviceState ds = array.boundDevice;
-        int rc = array.region.unbind(cause.code());
+        for (ManagedHeap.DeviceState ds : List.copyOf(array.bindings.keySet()))
+            evict(array, ds, cause);
+    }
+
+    /**
+     * Takes the array off {@code ds}: blocks whose only valid copy is there are copied home, blocks valid elsewhere
+     * too only lose that copy; then its memory there is freed.
+     */
+    void evict(ManagedArray array, ManagedHeap.DeviceState ds, MigrationCause cause) {
+        int rc = array.region.unbind(ds.engine.handle(), cause.code());
         if (rc == -hmm4j_h.HMM4J_ENOHOSTMEM && migrator.reclaimForBlocksComingHome(array.region.size()))
-            rc = array.region.unbind(cause.code());
+            rc = array.region.unbind(ds.engine.handle(), cause.code());
         if (rc < 0)
-            NativeErrors.checkDevice("hmm4j_region_unbind", rc, ds.device.id(), ds.engine.lastError());
+            NativeErrors.checkDevice("hmm4j_region_unbind_device", rc, ds.device.id(), ds.engine.lastError());
         ds.evicted(array);
-        freeDeviceMemory(array);
+        ManagedArray.Binding binding = array.bindings.remove(ds);
+        ds.free(binding.address(), binding.bytes());
         if (cause == MigrationCause.EVICTION)
             evictions.incrementAndGet();
     }
 
+    /** Frees the array's device memory everywhere (its region is about to be destroyed or was unbound). */
     void freeDeviceMemory(ManagedArray array) {
-        ManagedHeap.DeviceState ds = array.boundDevice;
-        array.boundDevice = null;
-        ds.free(array.deviceAddress, array.deviceBytes);
+        for (Map.Entry<ManagedHeap.DeviceState, ManagedArray.Binding> e : array.bindings.entrySet())
+            e.getKey().free(e.getValue().address(), e.getValue().bytes());
+        array.bindings.clear();
     }
 
     /** {@link ManagedHeap#evacuate}: evicts every array on {@code ds}, waiting for launches that use them. */
@@ -262,13 +275,13 @@ final class PlacementPolicy {
             while (true) {
                 lock.ensureOpen();
                 for (ManagedArray array : live.values()) {
-                    if (array.boundDevice != ds || array.destroyed)
+                    if (!array.bindings.containsKey(ds) || array.destroyed)
                         continue;
                     if (!array.inFlight.isEmpty()) {
                         tracker.awaitOneUse(array);
                         continue restart;
                     }
-                    evict(array, MigrationCause.EVICTION);
+                    evict(array, ds, MigrationCause.EVICTION);
                 }
                 return;
             }
@@ -278,22 +291,26 @@ final class PlacementPolicy {
     /**
      * {@link ManagedHeap#prefetch}, {@link ManagedHeap#migrate} and {@link ManagedHeap#makeHostWritable}: once no
      * launch uses {@code array}, makes {@code blocks} blocks from {@code first} valid on {@code target} (the host if
-     * {@code null}) with the destination's {@code intent}, placing the array there first.
+     * {@code null}) with the destination's {@code intent}, placing the array there first. A read intent adds a copy
+     * (from the host, or from another device where only devices hold the block); a write intent leaves the
+     * destination the only holder.
      */
     void move(ManagedArray array, long first, long blocks, ManagedHeap.DeviceState target, int intent) {
         synchronized (lock) {
             while (true) {
                 tracker.awaitIdle(List.of(array));
                 if (target == null) {
-                    if (array.boundDevice != null)
-                        migrator.migrate(array, first, blocks, hmm4j_h.HMM4J_TO_HOST, intent, MigrationCause.PREFETCH, null);
+                    if (!array.bindings.isEmpty())
+                        migrator.migrate(array, null, first, blocks, hmm4j_h.HMM4J_TO_HOST, intent,
+                                MigrationCause.PREFETCH, null);
                     return;
                 }
                 if (target.device.coherent())
                     return;
                 Placement outcome = place(array, target, null);
                 if (outcome == Placement.DONE) {
-                    migrator.migrate(array, first, blocks, hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.PREFETCH, null);
+                    migrator.migrate(array, target, first, blocks, hmm4j_h.HMM4J_TO_DEVICE, intent,
+                            MigrationCause.PREFETCH, null);
                     return;
                 }
                 if (outcome == Placement.BACK_OFF)

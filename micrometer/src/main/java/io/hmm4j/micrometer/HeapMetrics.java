@@ -29,7 +29,8 @@ import java.util.function.ToLongFunction;
  *       {@code hmm4j.faults.count} ({@code access=read|write}); {@code hmm4j.faults.spurious} counts faults that
  *       found their block already valid (another thread served it first).</li>
  *   <li>{@code hmm4j.migrated} (bytes; {@code direction=to_device|to_host},
- *       {@code cause=fault|launch|prefetch|eviction}).</li>
+ *       {@code cause=fault|launch|prefetch|eviction}); {@code hmm4j.migrated.peer} (bytes): copied device to
+ *       device (a launch or prefetch on one device of blocks only another device held).</li>
  *   <li>{@code hmm4j.migrations} (function timer): migrate calls and their time; {@code hmm4j.copy.errors}.</li>
  *   <li>{@code hmm4j.memory.used}, {@code hmm4j.memory.budget} (gauges, bytes; {@code location=device},
  *       {@code device=<id>} e.g. {@code emulated:0}, {@code cuda:0}; and {@code location=host}: host RAM the
@@ -106,6 +107,8 @@ public final class HeapMetrics implements MeterBinder {
             counter(registry, "hmm4j.migrated", "Bytes copied between host and device", BaseUnits.BYTES,
                     stat(s -> s.bytesToHost(cause)), Tags.of("direction", "to_host", "cause", causeTag));
         }
+        counter(registry, "hmm4j.migrated.peer", "Bytes copied device to device", BaseUnits.BYTES,
+                stat(HeapStats::bytesPeer), Tags.empty());
         FunctionTimer.builder("hmm4j.migrations", heap, count(HeapStats::migrations), stat(HeapStats::migrateNanos),
                         TimeUnit.NANOSECONDS)
                 .description("Explicit migrations (launches, prefetches, evictions) and their time")

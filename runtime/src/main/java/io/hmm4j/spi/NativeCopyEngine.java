@@ -95,6 +95,19 @@ public final class NativeCopyEngine implements AutoCloseable {
     }
 
     /**
+     * Emulated devices only: prices copies to this device from another emulated device (device to device, direct)
+     * at {@code latencyNanos} plus bytes at {@code bytesPerSecond} (0: memcpy speed) instead of its own bus's price.
+     *
+     * @throws IllegalArgumentException for a negative value or a device that is not emulated
+     */
+    public void emulatedPeer(long latencyNanos, long bytesPerSecond) {
+        if (latencyNanos < 0 || bytesPerSecond < 0)
+            throw new IllegalArgumentException("peer latency and bandwidth must be >= 0");
+        NativeErrors.check("hmm4j_device_emulated_set_peer",
+                hmm4j_h.hmm4j_device_emulated_set_peer(handle(), latencyNanos, bytesPerSecond));
+    }
+
+    /**
      * Emulated devices only: runs {@code kernel}'s C body over {@code arguments} (checked against its
      * {@link BuiltinSignature} by the caller) after the copies to the device enqueued before. With {@code queued}
      * on a device created with overlap, the kernel is queued on the device's compute engine and the raw handle of

@@ -75,15 +75,15 @@ public final class ByteModel {
         return ops;
     }
 
-    private static float get(byte[] model, int index) {
+    static float get(byte[] model, int index) {
         return ByteBuffer.wrap(model).order(ByteOrder.nativeOrder()).getFloat(index * 4);
     }
 
-    private static void put(byte[] model, int index, float value) {
+    static void put(byte[] model, int index, float value) {
         ByteBuffer.wrap(model).order(ByteOrder.nativeOrder()).putFloat(index * 4, value);
     }
 
-    private static float maxAbs(byte[] model) {
+    static float maxAbs(byte[] model) {
         float max = 0;
         for (int i = 0; i < model.length / 4; i++)
             max = Math.max(max, Math.abs(get(model, i)));

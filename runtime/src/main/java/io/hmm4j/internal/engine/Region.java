@@ -244,13 +244,27 @@ public final class Region {
         return blockCount;
     }
 
-    public void bind(MemorySegment device, long deviceBase) {
-        NativeErrors.check("hmm4j_region_bind", hmm4j_h.hmm4j_region_bind(handle, device, deviceBase));
+    /**
+     * Adds a binding on {@code device} beside the region's others; returns its slot, what
+     * {@link #migrate(long, long, int, int, int, int, long[], MemorySegment)} names as the target.
+     *
+     * @throws IllegalStateException if bound to that device already or every slot is taken
+     */
+    public int bind(MemorySegment device, long deviceBase) {
+        return (int) NativeErrors.check("hmm4j_region_bind", hmm4j_h.hmm4j_region_bind(handle, device, deviceBase));
     }
 
-    /** Copies DEVICE blocks home and detaches; returns the negative errno on a copy failure (still bound). */
+    /** Copies DEVICE blocks home and detaches from every device; returns the negative errno on a copy failure (still bound). */
     public int unbind(int cause) {
         return hmm4j_h.hmm4j_region_unbind(handle, cause);
+    }
+
+    /**
+     * Detaches from {@code device} only: blocks whose only valid copy is there come home first. Returns the negative
+     * errno on a copy failure (still bound).
+     */
+    public int unbind(MemorySegment device, int cause) {
+        return hmm4j_h.hmm4j_region_unbind_device(handle, device, cause);
     }
 
     public boolean isBound() {
@@ -276,6 +290,12 @@ public final class Region {
     /** {@link #migrate(long, long, int, int, int, long[])} that also reports each block's outcome. */
     public int migrate(long firstBlock, long blocks, int direction, int intent, int cause, long[] movedOut,
                        MemorySegment outcome) {
+        return migrate(firstBlock, blocks, direction, intent, 0, cause, movedOut, outcome);
+    }
+
+    /** A migration whose move to the device targets binding {@code binding} (the slot {@link #bind} returned). */
+    public int migrate(long firstBlock, long blocks, int direction, int intent, int binding, int cause,
+                       long[] movedOut, MemorySegment outcome) {
         // Zeroed as a fresh allocation was: the out fields of a call that fails early must not be the last call's.
         MemorySegment request = MIGRATE_REQUEST.get().fill((byte) 0);
         hmm4j_migrate.region(request, handle);
@@ -284,6 +304,7 @@ public final class Region {
         hmm4j_migrate.direction(request, direction);
         hmm4j_migrate.intent(request, intent);
         hmm4j_migrate.cause(request, cause);
+        hmm4j_migrate.binding(request, binding);
         hmm4j_migrate.state(request, outcome == null ? MemorySegment.NULL : outcome);
         int rc = hmm4j_h.hmm4j_migrate(request);
         if (movedOut != null) {
@@ -303,9 +324,7 @@ public final class Region {
      *         {@link MemorySegment#toArray} does for a segment too large for an array)
      */
     public BlockState[] snapshot() {
-        if (blockCount > MAX_SNAPSHOT_BLOCKS)
-            throw new IllegalStateException("a snapshot of " + blockCount + " blocks does not fit in an array (at most "
-                    + MAX_SNAPSHOT_BLOCKS + "); use larger blocks");
+        checkSnapshotFits();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment states = arena.allocate(blockCount);
             long n = NativeErrors.check("hmm4j_region_snapshot", hmm4j_h.hmm4j_region_snapshot(handle, states, blockCount));
@@ -313,6 +332,23 @@ public final class Region {
             for (int i = 0; i < n; i++)
                 result[i] = BlockState.ofCode(states.get(ValueLayout.JAVA_BYTE, i));
             return result;
+        }
+    }
+
+    private void checkSnapshotFits() {
+        if (blockCount > MAX_SNAPSHOT_BLOCKS)
+            throw new IllegalStateException("a snapshot of " + blockCount + " blocks does not fit in an array (at most "
+                    + MAX_SNAPSHOT_BLOCKS + "); use larger blocks");
+    }
+
+    /** Per block, bit i set when binding slot i holds a valid copy; same size limit as {@link #snapshot()}. */
+    public byte[] snapshotValid() {
+        checkSnapshotFits();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment masks = arena.allocate(blockCount);
+            long n = NativeErrors.check("hmm4j_region_snapshot_valid",
+                    hmm4j_h.hmm4j_region_snapshot_valid(handle, masks, blockCount));
+            return masks.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
         }
     }
 

@@ -21,6 +21,7 @@ public final class hmm4j_h {
     public static final AddressLayout C_POINTER = ValueLayout.ADDRESS;
 
     public static final int HMM4J_ABI_VERSION = 1;
+    public static final int HMM4J_MAX_BINDINGS = 8;
     public static final int HMM4J_EMAPLIMIT = 4096;
     public static final int HMM4J_ENOHOSTMEM = 4097;
     public static final int HMM4J_BLOCK_HOST = 0;
@@ -663,6 +664,28 @@ public final class hmm4j_h {
         }
     }
 
+    private static final class hmm4j_region_unbind_device {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_POINTER, hmm4j_h.C_INT);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_unbind_device");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_region_unbind_device(struct hmm4j_region *region, struct hmm4j_device *device, int32_t cause)
+     * }
+     */
+    public static int hmm4j_region_unbind_device(MemorySegment region, MemorySegment device, int cause) {
+        var mh$ = hmm4j_region_unbind_device.HANDLE;
+        try {
+            return (int) mh$.invokeExact(region, device, cause);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static final class hmm4j_region_reclaim {
         static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_LONG, hmm4j_h.C_POINTER);
         static final MemorySegment ADDR = findOrThrow("hmm4j_region_reclaim");
@@ -898,6 +921,28 @@ public final class hmm4j_h {
         var mh$ = hmm4j_region_snapshot.HANDLE;
         try {
             return (long) mh$.invokeExact(region, states, n);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_snapshot_valid {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_LONG, hmm4j_h.C_POINTER, hmm4j_h.C_POINTER, hmm4j_h.C_LONG);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_snapshot_valid");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t hmm4j_region_snapshot_valid(struct hmm4j_region *region, uint8_t *masks, uint64_t n)
+     * }
+     */
+    public static long hmm4j_region_snapshot_valid(MemorySegment region, MemorySegment masks, long n) {
+        var mh$ = hmm4j_region_snapshot_valid.HANDLE;
+        try {
+            return (long) mh$.invokeExact(region, masks, n);
         } catch (Error | RuntimeException ex) {
             throw ex;
         } catch (Throwable ex$) {
@@ -1184,6 +1229,28 @@ public final class hmm4j_h {
         var mh$ = hmm4j_device_emulated_launch.HANDLE;
         try {
             return (int) mh$.invokeExact(device, kernel, args, nargs, event);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_device_emulated_set_peer {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_LONG, hmm4j_h.C_LONG);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_emulated_set_peer");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_device_emulated_set_peer(struct hmm4j_device *device, uint64_t latency_ns, uint64_t bytes_per_second)
+     * }
+     */
+    public static int hmm4j_device_emulated_set_peer(MemorySegment device, long latency_ns, long bytes_per_second) {
+        var mh$ = hmm4j_device_emulated_set_peer.HANDLE;
+        try {
+            return (int) mh$.invokeExact(device, latency_ns, bytes_per_second);
         } catch (Error | RuntimeException ex) {
             throw ex;
         } catch (Throwable ex$) {

@@ -12,7 +12,7 @@ import java.lang.foreign.MemorySegment;
  * struct hmm4j_migrate {
  *     struct hmm4j_region *region;
  *     uint64_t first_block, nblocks;
- *     int32_t direction, intent, cause, reserved;
+ *     int32_t direction, intent, cause, binding;
  *     uint8_t *state;
  *     uint64_t moved_blocks, moved_bytes;
  * }
@@ -29,7 +29,7 @@ public final class hmm4j_migrate {
             hmm4j_h.C_INT.withName("direction"),
             hmm4j_h.C_INT.withName("intent"),
             hmm4j_h.C_INT.withName("cause"),
-            hmm4j_h.C_INT.withName("reserved"),
+            hmm4j_h.C_INT.withName("binding"),
             hmm4j_h.C_POINTER.withName("state"),
             hmm4j_h.C_LONG.withName("moved_blocks"),
             hmm4j_h.C_LONG.withName("moved_bytes"))
@@ -40,7 +40,7 @@ public final class hmm4j_migrate {
     }
 
     public static final String[] FIELDS = {
-        "region", "first_block", "nblocks", "direction", "intent", "cause", "reserved", "state", "moved_blocks",
+        "region", "first_block", "nblocks", "direction", "intent", "cause", "binding", "state", "moved_blocks",
         "moved_bytes"
     };
 
@@ -54,6 +54,7 @@ public final class hmm4j_migrate {
     private static final long direction$OFFSET = offsetOf("direction");
     private static final long intent$OFFSET = offsetOf("intent");
     private static final long cause$OFFSET = offsetOf("cause");
+    private static final long binding$OFFSET = offsetOf("binding");
     private static final long state$OFFSET = offsetOf("state");
     private static final long moved_blocks$OFFSET = offsetOf("moved_blocks");
     private static final long moved_bytes$OFFSET = offsetOf("moved_bytes");
@@ -68,6 +69,7 @@ public final class hmm4j_migrate {
     public static void direction(MemorySegment struct, int value) { struct.set(hmm4j_h.C_INT, direction$OFFSET, value); }
     public static void intent(MemorySegment struct, int value) { struct.set(hmm4j_h.C_INT, intent$OFFSET, value); }
     public static void cause(MemorySegment struct, int value) { struct.set(hmm4j_h.C_INT, cause$OFFSET, value); }
+    public static void binding(MemorySegment struct, int value) { struct.set(hmm4j_h.C_INT, binding$OFFSET, value); }
     public static void state(MemorySegment struct, MemorySegment value) { struct.set(hmm4j_h.C_POINTER, state$OFFSET, value); }
     public static long moved_blocks(MemorySegment struct) { return struct.get(hmm4j_h.C_LONG, moved_blocks$OFFSET); }
     public static long moved_bytes(MemorySegment struct) { return struct.get(hmm4j_h.C_LONG, moved_bytes$OFFSET); }

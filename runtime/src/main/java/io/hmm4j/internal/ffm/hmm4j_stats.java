@@ -18,6 +18,7 @@ import java.lang.foreign.ValueLayout;
  *     uint64_t bytes_to_host[HMM4J_CAUSE_COUNT];
  *     uint64_t prefetched_blocks, copy_errors, migrate_ns, migrations, batched_faults;
  *     uint64_t host_reclaimed_bytes, host_reserve_failures;
+ *     uint64_t blocks_peer, bytes_peer;
  * }
  * }
  */
@@ -42,7 +43,9 @@ public final class hmm4j_stats {
             hmm4j_h.C_LONG.withName("migrations"),
             hmm4j_h.C_LONG.withName("batched_faults"),
             hmm4j_h.C_LONG.withName("host_reclaimed_bytes"),
-            hmm4j_h.C_LONG.withName("host_reserve_failures"))
+            hmm4j_h.C_LONG.withName("host_reserve_failures"),
+            hmm4j_h.C_LONG.withName("blocks_peer"),
+            hmm4j_h.C_LONG.withName("bytes_peer"))
         .withName("hmm4j_stats");
 
     public static GroupLayout layout() {
@@ -53,7 +56,8 @@ public final class hmm4j_stats {
     public static final String[] FIELDS = {
         "read_faults", "write_faults", "spurious_faults", "fault_ns", "blocks_to_device", "blocks_to_host",
         "bytes_to_device", "bytes_to_host", "prefetched_blocks", "copy_errors", "migrate_ns", "migrations",
-        "batched_faults", "host_reclaimed_bytes", "host_reserve_failures"
+        "batched_faults", "host_reclaimed_bytes", "host_reserve_failures",
+        "blocks_peer", "bytes_peer"
     };
 
     public static long offsetOf(String field) {
@@ -75,6 +79,8 @@ public final class hmm4j_stats {
     private static final long batched_faults$OFFSET = offsetOf("batched_faults");
     private static final long host_reclaimed_bytes$OFFSET = offsetOf("host_reclaimed_bytes");
     private static final long host_reserve_failures$OFFSET = offsetOf("host_reserve_failures");
+    private static final long blocks_peer$OFFSET = offsetOf("blocks_peer");
+    private static final long bytes_peer$OFFSET = offsetOf("bytes_peer");
 
     // The engine adds with atomics; volatile loads see the latest values from any thread.
     private static long load(MemorySegment struct, long offset) {
@@ -100,4 +106,6 @@ public final class hmm4j_stats {
     public static long batched_faults(MemorySegment struct) { return load(struct, batched_faults$OFFSET); }
     public static long host_reclaimed_bytes(MemorySegment struct) { return load(struct, host_reclaimed_bytes$OFFSET); }
     public static long host_reserve_failures(MemorySegment struct) { return load(struct, host_reserve_failures$OFFSET); }
+    public static long blocks_peer(MemorySegment struct) { return load(struct, blocks_peer$OFFSET); }
+    public static long bytes_peer(MemorySegment struct) { return load(struct, bytes_peer$OFFSET); }
 }

@@ -24,11 +24,20 @@ public final class EmulatedBackend implements Backend {
         long bandwidth = config.getLong("bandwidth", 0);
         long kernelBandwidth = config.getLong("kernel.bandwidth", 0);
         boolean overlap = config.getBoolean("overlap", true);
+        // Device to device (a block only another device holds): a bus of its own, by default the same price.
+        long peerLatency = config.getLong("peer.latency.ns", latency);
+        long peerBandwidth = config.getLong("peer.bandwidth", bandwidth);
         if (capacity <= 0)
             throw new IllegalArgumentException("setting capacity must be > 0: " + capacity);
+        if (peerLatency < 0 || peerBandwidth < 0)
+            throw new IllegalArgumentException("settings peer.latency.ns and peer.bandwidth must be >= 0: "
+                    + peerLatency + ", " + peerBandwidth);
         List<EmulatedDevice> list = new ArrayList<>();
-        for (int i = 0; i < count; i++)
-            list.add(new EmulatedDevice(i, capacity, latency, bandwidth, kernelBandwidth, overlap));
+        for (int i = 0; i < count; i++) {
+            EmulatedDevice device = new EmulatedDevice(i, capacity, latency, bandwidth, kernelBandwidth, overlap);
+            device.copyEngine().emulatedPeer(peerLatency, peerBandwidth);
+            list.add(device);
+        }
         this.devices = List.copyOf(list);
     }
 

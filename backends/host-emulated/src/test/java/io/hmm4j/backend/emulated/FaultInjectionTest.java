@@ -101,7 +101,7 @@ class FaultInjectionTest {
         device.injectAllocationFailures(Integer.MAX_VALUE);
         assertThatThrownBy(() -> heap.launch(BuiltinKernel.SCALE, N, Arg.readWrite(a), Arg.of(2f), Arg.of((long) N)))
                 .isInstanceOf(DeviceOutOfMemoryException.class).hasMessageContaining("injected");
-        assertThat(heap.residency(a).deviceId()).isNull();
+        assertThat(heap.residency(a).devices()).isEmpty();
         assertPattern(a, 1);
         device.injectAllocationFailures(0);
         heap.launch(BuiltinKernel.SCALE, N, Arg.readWrite(a), Arg.of(2f), Arg.of((long) N)).await();

@@ -44,10 +44,16 @@ class HostIoAndDevicesTest {
             assertThat(heap.devices()).hasSize(2);
             FloatArray a = heap.allocateFloats(3 * BLOCK / 4);
             heap.launchOn(0, BuiltinKernel.FILL, a.length(), Arg.write(a), Arg.of(3f), Arg.of(a.length())).await();
-            assertThat(heap.residency(a).deviceId()).isEqualTo("emulated:0");
+            assertThat(heap.residency(a).devices()).containsExactly(0);
             heap.launchOn(1, BuiltinKernel.SCALE, a.length(), Arg.readWrite(a), Arg.of(2f), Arg.of(a.length())).await();
-            assertThat(heap.residency(a).deviceId()).isEqualTo("emulated:1");
+            // Device 0's copy came over peer to peer, nothing through the host; the kernel's write left device 1 alone.
+            assertThat(heap.residency(a).devices()).containsExactly(0, 1);
+            assertThat(heap.residency(a).devicePicture()).isEqualTo("D1 D1 D1");
+            assertThat(heap.stats().bytesPeer()).isEqualTo(a.byteSize());
+            assertThat(heap.stats().bytesToHost()).isZero();
+            heap.evacuate(0);
             assertThat(heap.deviceBytesUsed(0)).isZero();
+            assertThat(heap.stats().bytesToHost()).isZero();
             assertThat(a.get(a.length() - 1)).isEqualTo(6f);
         }
     }
