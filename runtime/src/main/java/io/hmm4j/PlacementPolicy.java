@@ -181,7 +181,7 @@ final class PlacementPolicy {
      */
     Placement place(ManagedArray array, ManagedHeap.DeviceState ds, Launch self) {
         ds.used(array);
-        if (zeroCopy.place(array, ds, self != null))
+        if (zeroCopy.place(array, ds, self))
             return Placement.DONE;
         if (array.boundDevice == ds)
             return Placement.DONE;

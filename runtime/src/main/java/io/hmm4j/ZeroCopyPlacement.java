@@ -30,6 +30,8 @@ final class ZeroCopyPlacement {
         final int[] moves;
         int launches;
         long blockMoves;
+        /** The array's previous launch: if it wrote the array, blocks SHARED now were read home since. */
+        Launch last;
 
         Window(int blocks) {
             this.moves = new int[blocks];
@@ -109,11 +111,12 @@ final class ZeroCopyPlacement {
     }
 
     /**
-     * {@link PlacementPolicy#place}'s hook for an array pinned by a launch ({@code launch}) or a move: true when it
+     * {@link PlacementPolicy#place}'s hook for an array pinned by launch {@code self} (null: a move): true when it
      * is zero-copy (mapped for {@code ds} now, no device memory), after thrash control had its look at a launch.
      */
-    boolean place(ManagedArray array, ManagedHeap.DeviceState ds, boolean launch) {
-        if (launch && thrashControl && !array.region.isZeroCopy() && array.boundDevice == ds && thrashing(array, ds))
+    boolean place(ManagedArray array, ManagedHeap.DeviceState ds, Launch self) {
+        if (self != null && thrashControl && !array.region.isZeroCopy() && array.boundDevice == ds
+                && thrashing(array, ds, self))
             enterLocked(array);
         if (!array.region.isZeroCopy())
             return false;
@@ -122,11 +125,11 @@ final class ZeroCopyPlacement {
     }
 
     /**
-     * Counts the blocks a host write took back since the array's last launch on its device (HOST again: this launch
-     * copies them once more) and says whether one of them moved more than {@code thrashMoves} times in the window
+     * Counts the blocks a host access took back since the array's last launch on its device (HOST again: this launch
+     * copies them once more; or SHARED after a launch that wrote them: a host read copied them home) and says whether one of them moved more than {@code thrashMoves} times in the window
      * and the array is small enough that reading all of it over the bus costs less than the moves.
      */
-    private boolean thrashing(ManagedArray array, ManagedHeap.DeviceState ds) {
+    private boolean thrashing(ManagedArray array, ManagedHeap.DeviceState ds, Launch self) {
         if (array.region.isReadOnly() || array.region.sharedName() != null || array.region.isFileBacked()
                 || ds.device.zeroCopyUnavailabilityCause() != null)
             return false;
@@ -140,10 +143,12 @@ final class ZeroCopyPlacement {
             w.blockMoves = 0;
         }
         w.launches++;
+        boolean lastWrote = w.last != null && w.last.written.contains(array);
+        w.last = self;
         BlockState[] states = array.region.snapshot();
         int most = 0;
         for (int b = 0; b < states.length; b++) {
-            if (states[b] == BlockState.HOST) {
+            if (states[b] == BlockState.HOST || (lastWrote && states[b] == BlockState.SHARED)) {
                 w.blockMoves++;
                 most = Math.max(most, ++w.moves[b]);
             }
@@ -175,10 +180,20 @@ final class ZeroCopyPlacement {
     static void launchBegin(List<ManagedArray> arrays, ManagedHeap.DeviceState ds, Map<ManagedArray, Access> access) {
         io.hmm4j.spi.NativeCopyEngine engine = ds.device.copyEngine();
         MemorySegment device = engine == null ? MemorySegment.NULL : engine.handle();
+        /*
+         * A synchronous launch (emulated without overlap, coherent OpenCL) is over when launch() returns: protecting
+         * the view would only order other threads' accesses during the kernel, which these devices' migrating path
+         * does not order either (a fault there finds no queued kernel to wait for), and costs two protection
+         * changes per launch.
+         */
+        boolean protect = !ds.device.launchesAreSynchronous();
         int begun = 0;
         try {
             for (ManagedArray array : arrays) {
-                array.region.launchBegin(device, access.get(array).writes());
+                if (protect)
+                    array.region.launchBegin(device, access.get(array).writes());
+                else
+                    array.region.launchBegin();
                 begun++;
             }
         } catch (RuntimeException | Error e) {
