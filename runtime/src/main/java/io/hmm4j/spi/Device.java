@@ -43,7 +43,7 @@ public interface Device {
 
     /**
      * Zero-copy placement: makes {@code host} (an array's always-writable engine view) addressable by this device's
-     * kernels and returns the {@link KernelArgument.Buffer#deviceAddress()} that names it in a launch. The bytes stay
+     * kernels (by default through its {@link #copyEngine()}: {@link NativeCopyEngine#mapHost}) and returns the {@link KernelArgument.Buffer#deviceAddress()} that names it in a launch. The bytes stay
      * in host memory; kernels read and write them over the bus. The runtime calls {@link #unmapHost} before the
      * memory goes away.
      *
@@ -51,11 +51,16 @@ public interface Device {
      * @throws io.hmm4j.DeviceOutOfMemoryException if the device cannot map that much host memory now
      */
     default long mapHost(MemorySegment host) {
-        throw new UnsupportedOperationException(zeroCopyUnavailabilityCause());
+        String cause = zeroCopyUnavailabilityCause();
+        if (cause != null)
+            throw new UnsupportedOperationException(cause);
+        return copyEngine().mapHost(host);
     }
 
     /** Undoes {@link #mapHost}; {@code deviceAddress} is what it returned. */
-    default void unmapHost(MemorySegment host, long deviceAddress) {}
+    default void unmapHost(MemorySegment host, long deviceAddress) {
+        copyEngine().unmapHost(host);
+    }
 
     /** A kernel every backend provides. */
     Kernel builtin(BuiltinKernel which);

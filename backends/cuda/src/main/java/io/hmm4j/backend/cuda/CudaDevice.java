@@ -1,6 +1,5 @@
 package io.hmm4j.backend.cuda;
 
-import java.lang.foreign.MemorySegment;
 import io.hmm4j.BuiltinKernel;
 import io.hmm4j.DeviceException;
 import io.hmm4j.spi.BuiltinSignature;
@@ -244,24 +243,10 @@ public final class CudaDevice implements Device {
         return memory;
     }
 
-    /** Zero-copy placement: the engine page-locks and maps the host memory (cuMemHostRegister with DEVICEMAP). */
+    /** Zero-copy placement: the copy engine page-locks and maps the host memory (cuMemHostRegister with DEVICEMAP). */
     @Override
     public String zeroCopyUnavailabilityCause() {
         return null;
-    }
-
-    /**
-     * Registers {@code host} with the device (page-locked and mapped, under the heap's pinned-host limit) and returns
-     * its device pointer (cuMemHostGetDevicePointer): kernels read and write it over the bus.
-     */
-    @Override
-    public long mapHost(MemorySegment host) {
-        return copyEngine.mapHost(host);
-    }
-
-    @Override
-    public void unmapHost(MemorySegment host, long deviceAddress) {
-        copyEngine.unmapHost(host);
     }
 
     @Override

@@ -85,21 +85,10 @@ public final class EmulatedDevice implements Device {
         return copyEngine;
     }
 
-    /** Zero-copy placement: kernels read and write host memory directly, at the bus's bandwidth. */
+    /** Zero-copy placement: kernels read and write the engine view directly, paying the bus for the bytes they touch. */
     @Override
     public String zeroCopyUnavailabilityCause() {
         return null;
-    }
-
-    /** The engine view itself: built-in kernels pay the bus for the bytes they touch there, Java kernels too. */
-    @Override
-    public long mapHost(MemorySegment host) {
-        return copyEngine.mapHost(host);
-    }
-
-    @Override
-    public void unmapHost(MemorySegment host, long deviceAddress) {
-        copyEngine.unmapHost(host);
     }
 
     @Override
