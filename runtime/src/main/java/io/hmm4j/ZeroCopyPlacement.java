@@ -115,8 +115,7 @@ final class ZeroCopyPlacement {
      * is zero-copy (mapped for {@code ds} now, no device memory), after thrash control had its look at a launch.
      */
     boolean place(ManagedArray array, ManagedHeap.DeviceState ds, Launch self) {
-        if (self != null && thrashControl && !array.region.isZeroCopy() && array.boundDevice == ds
-                && thrashing(array, ds, self))
+        if (self != null && thrashControl && !array.region.isZeroCopy() && thrashing(array, ds, self))
             enterLocked(array);
         if (!array.region.isZeroCopy())
             return false;
@@ -137,14 +136,17 @@ final class ZeroCopyPlacement {
         if (blocks > Integer.MAX_VALUE / 4)
             return false;
         Window w = windows.computeIfAbsent(array, a -> new Window((int) blocks));
+        boolean lastWrote = w.last != null && w.last.written.contains(array);
+        w.last = self;
+        // Moves are counted between launches on the device the array stays bound to (an eviction is no thrashing).
+        if (array.boundDevice != ds)
+            return false;
         if (w.launches == thrashWindow) {
             java.util.Arrays.fill(w.moves, 0);
             w.launches = 0;
             w.blockMoves = 0;
         }
         w.launches++;
-        boolean lastWrote = w.last != null && w.last.written.contains(array);
-        w.last = self;
         BlockState[] states = array.region.snapshot();
         int most = 0;
         for (int b = 0; b < states.length; b++) {

@@ -146,13 +146,17 @@ public abstract class ZeroCopyConformanceTest {
         scale.await();
         assertThat(x.get(n - 1)).isEqualTo(5f);
         assertThat(x.get(0)).isEqualTo(6f);
-        // A kernel that only reads lets the host read meanwhile; a host write waits for it.
+        // A kernel that only reads lets the host read meanwhile (no fault); a host write is caught and waits for it.
         FloatArray out = heap.allocateFloats(1);
         Launch sum = heap.launch(BuiltinKernel.SUM, n, Arg.read(x), Arg.write(out), Arg.of((long) n));
+        long faults = heap.stats().faults();
         assertThat(x.get(1)).isEqualTo(6f);
-        x.set(0, 0f);
+        assertThat(heap.stats().faults()).isEqualTo(faults);
+        x.set(n - 1, 0f);
+        assertThat(heap.stats().faults()).isEqualTo(faults + 1);
         sum.await();
         assertThat((double) out.get(0)).isCloseTo(6.0 * (n - 1) + 5.0, within(1.0));
+        assertThat(x.get(n - 1)).isZero();
     }
 
     @Test

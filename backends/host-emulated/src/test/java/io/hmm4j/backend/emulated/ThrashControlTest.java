@@ -75,7 +75,8 @@ class ThrashControlTest {
             assertThat(event.getString("device")).isEqualTo("emulated:0");
             assertThat(event.getLong("arrayBytes")).isEqualTo(BLOCK);
             assertThat(event.getInt("mostMoves")).isEqualTo(3);
-            assertThat(event.getInt("launches")).isEqualTo(4);
+            // Counted from the second launch, the first on the device the array was already placed on.
+            assertThat(event.getInt("launches")).isEqualTo(3);
             assertThat(event.getString("action")).isEqualTo("zero_copy");
         });
     }
