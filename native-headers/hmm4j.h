@@ -678,6 +678,40 @@ int hmm4j_region_launch_enqueued(struct hmm4j_region *region);
 int hmm4j_region_fence_attach(struct hmm4j_region *region, struct hmm4j_fence *fence);
 void hmm4j_region_fence_detach(struct hmm4j_region *region, struct hmm4j_fence *fence);
 
+/*
+ * Zero-copy placement (region_zerocopy.c): the device addresses the region's engine view directly, nothing
+ * migrates and every block stays HOST. hmm4j_region_set_zero_copy(on) needs an unbound region whose blocks are all
+ * HOST (-EBUSY otherwise), not shared between processes nor served by userfaultfd (-EOPNOTSUPP), not a read-only
+ * file (-EACCES); off needs no zero-copy launch in flight (-EBUSY). hmm4j_region_is_zero_copy: 1, 0 or -EINVAL.
+ */
+int hmm4j_region_set_zero_copy(struct hmm4j_region *region, int32_t on);
+int32_t hmm4j_region_is_zero_copy(struct hmm4j_region *region);
+/*
+ * A launch on `device` (NULL: one without a copy engine) uses the zero-copy region: instead of
+ * hmm4j_region_launch_begin. The user view becomes read-only (`writes` 0) or PROT_NONE until the last such launch
+ * ends, so a host access faults and waits for the launches (their fences attached with hmm4j_region_fence_attach,
+ * or the device while one has none) and lifts the protection without a copy. Returns 0, -EINVAL (not zero-copy),
+ * -EBUSY (launches on another device in flight) or the protection error (nothing changed then). After the enqueue
+ * call _enqueued instead of hmm4j_region_launch_enqueued; at the end _end instead of hmm4j_region_launch_end
+ * (hmm4j_region_launch_abandoned as usual for a launch that failed before its kernel).
+ */
+int hmm4j_region_zero_copy_begin(struct hmm4j_region *region, struct hmm4j_device *device, int32_t writes);
+int hmm4j_region_zero_copy_enqueued(struct hmm4j_region *region);
+void hmm4j_region_zero_copy_end(struct hmm4j_region *region);
+/*
+ * Makes `bytes` of host memory at `host` (a region's engine view) addressable by kernels on `device` and returns
+ * the address they use: CUDA page-locks and maps it (cuMemHostRegister, cuMemHostGetDevicePointer) under the pinned
+ * limit (-ENOMEM when it is full or the driver refuses); the emulated device reads it at its bus bandwidth (its
+ * kernels pay the bus for the bytes they touch there; hmm4j_device_emulated_bus_wait for Java kernels). -EOPNOTSUPP
+ * for other devices (OpenCL wraps host memory in its own buffers). unmap undoes it (same host, bytes).
+ */
+int hmm4j_device_map_host(struct hmm4j_device *device, void *host, uint64_t bytes, uint64_t *device_addr);
+void hmm4j_device_unmap_host(struct hmm4j_device *device, void *host, uint64_t bytes);
+/* `bytes` when [addr, addr+bytes) lies in host memory mapped for the (emulated) device, else 0. */
+uint64_t hmm4j_device_host_mapped_bytes(struct hmm4j_device *device, uint64_t addr, uint64_t bytes);
+/* Emulated device: returns once moving `bytes` over its bus would be done, counted from `start_ns`. */
+int hmm4j_device_emulated_bus_wait(struct hmm4j_device *device, uint64_t start_ns, uint64_t bytes);
+
 /* Test hooks: how many waits drained the whole device, and how many waited for one launch's event. */
 uint64_t hmm4j_device_synchronizations(const struct hmm4j_device *device);
 uint64_t hmm4j_device_event_waits(const struct hmm4j_device *device);

@@ -51,6 +51,7 @@ struct cuda_api {
     CUresult (*event_destroy)(CUevent);
     CUresult (*host_register)(void *, size_t, unsigned int);
     CUresult (*host_unregister)(void *);
+    CUresult (*host_get_device_pointer)(CUdeviceptr *, void *, unsigned int);
     CUresult (*stream_wait_event)(CUstream, CUevent, unsigned int);
     /* Optional (NULL: device to device goes through host): peer to peer between two GPUs. */
     CUresult (*ctx_get_device)(cuda_ordinal *);
@@ -378,7 +379,8 @@ static int cuda_register_host(struct hmm4j_device *dev, void *host, size_t bytes
     CUresult rc = cu->api.ctx_push(cu->context);
     if (rc != CUDA_SUCCESS)
         return fold(dev, rc);
-    rc = cu->api.host_register(host, bytes, CU_MEMHOSTREGISTER_PORTABLE);
+    /* Mapped too, so zero-copy placement can address it (cuda_host_device_pointer); DMA is the same either way. */
+    rc = cu->api.host_register(host, bytes, CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_DEVICEMAP);
     cu->api.ctx_pop(&previous);
     return fold(dev, rc);
 }
@@ -393,6 +395,21 @@ static void cuda_unregister_host(struct hmm4j_device *dev, void *host)
     cu->api.ctx_pop(&previous);
 }
 
+static int cuda_host_device_pointer(struct hmm4j_device *dev, void *host, uint64_t *device_addr)
+{
+    struct cuda_device *cu = (struct cuda_device *)dev;
+    CUcontext previous;
+    CUresult rc = cu->api.ctx_push(cu->context);
+    if (rc != CUDA_SUCCESS)
+        return fold(dev, rc);
+    CUdeviceptr pointer = 0;
+    rc = cu->api.host_get_device_pointer(&pointer, host, 0);
+    cu->api.ctx_pop(&previous);
+    if (rc == CUDA_SUCCESS)
+        *device_addr = (uint64_t)pointer;
+    return fold(dev, rc);
+}
+
 static const struct hmm4j_device_ops cuda_ops = {
     .name = "cuda",
     .to_device = cuda_to_device,
@@ -400,6 +417,7 @@ static const struct hmm4j_device_ops cuda_ops = {
     .to_device_async = cuda_to_device_async,
     .register_host = cuda_register_host,
     .unregister_host = cuda_unregister_host,
+    .host_device_pointer = cuda_host_device_pointer,
     .zero = cuda_zero,
     .synchronize = cuda_synchronize,
     .wait_event = cuda_wait_event,
@@ -488,6 +506,7 @@ HMM4J_EXPORT int hmm4j_device_create_cuda(const char *libcuda_path, uint64_t con
     RESOLVE(event_destroy, "cuEventDestroy_v2");
     RESOLVE(host_register, "cuMemHostRegister_v2");
     RESOLVE(host_unregister, "cuMemHostUnregister");
+    RESOLVE(host_get_device_pointer, "cuMemHostGetDevicePointer_v2");
     RESOLVE(stream_wait_event, "cuStreamWaitEvent");
     *(void **)(&cu->api.ctx_get_device) = dlsym(cu->library, "cuCtxGetDevice");
     *(void **)(&cu->api.device_can_access_peer) = dlsym(cu->library, "cuDeviceCanAccessPeer");

@@ -81,6 +81,7 @@ struct emulated_device {
 };
 
 static struct emulated_device *emu_of(struct hmm4j_device *dev) { return (struct emulated_device *)dev; }
+static void emulated_destroy(struct hmm4j_device *dev);
 
 static void futex_wait(_Atomic uint32_t *word, uint32_t expected)
 {
@@ -266,14 +267,57 @@ static int64_t run_kernel(int32_t kernel, const uint64_t *a)
     }
 }
 
+/*
+ * Zero-copy placement (region_zerocopy.c): the bytes a kernel reads and writes in host memory mapped for the device
+ * cross the bus, at its bandwidth; arguments are {index, bytes} as run_kernel touches them.
+ */
+static uint64_t bus_bytes(struct emulated_device *emu, int32_t kernel, const uint64_t *a)
+{
+    struct {
+        int arg;
+        uint64_t bytes;
+    } use[3] = {{-1, 0}, {-1, 0}, {-1, 0}};
+    uint64_t grid = 4 * (uint64_t)(uint32_t)a[2] * (uint64_t)(uint32_t)a[3];
+    switch (kernel) {
+    case HMM4J_EMULATED_FILL: use[0].arg = 0, use[0].bytes = 4 * a[2]; break;
+    case HMM4J_EMULATED_SCALE: use[0].arg = 0, use[0].bytes = 8 * a[2]; break;
+    case HMM4J_EMULATED_AXPY: use[0].arg = 0, use[0].bytes = 4 * a[3], use[1].arg = 1, use[1].bytes = 8 * a[3]; break;
+    case HMM4J_EMULATED_DOT:
+        use[0].arg = 0, use[0].bytes = 4 * a[3], use[1].arg = 1, use[1].bytes = 4 * a[3], use[2].arg = 2, use[2].bytes = 4;
+        break;
+    case HMM4J_EMULATED_SUM: use[0].arg = 0, use[0].bytes = 4 * a[2], use[1].arg = 1, use[1].bytes = 4; break;
+    case HMM4J_EMULATED_STENCIL_2D: use[0].arg = 0, use[0].bytes = grid, use[1].arg = 1, use[1].bytes = grid; break;
+    default: return 0;
+    }
+    uint64_t total = 0;
+    for (int i = 0; i < 3; i++)
+        if (use[i].arg >= 0)
+            total += hmm4j_zero_copy_mapped_bytes(&emu->base, a[use[i].arg], use[i].bytes);
+    return total;
+}
+
 static int run_kernel_timed(struct emulated_device *emu, int32_t kernel, const uint64_t *args)
 {
     uint64_t start = hmm4j_now_ns();
+    uint64_t bus = emu->bytes_per_second ? bus_bytes(emu, kernel, args) : 0;
     int64_t bytes = run_kernel(kernel, args);
     if (bytes < 0)
         return -EINVAL;
-    if (emu->kernel_bytes_per_second)
-        wait_until(start, cost_of(0, emu->kernel_bytes_per_second, (size_t)bytes));
+    /* Device memory and the bus are read at once: the slower of the two bounds the kernel. */
+    uint64_t compute = emu->kernel_bytes_per_second ? cost_of(0, emu->kernel_bytes_per_second, (size_t)bytes) : 0;
+    uint64_t transfer = bus ? cost_of(0, emu->bytes_per_second, (size_t)bus) : 0;
+    if (compute || transfer)
+        wait_until(start, compute > transfer ? compute : transfer);
+    return 0;
+}
+
+HMM4J_EXPORT int hmm4j_device_emulated_bus_wait(struct hmm4j_device *dev, uint64_t start_ns, uint64_t bytes)
+{
+    if (!dev || dev->ops->destroy != emulated_destroy)
+        return -EINVAL;
+    struct emulated_device *emu = emu_of(dev);
+    if (emu->bytes_per_second && bytes)
+        wait_until(start_ns, cost_of(0, emu->bytes_per_second, (size_t)bytes));
     return 0;
 }
 

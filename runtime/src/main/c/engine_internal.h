@@ -28,6 +28,11 @@ struct hmm4j_device_ops {
     /* Optional (NULL): page-lock a host range for direct DMA, and undo it. */
     int (*register_host)(struct hmm4j_device *dev, void *host, size_t bytes);
     void (*unregister_host)(struct hmm4j_device *dev, void *host);
+    /*
+     * Optional (NULL: the device addresses host memory only if it is emulated): the address a kernel uses for host
+     * memory registered with register_host (zero-copy placement, region_zerocopy.c).
+     */
+    int (*host_device_pointer)(struct hmm4j_device *dev, void *host, uint64_t *device_addr);
     int (*zero)(struct hmm4j_device *dev, uint64_t device_addr, size_t bytes);
     int (*synchronize)(struct hmm4j_device *dev);
     /* Optional (NULL): wait for one recorded launch event, and free it (see fence.c). */
@@ -169,6 +174,12 @@ struct hmm4j_region {
     bool readahead;               /* the copy home being charged is a fault's read-ahead: skipped where no room is */
     /* region_shared.c: this process's attachment to a region shared between processes (NULL: not shared) */
     struct hmm4j_shared *shared;
+    /* region_zerocopy.c: the device addresses the engine view; nothing migrates, every block stays HOST */
+    bool zero_copy;
+    int32_t zc_launches;              /* zero-copy launches begun and not ended (region lock) */
+    uint8_t zc_state;                 /* the block state whose protection the user view has while they run */
+    bool zc_lowered;                  /* a fault lifted that protection before the launch's kernel was enqueued */
+    struct hmm4j_device *zc_device;   /* their device, referenced while any is in flight (NULL: none, or no engine) */
 };
 
 /* registry.c: regions the fault handler may serve, looked up without locks. */
@@ -241,6 +252,12 @@ int hmm4j_shared_lock_for_device(struct hmm4j_region *region, uint64_t first, ui
 void hmm4j_shared_release_locked(struct hmm4j_region *region);
 /* Stops the responder, gives back every held block and frees the slot (region unregistered first). */
 void hmm4j_shared_detach(struct hmm4j_region *region);
+
+/* region_zerocopy.c: serves a fault on a zero-copy region (lock held, released here): waits for the launches that use
+ * it and lifts the user view's protection, no copy. Returns 0 or -errno. */
+int hmm4j_zero_copy_serve_fault_locked(struct hmm4j_region *region, uint64_t block, bool write, uint64_t start_ns);
+/* region_zerocopy.c: `bytes` if [addr, addr+bytes) lies in host memory mapped for `dev` (emulated), else 0. */
+uint64_t hmm4j_zero_copy_mapped_bytes(struct hmm4j_device *dev, uint64_t addr, uint64_t bytes);
 
 /* floor.c: serves a fault in the benchmark floor's memory; false for any other address. */
 bool hmm4j_floor_serve(uintptr_t address);

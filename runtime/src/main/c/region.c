@@ -1068,6 +1068,9 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
     uint64_t entry = pending_entry(block, write);
     int slot = lock_for_fault(r, entry);
     bool batched = taken_by_batch(r, slot, entry);
+    /* Zero-copy placement (region_zerocopy.c): nothing to copy, the fault waits for the launches using the region. */
+    if (r->zero_copy)
+        return hmm4j_zero_copy_serve_fault_locked(r, block, write, start);
     /* userfaultfd's blocks carry no mprotect: undo what an unservable fault left (uffd.c), then serve as usual. */
     if (r->uffd && atomic_exchange(&r->uffd_fell_back, false))
         mprotect(r->user, r->size, PROT_READ | PROT_WRITE);

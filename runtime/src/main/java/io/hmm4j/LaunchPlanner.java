@@ -199,23 +199,26 @@ final class LaunchPlanner {
                 // Copies in first: a failure here leaves every block valid on the host, where it was.
                 if (migrates)
                     for (Map.Entry<ManagedArray, Access> e : access.entrySet())
-                        if (e.getValue().reads())
+                        if (e.getValue().reads() && !e.getKey().region.isZeroCopy())
                             migrator.migrate(e.getKey(), ds, 0, e.getKey().region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE,
                                     hmm4j_h.HMM4J_INTENT_READ | hmm4j_h.HMM4J_INTENT_ASYNC, MigrationCause.LAUNCH,
                                     null);
+                // A zero-copy array joins the written ones even when only read: its region holds the launch's fence,
+                // so that a host write waits for the kernel reading it.
                 for (Map.Entry<ManagedArray, Access> e : access.entrySet())
-                    if (e.getValue().writes())
+                    if (e.getValue().writes() || e.getKey().region.isZeroCopy())
                         launch.written.add(e.getKey());
-                for (ManagedArray array : launch.written)
-                    array.region.launchBegin();
+                ZeroCopyPlacement.launchBegin(launch.written, ds, access);
                 launch.begun = true;
                 // Then written blocks go to the device, keeping their host pages until the kernel is enqueued.
                 if (migrates)
                     for (ManagedArray array : launch.written)
-                        handOver(launch, array, access.get(array), ds);
+                        if (!array.region.isZeroCopy())
+                            handOver(launch, array, access.get(array), ds);
                 for (Map.Entry<ManagedArray, Access> e : access.entrySet()) {
                     ManagedArray array = e.getKey();
-                    long address = migrates ? array.bindings.get(ds).address() : array.segment.address();
+                    long address = array.region.isZeroCopy() ? ds.zeroCopyAddress(array)
+                            : migrates ? array.bindings.get(ds).address() : array.segment.address();
                     buffers.put(array, new KernelArgument.Buffer(address, array.byteSize(), e.getValue(), array.segment));
                 }
             } catch (RuntimeException | Error e) {

@@ -52,11 +52,49 @@ public final class ManagedHeap implements AutoCloseable {
     public static final long DEFAULT_BLOCK_SIZE = 64 * 1024;
     public static final long DEFAULT_PREFETCH_BLOCKS = 64;
     public static final long DEFAULT_POOL_CHUNK = 64L << 20;
+    /** Thrash control: a block that moves more often than this in a window ({@link Builder#thrashControl(int, int)}). */
+    public static final int DEFAULT_THRASH_MOVES = 4;
+    /** Thrash control: the window, in launches of the array. */
+    public static final int DEFAULT_THRASH_WINDOW = 8;
 
     /** A device of this heap: its tier (copy table, memory resource stack, eviction order) over the heap's arrays. */
     static final class DeviceState extends DeviceTier<ManagedArray> {
+        /** Zero-copy arrays mapped for this device and the address their launches pass; guarded by the heap's lock. */
+        private final Map<ManagedArray, Long> zeroCopy = new HashMap<>();
+
         DeviceState(Device device, long budget, long poolChunk) {
             super(device, budget, poolChunk);
+        }
+
+        /**
+         * The address that names zero-copy {@code array} in launches here, mapping its host memory on first use.
+         *
+         * @throws IllegalStateException if this device cannot address host memory
+         */
+        long zeroCopyAddress(ManagedArray array) {
+            Long address = zeroCopy.get(array);
+            if (address == null) {
+                String cause = device.zeroCopyUnavailabilityCause();
+                if (cause != null)
+                    throw new IllegalStateException(array + " is placed zero-copy, which " + device.id()
+                            + " cannot address: " + cause + "; launch it elsewhere or call placeMigrating first");
+                address = device.mapHost(array.region.engineView());
+                zeroCopy.put(array, address);
+            }
+            return address;
+        }
+
+        void unmapZeroCopy(ManagedArray array) {
+            Long address = zeroCopy.remove(array);
+            if (address != null)
+                device.unmapHost(array.region.engineView(), address);
+        }
+
+        /** Before the array's memory goes: the device lets go of its mapping too. */
+        @Override
+        public void forget(ManagedArray array) {
+            super.forget(array);
+            unmapZeroCopy(array);
         }
     }
 
@@ -65,6 +103,7 @@ public final class ManagedHeap implements AutoCloseable {
     private final Migrator migrator;
     private final PlacementPolicy placement;
     private final LaunchPlanner planner;
+    private final ZeroCopyPlacement zeroCopy;
     private final MappedArrays mapped;
     private final Lifecycle lifecycle;
     private final Allocator allocator;
@@ -108,6 +147,9 @@ public final class ManagedHeap implements AutoCloseable {
         this.tracker = new LaunchTracker(lock, live);
         this.migrator = new Migrator(hostTier, blockSize);
         this.placement = new PlacementPolicy(lock, tracker, migrator, hostTier, devices, live);
+        this.zeroCopy = new ZeroCopyPlacement(lock, tracker, placement, devices, blockSize, builder.thrashControl,
+                builder.thrashMoves, builder.thrashWindow);
+        placement.zeroCopy = zeroCopy;
         this.mapped = new MappedArrays(this, lock, tracker, blockSize, builder.prefetchBlocks, stats, nextId);
         this.lifecycle = new Lifecycle(lock, tracker, placement, mapped, hostTier, backend, devices, live);
         this.allocator = new Allocator(this, lock, placement, lifecycle, hostTier, stats, blockSize,
@@ -542,6 +584,63 @@ public final class ManagedHeap implements AutoCloseable {
     }
 
     /**
+     * Places {@code array} zero-copy: its bytes stay in host memory, which every device of the heap addresses
+     * directly over the bus (CUDA: page-locked mapped memory, under {@link Builder#pinnedHostLimit}; OpenCL: a
+     * CL_MEM_USE_HOST_PTR buffer; emulated: kernels read and write host memory at the bus's bandwidth). Nothing of it
+     * migrates any more: launches copy nothing in, host accesses never copy home. While a launch uses it the host
+     * may read it (if the kernel only reads) or must wait (the access faults and waits for the kernel, as for a
+     * migrating array). Blocks on a device come home first; waits for launches that use it. Undo with
+     * {@link #placeMigrating}, or a {@link #prefetch} or {@link #migrate} to a device.
+     *
+     * @throws IllegalArgumentException for an array of another heap, a READ_ONLY file mapping or an array shared
+     *     between processes (or served by userfaultfd)
+     * @throws IllegalStateException if the array or the heap is closed
+     * @throws UnsupportedOperationException if no device of the heap can address host memory
+     * @throws DeviceException if a copy home fails; the array stays where it was
+     */
+    public void placeZeroCopy(ManagedArray array) {
+        checkOwned(array);
+        try {
+            zeroCopy.enter(array);
+        } finally {
+            HeapLock.restoreInterrupt();
+        }
+    }
+
+    /**
+     * Ends zero-copy placement ({@link #placeZeroCopy}, or thrash control's): the array's blocks migrate again, the
+     * devices let go of its host memory. Waits for launches that use it; no-op for a migrating array.
+     *
+     * @throws IllegalArgumentException for an array of another heap
+     * @throws IllegalStateException if the array or the heap is closed
+     */
+    public void placeMigrating(ManagedArray array) {
+        checkOwned(array);
+        try {
+            zeroCopy.leave(array);
+        } finally {
+            HeapLock.restoreInterrupt();
+        }
+    }
+
+    /**
+     * Whether {@code array} is placed zero-copy, by {@link #placeZeroCopy} or by thrash control
+     * ({@link Builder#thrashControl(int, int)}).
+     *
+     * @throws IllegalStateException if the array is closed
+     */
+    public boolean isZeroCopy(ManagedArray array) {
+        checkOwned(array);
+        array.ensureAlive();
+        return array.region.isZeroCopy();
+    }
+
+    /** Arrays thrash control has placed zero-copy so far (also after the heap closed: the metric's last value). */
+    public long thrashSwitches() {
+        return zeroCopy.switches();
+    }
+
+    /**
      * Moves every array off device {@code deviceIndex} (device-only blocks are copied home) and frees their device
      * memory. Arrays stay usable and move back on their next launch there. Waits for launches that use them.
      *
@@ -735,6 +834,9 @@ public final class ManagedHeap implements AutoCloseable {
         private String userfaultfd;
         private long hostBudget;
         private long pinnedHostLimit = -1;
+        private boolean thrashControl = true;
+        private int thrashMoves = DEFAULT_THRASH_MOVES;
+        private int thrashWindow = DEFAULT_THRASH_WINDOW;
         private final Map<String, String> settings = new HashMap<>();
 
         private Builder() {}
@@ -830,6 +932,33 @@ public final class ManagedHeap implements AutoCloseable {
             if (bytes < 0)
                 throw new IllegalArgumentException("pinned host limit must be >= 0: " + bytes);
             this.pinnedHostLimit = bytes;
+            return this;
+        }
+
+        /**
+         * Thrash control (default on): at a launch, an array whose blocks a host write took back from the device since
+         * its previous launch there (they move again now) is counted per block; when one block moved more than
+         * {@code moves} times within {@code windowLaunches} launches of the array, and the array is at most
+         * {@value ZeroCopyPlacement#SIZE_FACTOR} times the bytes that moved per launch (reading all of it over the bus
+         * costs less than the moves), the array is placed zero-copy ({@link ManagedHeap#placeZeroCopy}): it stays in
+         * host memory the device addresses directly. Counted by {@link ManagedHeap#thrashSwitches()} (metric
+         * {@code hmm4j.thrashing}) and the JFR event {@code io.hmm4j.Thrashing}.
+         *
+         * @throws IllegalArgumentException if {@code moves < 1} or {@code windowLaunches <= moves}
+         */
+        public Builder thrashControl(int moves, int windowLaunches) {
+            if (moves < 1 || windowLaunches <= moves)
+                throw new IllegalArgumentException("thrash control needs moves >= 1 and a window of more launches than"
+                        + " moves: " + moves + " moves in " + windowLaunches + " launches");
+            this.thrashControl = true;
+            this.thrashMoves = moves;
+            this.thrashWindow = windowLaunches;
+            return this;
+        }
+
+        /** Turns thrash control ({@link #thrashControl(int, int)}) on (default) or off. */
+        public Builder thrashControl(boolean on) {
+            this.thrashControl = on;
             return this;
         }
 

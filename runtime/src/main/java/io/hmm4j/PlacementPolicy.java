@@ -34,6 +34,8 @@ final class PlacementPolicy {
     private final List<ManagedHeap.DeviceState> devices;
     private final Map<Long, ManagedArray> live;
     private final AtomicLong evictions = new AtomicLong();
+    /** Zero-copy placement and thrash control; set once by the heap right after construction. */
+    ZeroCopyPlacement zeroCopy;
 
     PlacementPolicy(HeapLock lock, LaunchTracker tracker, Migrator migrator, HostTier hostTier,
             List<ManagedHeap.DeviceState> devices, Map<Long, ManagedArray> live) {
@@ -131,6 +133,9 @@ final class PlacementPolicy {
             // A shared array's host pages are other processes' too: moving it would make them wait for it.
             if (array == null || array.destroyed || !array.inFlight.isEmpty() || array.region.sharedName() != null)
                 return MemoryGroup.DevicePolicy.NEVER;
+            // A zero-copy array lives in host memory by definition.
+            if (array.region.isZeroCopy())
+                return MemoryGroup.DevicePolicy.NEVER;
             // Making room for an allocation does not move arrays still being filled (it would move zeros).
             if (extraBytes > 0 && hostTier.unwritten(region))
                 return MemoryGroup.DevicePolicy.NEVER;
@@ -177,6 +182,8 @@ final class PlacementPolicy {
      */
     Placement place(ManagedArray array, ManagedHeap.DeviceState ds, Launch self) {
         ds.used(array);
+        if (zeroCopy.place(array, ds, self))
+            return Placement.DONE;
         if (array.bindings.containsKey(ds))
             return Placement.DONE;
         // A shared array's attachment holds one device: the engine fences its blocks per process, not per device.
@@ -305,6 +312,7 @@ final class PlacementPolicy {
                                 MigrationCause.PREFETCH, null);
                     return;
                 }
+                zeroCopy.leaveLocked(array);
                 if (target.device.coherent())
                     return;
                 Placement outcome = place(array, target, null);

@@ -39,6 +39,9 @@ import java.util.function.ToLongFunction;
  *       (CUDA), at most {@code ManagedHeap.Builder.pinnedHostLimit}.</li>
  *   <li>{@code hmm4j.reclaimed} (bytes): host pages the host tier gave back.</li>
  *   <li>{@code hmm4j.arrays.live} (gauge), {@code hmm4j.evictions}, {@code hmm4j.launches}.</li>
+ *   <li>{@code hmm4j.thrashing}: arrays thrash control placed zero-copy because their blocks kept moving between
+ *       host and device ({@code ManagedHeap.Builder.thrashControl}); each also a JFR event
+ *       {@code io.hmm4j.Thrashing} naming the array.</li>
  * </ul>
  * The meters hold the heap weakly (Micrometer's default); once it is closed, counters keep their last values and
  * gauges read NaN. Two heaps bound to one
@@ -119,6 +122,9 @@ public final class HeapMetrics implements MeterBinder {
         counter(registry, "hmm4j.evictions", "Arrays evicted from a full device", null,
                 stat(HeapStats::evictions), Tags.empty());
         counter(registry, "hmm4j.launches", "Kernel launches", null, stat(HeapStats::launches), Tags.empty());
+        // Counted in Java and kept after close: read directly, not through the engine's counters.
+        counter(registry, "hmm4j.thrashing", "Arrays thrash control placed zero-copy (their blocks kept moving"
+                + " between host and device)", null, ManagedHeap::thrashSwitches, Tags.empty());
         counter(registry, "hmm4j.reclaimed", "Host pages of device-valid blocks given back by the host tier",
                 BaseUnits.BYTES, stat(HeapStats::reclaimedBytes), Tags.empty());
         Tags hostTags = Tags.of("location", "host");

@@ -136,6 +136,20 @@ class HeapMetricsTest {
     }
 
     @Test
+    void thrashControlCountsArraysItPlacedZeroCopy() {
+        FloatArray x = heap.allocateFloats(BLOCK / Float.BYTES);
+        FloatArray out = heap.allocateFloats(1);
+        for (int i = 0; i < 8 && !heap.isZeroCopy(x); i++) {
+            x.set(i, 1f);
+            heap.launch(BuiltinKernel.SUM, x.length(), Arg.read(x), Arg.write(out), Arg.of(x.length())).await();
+        }
+        assertThat(heap.isZeroCopy(x)).isTrue();
+        assertThat(counter("hmm4j.thrashing")).isEqualTo(1);
+        heap.close();
+        assertThat(counter("hmm4j.thrashing")).isEqualTo(1);
+    }
+
+    @Test
     void everyMeterIsUnderHmm4jAndCarriesTheBinderTags() {
         assertThat(registry.getMeters()).isNotEmpty().allSatisfy(meter -> {
             assertThat(meter.getId().getName()).startsWith("hmm4j.");
@@ -144,7 +158,7 @@ class HeapMetricsTest {
         assertThat(registry.getMeters()).extracting(m -> m.getId().getName()).contains(
                 "hmm4j.faults", "hmm4j.faults.count", "hmm4j.migrated", "hmm4j.migrations", "hmm4j.memory.used",
                 "hmm4j.memory.budget", "hmm4j.memory.pinned", "hmm4j.arrays.live", "hmm4j.evictions", "hmm4j.launches",
-                "hmm4j.reclaimed");
+                "hmm4j.reclaimed", "hmm4j.thrashing");
         assertThat(registry.get("hmm4j.migrated").functionCounters()).hasSize(8);
         assertThat(registry.get("hmm4j.migrated").functionCounter().getId().getBaseUnit()).isEqualTo("bytes");
     }

@@ -1,6 +1,7 @@
 package io.hmm4j.spi;
 
 import io.hmm4j.BuiltinKernel;
+import java.lang.foreign.MemorySegment;
 import java.util.List;
 
 /** One device of a backend. Methods may be called from any thread unless stated otherwise. */
@@ -31,6 +32,35 @@ public interface Device {
 
     /** The native copy table the fault engine uses for this device. */
     NativeCopyEngine copyEngine();
+
+    /**
+     * Why this device cannot address host memory directly (zero-copy placement), or {@code null} when it can.
+     * Backends that can override this with {@code null} and implement {@link #mapHost}.
+     */
+    default String zeroCopyUnavailabilityCause() {
+        return "the " + id() + " backend does not implement zero-copy placement";
+    }
+
+    /**
+     * Zero-copy placement: makes {@code host} (an array's always-writable engine view) addressable by this device's
+     * kernels (by default through its {@link #copyEngine()}: {@link NativeCopyEngine#mapHost}) and returns the {@link KernelArgument.Buffer#deviceAddress()} that names it in a launch. The bytes stay
+     * in host memory; kernels read and write them over the bus. The runtime calls {@link #unmapHost} before the
+     * memory goes away.
+     *
+     * @throws UnsupportedOperationException if {@link #zeroCopyUnavailabilityCause()} is not {@code null}
+     * @throws io.hmm4j.DeviceOutOfMemoryException if the device cannot map that much host memory now
+     */
+    default long mapHost(MemorySegment host) {
+        String cause = zeroCopyUnavailabilityCause();
+        if (cause != null)
+            throw new UnsupportedOperationException(cause);
+        return copyEngine().mapHost(host);
+    }
+
+    /** Undoes {@link #mapHost}; {@code deviceAddress} is what it returned. */
+    default void unmapHost(MemorySegment host, long deviceAddress) {
+        copyEngine().unmapHost(host);
+    }
 
     /** A kernel every backend provides. */
     Kernel builtin(BuiltinKernel which);

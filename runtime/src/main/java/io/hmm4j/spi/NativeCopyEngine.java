@@ -146,6 +146,52 @@ public final class NativeCopyEngine implements AutoCloseable {
         }
     }
 
+    /**
+     * Zero-copy placement: makes {@code host} (a region's engine view) addressable by kernels on this device and
+     * returns the address they use ({@code hmm4j_device_map_host}): CUDA page-locks and maps it under the pinned
+     * limit ({@link #limitPinnedBytes}); an emulated device reads it over its bus. Undo with {@link #unmapHost}.
+     *
+     * @throws UnsupportedOperationException for a device whose engine cannot address host memory (OpenCL wraps it in
+     *     its own buffers)
+     * @throws io.hmm4j.DeviceOutOfMemoryException if the pinned limit is full or the driver refuses to lock the pages
+     * @throws io.hmm4j.DeviceException if the device is lost or closed
+     */
+    public long mapHost(MemorySegment host) {
+        Objects.requireNonNull(host, "host");
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.JAVA_LONG);
+            int rc = hmm4j_h.hmm4j_device_map_host(handle(), host, host.byteSize(), out);
+            if (rc == -95)
+                throw new UnsupportedOperationException(deviceId + " cannot address host memory from its copy engine");
+            if (rc == -12)
+                throw new io.hmm4j.DeviceOutOfMemoryException("cannot page-lock and map " + host.byteSize()
+                        + " bytes of host memory for " + deviceId + ": its pinned-host limit is full (" + pinnedBytes()
+                        + " bytes pinned; ManagedHeap.Builder.pinnedHostLimit) or the driver refused (error "
+                        + lastError() + ")", deviceId);
+            NativeErrors.checkDevice("hmm4j_device_map_host", rc, deviceId, lastError());
+            return out.get(ValueLayout.JAVA_LONG, 0);
+        }
+    }
+
+    /** Undoes {@link #mapHost} for the same segment. */
+    public void unmapHost(MemorySegment host) {
+        hmm4j_h.hmm4j_device_unmap_host(handle(), host, host.byteSize());
+    }
+
+    /** {@code bytes} if {@code [address, address + bytes)} lies in host memory {@link #mapHost mapped} here, else 0. */
+    public long hostMappedBytes(long address, long bytes) {
+        return hmm4j_h.hmm4j_device_host_mapped_bytes(handle(), address, bytes);
+    }
+
+    /**
+     * Emulated devices: returns once moving {@code bytes} over the device's bus, started at {@code startNanos}
+     * ({@link System#nanoTime()}: on Linux CLOCK_MONOTONIC, the engine's clock), would be done.
+     */
+    public void emulatedBusWait(long startNanos, long bytes) {
+        NativeErrors.check("hmm4j_device_emulated_bus_wait",
+                hmm4j_h.hmm4j_device_emulated_bus_wait(handle(), startNanos, bytes));
+    }
+
     /** Copies with libcuda in {@code context} (a CUcontext) on {@code stream} (a CUstream, 0 = default). */
     public static NativeCopyEngine cuda(String deviceId, String libcudaPath, long context, long stream) {
         try (Arena arena = Arena.ofConfined()) {

@@ -29,6 +29,8 @@ public final class Region {
     private final boolean fileBacked;
     private final boolean readOnly;
     private final String sharedName;
+    /** Zero-copy placement; changes only while no launch uses the region (the heap's lock). */
+    private volatile boolean zeroCopy;
 
     private Region(MemorySegment handle, boolean fileBacked, boolean readOnly) {
         this(handle, fileBacked, readOnly, null);
@@ -376,13 +378,66 @@ public final class Region {
         hmm4j_h.hmm4j_region_launch_begin(handle);
     }
 
+    /**
+     * {@link #launchBegin()} for a launch on {@code device} (a copy table's handle, or NULL) that reads and maybe
+     * writes this region; on a zero-copy region the user view is protected until the launch ends (a host access
+     * waits for it).
+     *
+     * @throws OutOfMemoryError if the protection cannot change (the mapping limit); nothing began then
+     */
+    public void launchBegin(MemorySegment device, boolean writes) {
+        if (!zeroCopy) {
+            launchBegin();
+            return;
+        }
+        int rc = hmm4j_h.hmm4j_region_zero_copy_begin(handle, device, writes ? 1 : 0);
+        if (rc == -hmm4j_h.HMM4J_EMAPLIMIT || rc == -12)
+            throw new OutOfMemoryError("hmm4j_region_zero_copy_begin failed: " + NativeErrors.describe(rc));
+        NativeErrors.check("hmm4j_region_zero_copy_begin", rc);
+    }
+
+    /**
+     * Zero-copy placement ({@code hmm4j_region_set_zero_copy}): the devices address the engine view, nothing
+     * migrates. Entering needs the region unbound with every block HOST; leaving needs no launch in flight.
+     *
+     * @throws IllegalStateException if the region is bound, not all HOST, or (leaving) in a launch
+     * @throws IllegalArgumentException for a region shared between processes, served by userfaultfd, or a
+     *     read-only file
+     */
+    public void setZeroCopy(boolean on) {
+        int rc = hmm4j_h.hmm4j_region_set_zero_copy(handle, on ? 1 : 0);
+        switch (-rc) {
+            case 0 -> zeroCopy = on;
+            case 16 -> throw new IllegalStateException("hmm4j_region_set_zero_copy(" + on + "): the region is "
+                    + (on ? "bound to a device or has blocks off the host" : "in a launch"));
+            case 95 -> throw new IllegalArgumentException("zero-copy placement is not available for an array shared"
+                    + " between processes or served by userfaultfd");
+            case 13 -> throw new IllegalArgumentException("zero-copy placement needs writable host memory: the array"
+                    + " maps a file READ_ONLY");
+            default -> NativeErrors.check("hmm4j_region_set_zero_copy", rc);
+        }
+    }
+
+    /** Whether the region is in zero-copy placement (see {@link #setZeroCopy}). */
+    public boolean isZeroCopy() {
+        return zeroCopy;
+    }
+
+    /** The engine's always-writable view of the region's memory (what zero-copy devices address). */
+    public MemorySegment engineView() {
+        return hmm4j_h.hmm4j_region_engine_base(handle).reinterpret(size);
+    }
+
     /** A launch begun here failed before its kernel was enqueued (it never calls {@link #launchEnqueued}). */
     public void launchAbandoned() {
         hmm4j_h.hmm4j_region_launch_abandoned(handle);
     }
 
     public void launchEnd() {
-        hmm4j_h.hmm4j_region_launch_end(handle);
+        if (zeroCopy)
+            hmm4j_h.hmm4j_region_zero_copy_end(handle);
+        else
+            hmm4j_h.hmm4j_region_launch_end(handle);
     }
 
     /**
@@ -400,7 +455,7 @@ public final class Region {
      * protection could not change (the mapping limit): that block keeps the old bytes.
      */
     public int launchEnqueued() {
-        return hmm4j_h.hmm4j_region_launch_enqueued(handle);
+        return zeroCopy ? hmm4j_h.hmm4j_region_zero_copy_enqueued(handle) : hmm4j_h.hmm4j_region_launch_enqueued(handle);
     }
 
     /**

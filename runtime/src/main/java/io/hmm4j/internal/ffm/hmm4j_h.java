@@ -1632,6 +1632,204 @@ public final class hmm4j_h {
         }
     }
 
+    private static final class hmm4j_region_set_zero_copy {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_INT);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_set_zero_copy");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_region_set_zero_copy(struct hmm4j_region *region, int32_t on)
+     * }
+     */
+    public static int hmm4j_region_set_zero_copy(MemorySegment region, int on) {
+        var mh$ = hmm4j_region_set_zero_copy.HANDLE;
+        try {
+            return (int) mh$.invokeExact(region, on);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_is_zero_copy {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_is_zero_copy");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t hmm4j_region_is_zero_copy(struct hmm4j_region *region)
+     * }
+     */
+    public static int hmm4j_region_is_zero_copy(MemorySegment region) {
+        var mh$ = hmm4j_region_is_zero_copy.HANDLE;
+        try {
+            return (int) mh$.invokeExact(region);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_zero_copy_begin {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_POINTER, hmm4j_h.C_INT);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_zero_copy_begin");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_region_zero_copy_begin(struct hmm4j_region *region, struct hmm4j_device *device, int32_t writes)
+     * }
+     */
+    public static int hmm4j_region_zero_copy_begin(MemorySegment region, MemorySegment device, int writes) {
+        var mh$ = hmm4j_region_zero_copy_begin.HANDLE;
+        try {
+            return (int) mh$.invokeExact(region, device, writes);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_zero_copy_enqueued {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_zero_copy_enqueued");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_region_zero_copy_enqueued(struct hmm4j_region *region)
+     * }
+     */
+    public static int hmm4j_region_zero_copy_enqueued(MemorySegment region) {
+        var mh$ = hmm4j_region_zero_copy_enqueued.HANDLE;
+        try {
+            return (int) mh$.invokeExact(region);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_region_zero_copy_end {
+        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_zero_copy_end");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void hmm4j_region_zero_copy_end(struct hmm4j_region *region)
+     * }
+     */
+    public static void hmm4j_region_zero_copy_end(MemorySegment region) {
+        var mh$ = hmm4j_region_zero_copy_end.HANDLE;
+        try {
+            mh$.invokeExact(region);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_device_map_host {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_POINTER, hmm4j_h.C_LONG, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_map_host");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_device_map_host(struct hmm4j_device *device, void *host, uint64_t bytes, uint64_t *device_addr)
+     * }
+     */
+    public static int hmm4j_device_map_host(MemorySegment device, MemorySegment host, long bytes, MemorySegment device_addr) {
+        var mh$ = hmm4j_device_map_host.HANDLE;
+        try {
+            return (int) mh$.invokeExact(device, host, bytes, device_addr);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_device_unmap_host {
+        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_POINTER, hmm4j_h.C_POINTER, hmm4j_h.C_LONG);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_unmap_host");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void hmm4j_device_unmap_host(struct hmm4j_device *device, void *host, uint64_t bytes)
+     * }
+     */
+    public static void hmm4j_device_unmap_host(MemorySegment device, MemorySegment host, long bytes) {
+        var mh$ = hmm4j_device_unmap_host.HANDLE;
+        try {
+            mh$.invokeExact(device, host, bytes);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_device_host_mapped_bytes {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_LONG, hmm4j_h.C_POINTER, hmm4j_h.C_LONG, hmm4j_h.C_LONG);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_host_mapped_bytes");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * uint64_t hmm4j_device_host_mapped_bytes(struct hmm4j_device *device, uint64_t addr, uint64_t bytes)
+     * }
+     */
+    public static long hmm4j_device_host_mapped_bytes(MemorySegment device, long addr, long bytes) {
+        var mh$ = hmm4j_device_host_mapped_bytes.HANDLE;
+        try {
+            return (long) mh$.invokeExact(device, addr, bytes);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_device_emulated_bus_wait {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_LONG, hmm4j_h.C_LONG);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_emulated_bus_wait");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_device_emulated_bus_wait(struct hmm4j_device *device, uint64_t start_ns, uint64_t bytes)
+     * }
+     */
+    public static int hmm4j_device_emulated_bus_wait(MemorySegment device, long start_ns, long bytes) {
+        var mh$ = hmm4j_device_emulated_bus_wait.HANDLE;
+        try {
+            return (int) mh$.invokeExact(device, start_ns, bytes);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static final class hmm4j_region_fence_attach {
         static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_POINTER);
         static final MemorySegment ADDR = findOrThrow("hmm4j_region_fence_attach");

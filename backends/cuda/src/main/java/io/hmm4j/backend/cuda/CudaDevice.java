@@ -243,6 +243,12 @@ public final class CudaDevice implements Device {
         return memory;
     }
 
+    /** Zero-copy placement: the copy engine page-locks and maps the host memory (cuMemHostRegister with DEVICEMAP). */
+    @Override
+    public String zeroCopyUnavailabilityCause() {
+        return null;
+    }
+
     @Override
     public NativeCopyEngine copyEngine() {
         return copyEngine;

@@ -239,6 +239,23 @@ public final class OpenClDevice implements Device {
         return engine;
     }
 
+    /** Zero-copy placement: a CL_MEM_USE_HOST_PTR buffer over the host memory (on a discrete device, mapped memory). */
+    @Override
+    public String zeroCopyUnavailabilityCause() {
+        return null;
+    }
+
+    /** Wraps {@code host} in a CL_MEM_USE_HOST_PTR buffer held in a slot of {@link #memory()}: its address names it. */
+    @Override
+    public long mapHost(MemorySegment host) {
+        return memory.mapHost(host);
+    }
+
+    @Override
+    public void unmapHost(MemorySegment host, long deviceAddress) {
+        memory.deallocate(deviceAddress, host.byteSize());
+    }
+
     @Override
     public Kernel builtin(BuiltinKernel which) {
         return builtins.get(Objects.requireNonNull(which, "which"));
@@ -433,7 +450,8 @@ public final class OpenClDevice implements Device {
 
     /** The cl_mem for an array argument, retained for the launch. */
     private cl_mem memOf(KernelArgument.Buffer buffer, Retained retained) {
-        if (!coherent)
+        // A zero-copy array is named by its buffer's slot even on a coherent device (its user view may be protected).
+        if (!coherent || OpenClMemory.isSlotAddress(buffer.deviceAddress()))
             return retained.add(memory.bufferFor(buffer.deviceAddress(), buffer.byteSize()));
         MemorySegment host = buffer.host();
         if (host.byteSize() > Integer.MAX_VALUE)

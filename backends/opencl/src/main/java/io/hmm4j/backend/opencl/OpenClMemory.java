@@ -82,6 +82,37 @@ final class OpenClMemory implements DeviceMemoryResource {
         return (long) slot << OFFSET_BITS;
     }
 
+    /**
+     * A CL_MEM_USE_HOST_PTR buffer over {@code host} in a free slot (zero-copy placement): kernels use the host memory
+     * itself (PoCL: no copy; a discrete device reads it over the bus). {@link #deallocate} releases it.
+     *
+     * @throws IllegalArgumentException for more than the 2 GiB JOCL can wrap as a host pointer
+     * @throws DeviceOutOfMemoryException if every slot is in use
+     */
+    synchronized long mapHost(java.lang.foreign.MemorySegment host) {
+        if (host.byteSize() > Integer.MAX_VALUE)
+            throw new IllegalArgumentException(deviceId + ": zero-copy placement of " + host.byteSize()
+                    + " bytes is above the 2 GiB JOCL can wrap as a host pointer");
+        Integer slot = freeSlots.poll();
+        if (slot == null)
+            throw new DeviceOutOfMemoryException("all " + (SLOTS - 1) + " buffer slots of " + deviceId + " are in use", deviceId);
+        int[] status = new int[1];
+        cl_mem mem = CL.clCreateBuffer(context, CL.CL_MEM_READ_WRITE | CL.CL_MEM_USE_HOST_PTR, host.byteSize(),
+                org.jocl.Pointer.to(host.asByteBuffer()), status);
+        if (status[0] != CL.CL_SUCCESS) {
+            freeSlots.push(slot);
+            OpenCl.check("clCreateBuffer(CL_MEM_USE_HOST_PTR, " + host.byteSize() + " bytes)", status[0], deviceId);
+        }
+        buffers[slot] = mem;
+        sizes[slot] = host.byteSize();
+        return (long) slot << OFFSET_BITS;
+    }
+
+    /** Whether {@code address} names a slot's buffer rather than host memory (slot 0 is never used). */
+    static boolean isSlotAddress(long address) {
+        return address >>> OFFSET_BITS != 0;
+    }
+
     @Override
     public synchronized void deallocate(long address, long bytes) {
         int slot = (int) (address >>> OFFSET_BITS);
