@@ -69,12 +69,9 @@ final class ZeroCopyPlacement {
 
     /** {@link ManagedHeap#placeZeroCopy}: once no launch uses the array, brings it home and places it zero-copy. */
     void enter(ManagedArray array) {
-        if (array.region.isReadOnly())
-            throw new IllegalArgumentException(array + " maps a file READ_ONLY: zero-copy placement needs host memory"
-                    + " the devices can write");
-        if (array.region.sharedName() != null)
-            throw new IllegalArgumentException(array + " is shared between processes: its blocks follow the"
-                    + " processes' coherence protocol and cannot be placed zero-copy");
+        String refusal = refusal(array);
+        if (refusal != null)
+            throw new IllegalArgumentException(refusal);
         if (devices.stream().noneMatch(ds -> ds.device.zeroCopyUnavailabilityCause() == null))
             throw new UnsupportedOperationException("no device of this heap can address host memory directly: "
                     + devices.getFirst().device.zeroCopyUnavailabilityCause());
@@ -83,6 +80,19 @@ final class ZeroCopyPlacement {
             if (!array.region.isZeroCopy())
                 enterLocked(array);
         }
+    }
+
+    /** Why {@code array} can never be placed zero-copy, or null where it can. */
+    private static String refusal(ManagedArray array) {
+        if (array.region.isReadOnly())
+            return array + " maps a file READ_ONLY: zero-copy placement needs host memory the devices can write";
+        if (array.region.sharedName() != null)
+            return array + " is shared between processes: its blocks follow the processes' coherence protocol and"
+                    + " cannot be placed zero-copy";
+        if (array.region.isServedByUserfaultfd())
+            return array + " is served by userfaultfd, whose faults are resolved by mapping pages, not by lifting a"
+                    + " protection: it cannot be placed zero-copy";
+        return null;
     }
 
     /** {@link ManagedHeap#placeMigrating}: once no launch uses the array, lets its blocks migrate again. */
@@ -129,8 +139,7 @@ final class ZeroCopyPlacement {
      * and the array is small enough that reading all of it over the bus costs less than the moves.
      */
     private boolean thrashing(ManagedArray array, ManagedHeap.DeviceState ds, Launch self) {
-        if (array.region.isReadOnly() || array.region.sharedName() != null || array.region.isFileBacked()
-                || ds.device.zeroCopyUnavailabilityCause() != null)
+        if (refusal(array) != null || array.region.isFileBacked() || ds.device.zeroCopyUnavailabilityCause() != null)
             return false;
         long blocks = array.region.blockCount();
         if (blocks > Integer.MAX_VALUE / 4)

@@ -31,6 +31,7 @@ public final class Region {
     private final String sharedName;
     /** Zero-copy placement; changes only while no launch uses the region (the heap's lock). */
     private volatile boolean zeroCopy;
+    private volatile boolean userfaultfd;
 
     private Region(MemorySegment handle, boolean fileBacked, boolean readOnly) {
         this(handle, fileBacked, readOnly, null);
@@ -206,9 +207,15 @@ public final class Region {
      */
     public void useUserfaultfd() {
         int rc = hmm4j_h.hmm4j_region_use_uffd(handle);
+        userfaultfd = rc == 0;
         if (rc != 0)
             System.getLogger("io.hmm4j").log(System.Logger.Level.WARNING, "hmm4j: a region of " + size
                     + " bytes keeps mprotect: hmm4j_region_use_uffd failed: " + NativeErrors.describe(rc));
+    }
+
+    /** Whether userfaultfd serves this region's faults ({@link #useUserfaultfd} succeeded). */
+    public boolean isServedByUserfaultfd() {
+        return userfaultfd;
     }
 
     /** Whether the host copy is a file's pages ({@link #mapFile}). */

@@ -17,7 +17,9 @@ class MultiDevicePropertyTest {
             @ForAll @IntRange(min = 1, max = 100) int steps, @ForAll @IntRange(min = 1, max = 5000) int length,
             @ForAll boolean overlap) {
         try (ManagedHeap heap = ManagedHeap.builder().backend("emulated").setting("devices", String.valueOf(devices))
-                .setting("overlap", String.valueOf(overlap)).blockSize(4096).prefetchBlocks(0).build()) {
+                .setting("overlap", String.valueOf(overlap)).blockSize(4096).prefetchBlocks(0).thrashControl(false).build()) {
+            // thrashControl(false): the model says where each block is valid, and thrash control moves arrays to
+            // zero-copy on purpose (ThrashControlTest).
             MultiDeviceModel.run(heap, MultiDeviceModel.randomOps(seed, steps, 3, length, devices), 3, length, true);
         }
     }

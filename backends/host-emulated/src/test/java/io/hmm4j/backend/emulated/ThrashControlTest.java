@@ -82,6 +82,22 @@ class ThrashControlTest {
     }
 
     @Test
+    void arraysThatCannotBeZeroCopyKeepMigratingAndTheirLaunchesRunOn() {
+        String cause = io.hmm4j.RuntimeInfo.userfaultfdUnavailabilityCause();
+        org.junit.jupiter.api.Assumptions.assumeTrue(cause == null, () -> "userfaultfd not used here: " + cause);
+        // A userfaultfd region cannot be placed zero-copy: thrash control must leave it alone, not fail the launch.
+        try (ManagedHeap heap = builder().userfaultfd("on").thrashControl(2, 4).build()) {
+            FloatArray x = heap.allocateFloats(BLOCK_FLOATS);
+            FloatArray out = heap.allocateFloats(1);
+            double[] sum = new double[1];
+            for (int i = 0; i < 12; i++)
+                step(heap, x, out, i, sum);
+            assertThat(heap.isZeroCopy(x)).isFalse();
+            assertThat(heap.thrashSwitches()).isZero();
+        }
+    }
+
+    @Test
     void movesSpreadOverMoreLaunchesThanTheWindowDoNotSwitch() {
         try (ManagedHeap heap = builder().thrashControl(2, 4).build()) {
             FloatArray x = heap.allocateFloats(BLOCK_FLOATS);
