@@ -66,14 +66,17 @@ public final class OpenClDevice implements Device {
         }
     }
 
+    /** A buffer argument's key in {@link ArgumentsSet}: its cl_mem handle. */
+    private record MemArgument(long handle) {}
+
     /**
      * The argument values last set on a cl_kernel, guarded by what serialises the kernel's launches (this object,
      * the kernel's lock; the reduction lock for the reduction passes, whose other arguments are set directly at
-     * indices {@link #setArgument} never uses). OpenCL keeps an argument
-     * until it is set again, so a launch passing the value already set skips clSetKernelArg: through JOCL each call
-     * costs microseconds of JNI on the launch's way to its enqueue, and an iterative loop passes the same arguments
-     * every step. A buffer is known by its cl_mem's handle: a handle that was released and handed out again names
-     * the new buffer, which is then the one the kernel uses, as a fresh clSetKernelArg would make it.
+     * indices setArgument never uses). OpenCL keeps an argument until it is set again, so a launch passing the
+     * value already set skips clSetKernelArg: through JOCL each call costs microseconds of JNI on the launch's way
+     * to its enqueue, and an iterative loop passes the same arguments every step. A buffer is known by its cl_mem's
+     * handle: a handle that was released and handed out again names the new buffer, which is then the one the
+     * kernel uses, as a fresh clSetKernelArg would make it.
      */
     static final class ArgumentsSet {
         private Object[] values = new Object[4];
@@ -450,8 +453,10 @@ public final class OpenClDevice implements Device {
     /** Called with the kernel's lock held. */
     private void setArgument(ClKernel kernel, int index, KernelArgument argument, Retained retained) {
         cl_mem mem = argument instanceof KernelArgument.Buffer b ? memOf(b, retained) : null;
-        // A Float and an Integer of the same bits are different keys: equals compares the type too.
-        Object value = mem != null ? (Object) OpenCl.nativePointer(mem) : ((KernelArgument.Scalar) argument).value();
+        // Keys of different kinds never match: a Float and an Integer of the same bits differ (equals compares the
+        // type), and a buffer's handle is not a Long scalar of the same value (which must still reach the driver
+        // to be refused where the kernel takes a buffer).
+        Object value = mem != null ? new MemArgument(OpenCl.nativePointer(mem)) : ((KernelArgument.Scalar) argument).value();
         if (kernel.lock().holds(index, value))
             return;
         int rc = switch (argument) {
