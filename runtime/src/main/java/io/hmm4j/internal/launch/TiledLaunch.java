@@ -8,6 +8,7 @@ import io.hmm4j.internal.engine.NativeErrors;
 import io.hmm4j.internal.ffm.hmm4j_h;
 import io.hmm4j.internal.engine.Fence;
 import io.hmm4j.spi.Device;
+import io.hmm4j.spi.DeviceKind;
 import io.hmm4j.spi.Kernel;
 import io.hmm4j.spi.KernelArgument;
 import io.hmm4j.spi.NativeCopyEngine;
@@ -316,6 +317,13 @@ public final class TiledLaunch {
                 case Param.Fixed(Number value) -> new KernelArgument.Scalar(value);
             });
         }
+        // The tile's kernel is waited for at once: queued on an emulated device's compute engine it would only
+        // add two thread hand-offs per tile (and a third busy thread beside the copier on a small machine);
+        // an emulated device's launch runs it in this thread (EmulatedDevice#launch).
+        if (device.kind() == DeviceKind.EMULATED) {
+            device.launch(kernel, length, arguments);
+            return;
+        }
         long event = device.launchRecorded(kernel, length, arguments);
         Fence fence = event != 0 ? Fence.create(engine, event) : null;
         if (fence != null) {
@@ -330,11 +338,13 @@ public final class TiledLaunch {
     }
 
     /**
-     * Progress of the two threads, and the first failure of either. A wait spins briefly before it blocks: the other
-     * thread's next step is usually a copy or a kernel away, and a blocked thread's wake-up costs as much.
+     * Progress of the two threads, and the first failure of either. Where the machine has a core to spare beside
+     * the two busy ones (the copier and whatever runs the kernels), a wait spins briefly before it blocks: the
+     * other thread's next step is usually a copy or a kernel away, and a blocked thread's wake-up costs as much.
+     * Without one the spin only takes the core of the thread it waits for.
      */
     private static final class Pipeline {
-        private static final long SPIN_NANOS = 20_000;
+        private static final long SPIN_NANOS = Runtime.getRuntime().availableProcessors() > 2 ? 20_000 : 0;
 
         final long tiles;
         final int sets;

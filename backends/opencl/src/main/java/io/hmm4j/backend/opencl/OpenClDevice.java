@@ -59,10 +59,41 @@ public final class OpenClDevice implements Device {
      * A kernel of {@code device}; the lock serialises clSetKernelArg + enqueue, which share the cl_kernel. On another
      * device's queue it is undefined behaviour (PoCL ran it without an error), so launch checks the owner.
      */
-    record ClKernel(String name, cl_kernel kernel, BuiltinKernel builtin, Object lock, OpenClDevice device) implements Kernel {
+    record ClKernel(String name, cl_kernel kernel, BuiltinKernel builtin, ArgumentsSet lock, OpenClDevice device) implements Kernel {
         @Override
         public String toString() {
             return "ClKernel[" + name + " on " + device.id() + "]";
+        }
+    }
+
+    /** A buffer argument's key in {@link ArgumentsSet}: its cl_mem handle. */
+    private record MemArgument(long handle) {}
+
+    /**
+     * The argument values last set on a cl_kernel, guarded by what serialises the kernel's launches (this object,
+     * the kernel's lock; the reduction lock for the reduction passes, whose other arguments are set directly at
+     * indices setArgument never uses). OpenCL keeps an argument until it is set again, so a launch passing the
+     * value already set skips clSetKernelArg: through JOCL each call costs microseconds of JNI on the launch's way
+     * to its enqueue, and an iterative loop passes the same arguments every step. A buffer is known by its cl_mem's
+     * handle: a handle that was released and handed out again names the new buffer, which is then the one the
+     * kernel uses, as a fresh clSetKernelArg would make it.
+     */
+    static final class ArgumentsSet {
+        private Object[] values = new Object[4];
+
+        boolean holds(int index, Object value) {
+            return index < values.length && value.equals(values[index]);
+        }
+
+        void set(int index, Object value) {
+            if (index >= values.length)
+                values = java.util.Arrays.copyOf(values, Math.max(index + 1, 2 * values.length));
+            values[index] = value;
+        }
+
+        void forget(int index) {
+            if (index < values.length)
+                values[index] = null;
         }
     }
 
@@ -188,10 +219,10 @@ public final class OpenClDevice implements Device {
         int[] status = new int[1];
         // DOT and SUM are two-pass: their entries have no cl_kernel of their own.
         if (builtin == BuiltinKernel.DOT || builtin == BuiltinKernel.SUM)
-            return new ClKernel(kernelName, null, builtin, new Object(), this);
+            return new ClKernel(kernelName, null, builtin, new ArgumentsSet(), this);
         cl_kernel kernel = CL.clCreateKernel(program, kernelName, status);
         OpenCl.check("clCreateKernel(" + kernelName + ")", status[0], id());
-        return new ClKernel(kernelName, kernel, builtin, new Object(), this);
+        return new ClKernel(kernelName, kernel, builtin, new ArgumentsSet(), this);
     }
 
     /** The JOCL device handle, for tests that compare with clGetDeviceInfo. */
@@ -280,7 +311,7 @@ public final class OpenClDevice implements Device {
         }
         userKernels.add(kernel);
         userPrograms.add(program);
-        return new ClKernel(entry, kernel, null, new Object(), this);
+        return new ClKernel(entry, kernel, null, new ArgumentsSet(), this);
     }
 
     @Override
@@ -436,15 +467,27 @@ public final class OpenClDevice implements Device {
         }
     }
 
+    /** Called with the kernel's lock held. */
     private void setArgument(ClKernel kernel, int index, KernelArgument argument, Retained retained) {
+        cl_mem mem = argument instanceof KernelArgument.Buffer b ? memOf(b, retained) : null;
+        // Keys of different kinds never match: a Float and an Integer of the same bits differ (equals compares the
+        // type), and a buffer's handle is not a Long scalar of the same value (which must still reach the driver
+        // to be refused where the kernel takes a buffer).
+        Object value = mem != null ? new MemArgument(OpenCl.nativePointer(mem)) : ((KernelArgument.Scalar) argument).value();
+        if (kernel.lock().holds(index, value))
+            return;
         int rc = switch (argument) {
-            case KernelArgument.Buffer b -> CL.clSetKernelArg(kernel.kernel(), index, Sizeof.cl_mem, Pointer.to(memOf(b, retained)));
+            case KernelArgument.Buffer b -> CL.clSetKernelArg(kernel.kernel(), index, Sizeof.cl_mem, Pointer.to(mem));
             case KernelArgument.Scalar(Integer v) -> CL.clSetKernelArg(kernel.kernel(), index, Sizeof.cl_int, Pointer.to(new int[] {v}));
             case KernelArgument.Scalar(Long v) -> CL.clSetKernelArg(kernel.kernel(), index, Sizeof.cl_long, Pointer.to(new long[] {v}));
             case KernelArgument.Scalar(Float v) -> CL.clSetKernelArg(kernel.kernel(), index, Sizeof.cl_float, Pointer.to(new float[] {v}));
             case KernelArgument.Scalar(Double v) -> CL.clSetKernelArg(kernel.kernel(), index, Sizeof.cl_double, Pointer.to(new double[] {v}));
             case KernelArgument.Scalar s -> throw new IllegalArgumentException("unsupported scalar " + s);
         };
+        if (rc == CL.CL_SUCCESS)
+            kernel.lock().set(index, value);
+        else
+            kernel.lock().forget(index);
         check("clSetKernelArg(" + kernel.name() + ", " + index + ")", rc);
     }
 

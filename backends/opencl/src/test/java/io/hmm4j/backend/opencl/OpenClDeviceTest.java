@@ -165,6 +165,35 @@ class OpenClDeviceTest {
         }
     }
 
+    /**
+     * A kernel keeps its arguments from one launch to the next and the device skips setting a value already set:
+     * launches that repeat all arguments, change only the buffer, only the factor or only the count must each still
+     * run on their own.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"migrate", "coherent"})
+    void launchesRepeatingOrChangingSomeArgumentsUseTheirOwn(String placement) {
+        open(placement);
+        Arrays arrays = new Arrays();
+        int n = 4099;
+        float[][] models = {random(n, 1), random(n, 2)};
+        KernelArgument.Buffer[] buffers = {arrays.upload(models[0], Access.READ_WRITE),
+                arrays.upload(models[1], Access.READ_WRITE)};
+        // (buffer, factor, count) per launch
+        Object[][] launches = {{0, 2f, n}, {0, 2f, n}, {1, 2f, n}, {1, -1f, n}, {0, -1f, n}, {0, -1f, 100},
+                {1, 3f, 100}, {1, 3f, n}, {0, 0.5f, n}};
+        for (Object[] l : launches) {
+            int which = (Integer) l[0];
+            float factor = (Float) l[1];
+            int count = (Integer) l[2];
+            launch(BuiltinKernel.SCALE, count, buffers[which], scalar(factor), scalar((long) count));
+            for (int i = 0; i < count; i++)
+                models[which][i] *= factor;
+        }
+        assertElementwise(arrays.download(buffers[0]), models[0]);
+        assertElementwise(arrays.download(buffers[1]), models[1]);
+    }
+
     static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> randomCases() {
         return java.util.stream.Stream.of("migrate", "coherent")
                 .flatMap(p -> java.util.stream.LongStream.range(0, 6).mapToObj(seed -> org.junit.jupiter.params.provider.Arguments.of(p, seed)));
