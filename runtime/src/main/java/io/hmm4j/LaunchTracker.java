@@ -20,6 +20,8 @@ final class LaunchTracker {
 
     private final HeapLock lock;
     private final Map<Long, ManagedArray> live;
+    /** Memory advice, told when a launch completes; set once by the heap right after construction. */
+    AdvicePolicy advice;
 
     LaunchTracker(HeapLock lock, Map<Long, ManagedArray> live) {
         this.lock = lock;
@@ -58,6 +60,8 @@ final class LaunchTracker {
             array.inFlight.remove(launch);
         launch.placing = false;
         launch.done = true;
+        if (advice != null)
+            advice.launchCompleted(launch);
         lock.progressLocked();
     }
 
