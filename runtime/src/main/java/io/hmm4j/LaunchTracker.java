@@ -59,10 +59,15 @@ final class LaunchTracker {
         for (ManagedArray array : launch.arrays)
             array.inFlight.remove(launch);
         launch.placing = false;
-        launch.done = true;
-        if (advice != null)
-            advice.launchCompleted(launch);
-        lock.progressLocked();
+        // Before done: Launch.await() returns without the lock once done is set, and its caller may rely on the
+        // advice's moves (blocks home) having happened.
+        try {
+            if (advice != null)
+                advice.launchCompleted(launch);
+        } finally {
+            launch.done = true;
+            lock.progressLocked();
+        }
     }
 
     /**

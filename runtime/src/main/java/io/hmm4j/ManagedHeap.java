@@ -559,8 +559,12 @@ public final class ManagedHeap implements AutoCloseable {
         long first = offset / blockSize;
         long blocks = (offset + length - 1) / blockSize - first + 1;
         // Read-mostly blocks gain a copy at the destination instead of moving (Advice.readMostly()).
-        for (long[] run : advice.runs(array, first, blocks))
-            move(array, run[0] * blockSize, run[1] * blockSize, where, run[2] == 1 ? hmm4j_h.HMM4J_INTENT_READ : intent);
+        for (long[] run : advice.runs(array, first, blocks)) {
+            long from = run[0] * blockSize;
+            // The last block may extend past the array's end.
+            long bytes = Math.min(run[1] * blockSize, array.byteSize() - from);
+            move(array, from, bytes, where, run[2] == 1 ? hmm4j_h.HMM4J_INTENT_READ : intent);
+        }
     }
 
     // ---- advice ----
