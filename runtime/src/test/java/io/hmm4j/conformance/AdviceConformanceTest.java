@@ -272,7 +272,7 @@ public abstract class AdviceConformanceTest {
     void adviceAccumulatesAPreferredLocationReplacesTheLastAndNoneClears() {
         heap(2);
         FloatArray a = heap.allocateFloats(4 * BLOCK_FLOATS);
-        heap.advise(a, 0, 2 * BLOCK, Advice.readMostly());
+        heap.advise(a, 0, 3 * BLOCK, Advice.readMostly());
         heap.advise(a, BLOCK, 2 * BLOCK, Advice.preferredLocation(Location.device(1)));
         heap.advise(a, BLOCK, 1, Advice.preferredLocation(Location.HOST));
         heap.advise(a, 3 * BLOCK, BLOCK, Advice.accessedBy(1));
@@ -280,17 +280,19 @@ public abstract class AdviceConformanceTest {
         assertThat(heap.adviceAt(a, 0)).containsExactly(Advice.readMostly());
         assertThat(heap.adviceAt(a, BLOCK + 5))
                 .containsExactly(Advice.readMostly(), Advice.preferredLocation(Location.HOST));
-        assertThat(heap.adviceAt(a, 2 * BLOCK)).containsExactly(Advice.preferredLocation(Location.device(1)));
+        assertThat(heap.adviceAt(a, 2 * BLOCK))
+                .containsExactly(Advice.readMostly(), Advice.preferredLocation(Location.device(1)));
         assertThat(heap.adviceAt(a, 4 * BLOCK - 1)).containsExactly(Advice.accessedBy(0), Advice.accessedBy(1));
         heap.unadvise(a, 3 * BLOCK, BLOCK, Advice.accessedBy(0));
         assertThat(heap.adviceAt(a, 3 * BLOCK)).containsExactly(Advice.accessedBy(1));
         // Unsetting a preferred location clears whichever it is.
         heap.unadvise(a, 2 * BLOCK, BLOCK, Advice.preferredLocation(Location.HOST));
-        assertThat(heap.adviceAt(a, 2 * BLOCK)).isEmpty();
+        assertThat(heap.adviceAt(a, 2 * BLOCK)).containsExactly(Advice.readMostly());
         // A range inside a run splits it.
         heap.advise(a, BLOCK, BLOCK, Advice.none());
         assertThat(heap.adviceAt(a, 0)).containsExactly(Advice.readMostly());
         assertThat(heap.adviceAt(a, BLOCK)).isEmpty();
+        assertThat(heap.adviceAt(a, 2 * BLOCK)).containsExactly(Advice.readMostly());
         heap.advise(a, 0, a.byteSize(), Advice.none());
         for (long b = 0; b < 4; b++)
             assertThat(heap.adviceAt(a, b * BLOCK)).isEmpty();
