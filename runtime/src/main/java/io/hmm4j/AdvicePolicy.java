@@ -292,7 +292,9 @@ final class AdvicePolicy {
             return;
         for (ManagedArray array : launch.arrays) {
             ArrayAdvice a = advice.get(array);
-            if (a == null || array.destroyed || !array.inFlight.isEmpty() || array.region.isZeroCopy())
+            // An array being closed waits for this launch before it is freed: moving its blocks would be wasted.
+            if (a == null || array.destroyed || !array.isAlive() || !array.inFlight.isEmpty()
+                    || array.region.isZeroCopy())
                 continue;
             try {
                 if (launch.failure == null && launch.written.contains(array) && a.any(a.preferred, HOST)
