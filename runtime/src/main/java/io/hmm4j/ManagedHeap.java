@@ -44,7 +44,7 @@ import java.util.function.Function;
 // lock and its waiting discipline (HeapLock): LaunchTracker (launches in flight, the waits for them), Migrator (one
 // migration), PlacementPolicy (device placement, eviction, host reclaim, emergency moves, evacuation, prefetch; the
 // choices themselves are the tiers' in internal.policy), LaunchPlanner, Allocator, MappedArrays (files, shared
-// memory) and Lifecycle (publishing, freeing, close).
+// memory), Lifecycle (publishing, freeing, close) and AdvicePolicy (memory advice).
 public final class ManagedHeap implements AutoCloseable {
 
     /** Largest array, in bytes: far beyond any device, small enough that block arithmetic cannot overflow. */
