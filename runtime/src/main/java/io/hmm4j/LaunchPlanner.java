@@ -48,6 +48,8 @@ final class LaunchPlanner {
     private final AtomicLong launches = new AtomicLong();
     /** Threads inside launch(): a kernel they run synchronously must not wait for the launch that runs it. */
     private final Set<Thread> launchingThreads = ConcurrentHashMap.newKeySet();
+    /** Memory advice, told when a launch was enqueued; set once by the heap right after construction. */
+    AdvicePolicy advice;
 
     LaunchPlanner(ManagedHeap heap, HeapLock lock, LaunchTracker tracker, PlacementPolicy placement, Migrator migrator,
             HostTier hostTier, MemorySegment stats, boolean releaseHostMemory) {
@@ -254,6 +256,7 @@ final class LaunchPlanner {
             }
             for (ManagedArray array : launch.written)
                 retakeForKernel(launch, array, ds);
+            advice.launchEnqueued(launch);
             if (releaseHostMemory)
                 for (ManagedArray array : launch.handedOver.keySet())
                     array.region.reclaim();

@@ -20,6 +20,8 @@ final class LaunchTracker {
 
     private final HeapLock lock;
     private final Map<Long, ManagedArray> live;
+    /** Memory advice, told when a launch completes; set once by the heap right after construction. */
+    AdvicePolicy advice;
 
     LaunchTracker(HeapLock lock, Map<Long, ManagedArray> live) {
         this.lock = lock;
@@ -57,8 +59,15 @@ final class LaunchTracker {
         for (ManagedArray array : launch.arrays)
             array.inFlight.remove(launch);
         launch.placing = false;
-        launch.done = true;
-        lock.progressLocked();
+        // Before done: Launch.await() returns without the lock once done is set, and its caller may rely on the
+        // advice's moves (blocks home) having happened.
+        try {
+            if (advice != null)
+                advice.launchCompleted(launch);
+        } finally {
+            launch.done = true;
+            lock.progressLocked();
+        }
     }
 
     /**

@@ -44,7 +44,7 @@ import java.util.function.Function;
 // lock and its waiting discipline (HeapLock): LaunchTracker (launches in flight, the waits for them), Migrator (one
 // migration), PlacementPolicy (device placement, eviction, host reclaim, emergency moves, evacuation, prefetch; the
 // choices themselves are the tiers' in internal.policy), LaunchPlanner, Allocator, MappedArrays (files, shared
-// memory) and Lifecycle (publishing, freeing, close).
+// memory), Lifecycle (publishing, freeing, close) and AdvicePolicy (memory advice).
 public final class ManagedHeap implements AutoCloseable {
 
     /** Largest array, in bytes: far beyond any device, small enough that block arithmetic cannot overflow. */
@@ -104,6 +104,7 @@ public final class ManagedHeap implements AutoCloseable {
     private final PlacementPolicy placement;
     private final LaunchPlanner planner;
     private final ZeroCopyPlacement zeroCopy;
+    private final AdvicePolicy advice;
     private final MappedArrays mapped;
     private final Lifecycle lifecycle;
     private final Allocator allocator;
@@ -150,11 +151,15 @@ public final class ManagedHeap implements AutoCloseable {
         this.zeroCopy = new ZeroCopyPlacement(lock, tracker, placement, devices, blockSize, builder.thrashControl,
                 builder.thrashMoves, builder.thrashWindow);
         placement.zeroCopy = zeroCopy;
+        this.advice = new AdvicePolicy(lock, tracker, migrator, placement, devices);
+        placement.advice = advice;
+        tracker.advice = advice;
         this.mapped = new MappedArrays(this, lock, tracker, blockSize, builder.prefetchBlocks, stats, nextId);
         this.lifecycle = new Lifecycle(lock, tracker, placement, mapped, hostTier, backend, devices, live);
         this.allocator = new Allocator(this, lock, placement, lifecycle, hostTier, stats, blockSize,
                 builder.prefetchBlocks, builder.releaseHostMemory, userfaultfd, nextId);
         this.planner = new LaunchPlanner(this, lock, tracker, placement, migrator, hostTier, stats, builder.releaseHostMemory);
+        planner.advice = advice;
         MemoryPressure.register(this, heap -> heap.placement.reclaimUnderPressure());
     }
 
@@ -546,7 +551,85 @@ public final class ManagedHeap implements AutoCloseable {
                     + " (prefetch), not moved there");
         // A read-only mapping's host pages never become writable: its blocks come home valid on both sides.
         int intent = readOnly ? hmm4j_h.HMM4J_INTENT_READ : hmm4j_h.HMM4J_INTENT_READ | hmm4j_h.HMM4J_INTENT_WRITE;
-        move(array, offset, length, where, intent);
+        Objects.checkFromIndexSize(offset, length, array.byteSize());
+        if (length == 0) {
+            move(array, offset, length, where, intent);
+            return;
+        }
+        long first = offset / blockSize;
+        long blocks = (offset + length - 1) / blockSize - first + 1;
+        // Read-mostly blocks gain a copy at the destination instead of moving (Advice.readMostly()).
+        for (long[] run : advice.runs(array, first, blocks)) {
+            long from = run[0] * blockSize;
+            // The last block may extend past the array's end.
+            long bytes = Math.min(run[1] * blockSize, array.byteSize() - from);
+            move(array, from, bytes, where, run[2] == 1 ? hmm4j_h.HMM4J_INTENT_READ : intent);
+        }
+    }
+
+    // ---- advice ----
+
+    /**
+     * Advises how the blocks covering bytes {@code [offset, offset + length)} will be used (modelled on
+     * {@code cudaMemAdvise}; see {@link Advice} and the README's table for what each advice does without device page
+     * faults). Advice adds to what the blocks have: read-mostly and accessed-by devices accumulate, a preferred
+     * location replaces the previous one; {@link Advice#none()} clears them all. Advice on a zero-copy array is kept
+     * and does nothing until it migrates again. An accessed-by device gets its copy now where no launch uses the array
+     * and its budget has room (nothing is evicted for it); otherwise after the array's next launch.
+     *
+     * @throws IndexOutOfBoundsException if the range is outside the array, {@code offset} or {@code length} is
+     *     negative, or {@code offset + length} overflows
+     * @throws IllegalArgumentException for a bad device index or an array of another heap
+     * @throws IllegalStateException if the array or the heap is closed
+     * @throws DeviceException if an accessed-by copy fails; the advice is kept and the blocks stay where they were
+     */
+    public void advise(ManagedArray array, long offset, long length, Advice advice) {
+        adviseRange(array, offset, length, advice, true);
+    }
+
+    /**
+     * Takes {@code advice} back from the blocks covering bytes {@code [offset, offset + length)}, as
+     * {@code cudaMemAdviseUnset...}: {@link Advice#preferredLocation} clears the preferred location whichever it is,
+     * {@link Advice#accessedBy} that device only, {@link Advice#none()} everything. Nothing moves.
+     *
+     * @throws IndexOutOfBoundsException if the range is outside the array
+     * @throws IllegalArgumentException for a bad device index or an array of another heap
+     * @throws IllegalStateException if the array or the heap is closed
+     */
+    public void unadvise(ManagedArray array, long offset, long length, Advice advice) {
+        adviseRange(array, offset, length, advice, false);
+    }
+
+    /**
+     * The advice of the block holding byte {@code offset} of {@code array}: read-mostly first, then the preferred
+     * location, then accessed-by devices in index order; empty where it has none.
+     *
+     * @throws IndexOutOfBoundsException if {@code offset} is outside the array
+     * @throws IllegalArgumentException for an array of another heap
+     * @throws IllegalStateException if the array or the heap is closed
+     */
+    public java.util.Set<Advice> adviceAt(ManagedArray array, long offset) {
+        checkOwned(array);
+        Objects.checkIndex(offset, array.byteSize());
+        return advice.adviceAt(array, offset / blockSize);
+    }
+
+    private void adviseRange(ManagedArray array, long offset, long length, Advice what, boolean set) {
+        checkOwned(array);
+        Objects.requireNonNull(what, "advice");
+        Objects.checkFromIndexSize(offset, length, array.byteSize());
+        switch (what) {
+            case Advice.PreferredLocation(Location where) when !where.isHost() -> device(where.deviceIndex());
+            case Advice.AccessedBy(int index) -> device(index);
+            default -> { }
+        }
+        if (length == 0) {
+            array.ensureAlive();
+            return;
+        }
+        long first = offset / blockSize;
+        long blocks = (offset + length - 1) / blockSize - first + 1;
+        advice.advise(array, first, blocks, what, set);
     }
 
     /**

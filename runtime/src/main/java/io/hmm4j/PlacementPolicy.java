@@ -36,6 +36,8 @@ final class PlacementPolicy {
     private final AtomicLong evictions = new AtomicLong();
     /** Zero-copy placement and thrash control; set once by the heap right after construction. */
     ZeroCopyPlacement zeroCopy;
+    /** Memory advice; set once by the heap right after construction. */
+    AdvicePolicy advice;
 
     PlacementPolicy(HeapLock lock, LaunchTracker tracker, Migrator migrator, HostTier hostTier,
             List<ManagedHeap.DeviceState> devices, Map<Long, ManagedArray> live) {
@@ -162,17 +164,40 @@ final class PlacementPolicy {
 
     /** Binds {@code array} to the first migrating device whose budget has room for it now, without evicting. */
     private boolean bindToFreeDevice(ManagedArray array) {
-        long bytes = array.region.size();
-        for (ManagedHeap.DeviceState ds : DeviceTier.withRoomFor(devices, bytes)) {
-            OptionalLong allocated = ds.tryAllocate(bytes);
-            if (allocated.isEmpty())
+        for (ManagedHeap.DeviceState ds : DeviceTier.withRoomFor(devices, array.region.size())) {
+            if (!tryBind(array, ds))
                 continue; // the pool's upstream was full after all: try the next device
-            bind(array, ds, allocated.getAsLong(), bytes);
             // Evictable like any placed array, and the first to go: it is cold.
             ds.placedCold(array);
             return true;
         }
         return false;
+    }
+
+    /**
+     * Gives {@code array} memory on {@code ds} if it has none there and the budget has room without evicting (an
+     * accessed-by device's copy, {@link AdvicePolicy}); whether it has memory there now. Never for a coherent device,
+     * a shared array already on another device, or an array holding every binding slot.
+     */
+    boolean bindIfRoom(ManagedArray array, ManagedHeap.DeviceState ds) {
+        if (array.bindings.containsKey(ds))
+            return true;
+        if (ds.device.coherent() || array.bindings.size() >= hmm4j_h.HMM4J_MAX_BINDINGS
+                || (array.region.sharedName() != null && !array.bindings.isEmpty()))
+            return false;
+        if (!ds.hasRoomFor(array.region.size()) || !tryBind(array, ds))
+            return false;
+        ds.used(array);
+        return true;
+    }
+
+    private static boolean tryBind(ManagedArray array, ManagedHeap.DeviceState ds) {
+        long bytes = array.region.size();
+        OptionalLong allocated = ds.tryAllocate(bytes);
+        if (allocated.isEmpty())
+            return false;
+        bind(array, ds, allocated.getAsLong(), bytes);
+        return true;
     }
 
     /**
@@ -227,7 +252,8 @@ final class PlacementPolicy {
                 return Placement.DONE;
             } catch (DeviceOutOfMemoryException full) {
                 ManagedArray victim = ds.victim(candidate -> candidate.bindings.containsKey(ds)
-                        && candidate.inFlight.isEmpty() && !candidate.destroyed).orElse(null);
+                        && candidate.inFlight.isEmpty() && !candidate.destroyed,
+                        candidate -> advice.keepsOn(candidate, ds)).orElse(null);
                 if (victim != null) {
                     evict(victim, ds, MigrationCause.EVICTION);
                     continue;

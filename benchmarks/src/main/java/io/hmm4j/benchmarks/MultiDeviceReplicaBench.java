@@ -1,5 +1,6 @@
 package io.hmm4j.benchmarks;
 
+import io.hmm4j.Advice;
 import io.hmm4j.Arg;
 import io.hmm4j.BuiltinKernel;
 import io.hmm4j.FloatArray;
@@ -30,6 +31,12 @@ import org.openjdk.jmh.annotations.Warmup;
  * copies anything in. {@code copiedPerLaunch} (the baseline): the same launches, each followed by
  * {@code migrate(input, HOST)}, which invalidates the device copies without copying (the host's is valid): every
  * launch copies the input over the bus again, as when an array could be on one device at a time.
+ *
+ * <p>Issue 11 target (c), READ_MOSTLY advice: a program written for CUDA moves its input to each device before the
+ * launch there ({@code migrate}, as {@code cudaMemPrefetchAsync}). {@code migrateReadMostly}: the input is advised
+ * {@link Advice#readMostly()}, so each migrate adds a copy and after the first operation nothing is copied.
+ * {@code migrateExclusive} (its baseline, the same calls on an unadvised twin input): each migrate moves the input
+ * exclusively, device to device, so every launch pays a 16 MiB copy.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -53,6 +60,8 @@ public class MultiDeviceReplicaBench {
 
     private ManagedHeap heap;
     private FloatArray input;
+    private FloatArray readMostly;
+    private FloatArray exclusive;
     private FloatArray[] results;
     private long n;
 
@@ -62,10 +71,18 @@ public class MultiDeviceReplicaBench {
                 .setting("bandwidth", String.valueOf(bandwidth)).setting("latency.ns", String.valueOf(latencyNs))
                 .blockSize(BLOCK).build();
         n = (long) megabytes * (1 << 20) / Float.BYTES;
-        input = heap.allocateFloats(n);
-        for (long i = 0; i < n; i++)
-            input.set(i, 1f);
+        input = filled(n);
         results = new FloatArray[] {heap.allocateFloats(1), heap.allocateFloats(1)};
+        readMostly = filled(n);
+        exclusive = filled(n);
+        heap.advise(readMostly, 0, readMostly.byteSize(), Advice.readMostly());
+    }
+
+    private FloatArray filled(long count) {
+        FloatArray a = heap.allocateFloats(count);
+        for (long i = 0; i < count; i++)
+            a.set(i, 1f);
+        return a;
     }
 
     @TearDown(Level.Trial)
@@ -74,7 +91,18 @@ public class MultiDeviceReplicaBench {
     }
 
     private void sumOn(int device) {
-        heap.launchOn(device, BuiltinKernel.SUM, n, Arg.read(input), Arg.write(results[device]), Arg.of(n)).await();
+        sumOn(device, input);
+    }
+
+    private void sumOn(int device, FloatArray array) {
+        heap.launchOn(device, BuiltinKernel.SUM, n, Arg.read(array), Arg.write(results[device]), Arg.of(n)).await();
+    }
+
+    private void migrateAndSum(FloatArray array) {
+        for (int device = 0; device < 2; device++) {
+            heap.migrate(array, Location.device(device));
+            sumOn(device, array);
+        }
     }
 
     @Benchmark
@@ -89,5 +117,15 @@ public class MultiDeviceReplicaBench {
         heap.migrate(input, Location.HOST);
         sumOn(1);
         heap.migrate(input, Location.HOST);
+    }
+
+    @Benchmark
+    public void migrateReadMostly() {
+        migrateAndSum(readMostly);
+    }
+
+    @Benchmark
+    public void migrateExclusive() {
+        migrateAndSum(exclusive);
     }
 }

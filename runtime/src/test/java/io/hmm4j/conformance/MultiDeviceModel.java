@@ -2,6 +2,7 @@ package io.hmm4j.conformance;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.hmm4j.Advice;
 import io.hmm4j.Arg;
 import io.hmm4j.BlockState;
 import io.hmm4j.BuiltinKernel;
@@ -50,6 +51,12 @@ public final class MultiDeviceModel {
 
     public record Free(int slot) implements Op {}
 
+    /**
+     * {@link ManagedHeap#advise} of floats {@code [first, first + floats)}: {@code kind} 0 read-mostly, 1 preferred
+     * location {@code device} (-1: the host), 2 accessed by {@code device}, 3 none (clears).
+     */
+    public record Advise(int slot, int first, int floats, int kind, int device) implements Op {}
+
     private static final float LIMIT = 1 << 20;
 
     private MultiDeviceModel() {}
@@ -77,16 +84,75 @@ public final class MultiDeviceModel {
         return ops;
     }
 
+    /**
+     * {@link #randomOps} with {@link Advise} ops mixed in (about one op in six): the same kinds of ops otherwise, so
+     * the advice's effects meet every other rule.
+     */
+    public static List<Op> randomOpsWithAdvice(long seed, int count, int slots, int length, int devices) {
+        Random r = new Random(seed ^ 0x5eed);
+        List<Op> ops = new ArrayList<>(randomOps(seed, count, slots, length, devices));
+        for (int i = 0; i < count / 6; i++) {
+            int first = r.nextInt(length);
+            int kind = r.nextInt(4);
+            int device = kind == 1 && r.nextInt(3) == 0 ? -1 : r.nextInt(devices);
+            ops.add(r.nextInt(ops.size() + 1),
+                    new Advise(r.nextInt(slots), first, 1 + r.nextInt(length - first), kind, device));
+        }
+        return ops;
+    }
+
     /** Where one array's blocks are valid, as the rules say. */
     private static final class Places {
         final BlockState[] states;
         final long[] masks;
         final TreeSet<Integer> devices = new TreeSet<>();
+        /** Advice per block: read-mostly, the preferred location (-2 none, -1 host), accessed-by device bits. */
+        final boolean[] readMostly;
+        final int[] preferred;
+        final long[] accessedBy;
 
         Places(int blocks) {
             states = new BlockState[blocks];
             Arrays.fill(states, BlockState.HOST);
             masks = new long[blocks];
+            readMostly = new boolean[blocks];
+            preferred = new int[blocks];
+            Arrays.fill(preferred, -2);
+            accessedBy = new long[blocks];
+        }
+
+        void advise(int b, int kind, int d) {
+            switch (kind) {
+                case 0 -> readMostly[b] = true;
+                case 1 -> preferred[b] = d;
+                case 2 -> accessedBy[b] |= 1L << d;
+                default -> {
+                    readMostly[b] = false;
+                    preferred[b] = -2;
+                    accessedBy[b] = 0;
+                }
+            }
+        }
+
+        /**
+         * After a launch that used the array (and after an accessed-by advice): written blocks preferring the host come
+         * home (read: SHARED, the device copy stays), then every accessed-by device gets a copy (the heap has room).
+         */
+        void launchCompleted(boolean written) {
+            if (written && !devices.isEmpty())
+                for (int b = 0; b < states.length; b++)
+                    if (preferred[b] == -1)
+                        hostRead(b);
+            keepAccessedCopies();
+        }
+
+        void keepAccessedCopies() {
+            for (int b = 0; b < states.length; b++)
+                for (long bits = accessedBy[b]; bits != 0; bits &= bits - 1) {
+                    int d = Long.numberOfTrailingZeros(bits);
+                    devices.add(d);
+                    deviceRead(b, d);
+                }
         }
 
         void hostRead(int b) {
@@ -165,6 +231,7 @@ public final class MultiDeviceModel {
                     for (int i = 0; i < length; i++)
                         ByteModel.put(models[s], i, v);
                     written(places[s], d);
+                    places[s].launchCompleted(true);
                 }
                 case Scale(int d, int s, float f) -> {
                     if (ByteModel.maxAbs(models[s]) * Math.abs(f) < LIMIT) {
@@ -173,6 +240,7 @@ public final class MultiDeviceModel {
                         for (int i = 0; i < length; i++)
                             ByteModel.put(models[s], i, ByteModel.get(models[s], i) * f);
                         written(places[s], d);
+                        places[s].launchCompleted(true);
                     }
                 }
                 case Axpy(int d, int x, int y, float a) -> {
@@ -187,6 +255,9 @@ public final class MultiDeviceModel {
                                 places[x].deviceRead(b, d);
                         }
                         written(places[y], d);
+                        if (x != y)
+                            places[x].launchCompleted(false);
+                        places[y].launchCompleted(true);
                     }
                 }
                 case Prefetch(int s, int first, int floats, int d) -> {
@@ -200,12 +271,34 @@ public final class MultiDeviceModel {
                 }
                 case Migrate(int s, int first, int floats, int d) -> {
                     heap.migrate(arrays[s], first * 4L, floats * 4L, location(d));
+                    // Read-mostly blocks gain a copy at the destination instead of moving.
                     if (d >= 0) {
                         places[s].devices.add(d);
-                        forBlocks(blockSize, first, floats, b -> places[s].deviceWrite(b, d));
+                        forBlocks(blockSize, first, floats, b -> {
+                            if (places[s].readMostly[b])
+                                places[s].deviceRead(b, d);
+                            else
+                                places[s].deviceWrite(b, d);
+                        });
                     } else {
-                        forBlocks(blockSize, first, floats, places[s]::hostWrite);
+                        forBlocks(blockSize, first, floats, b -> {
+                            if (places[s].readMostly[b])
+                                places[s].hostRead(b);
+                            else
+                                places[s].hostWrite(b);
+                        });
                     }
+                }
+                case Advise(int s, int first, int floats, int kind, int d) -> {
+                    heap.advise(arrays[s], first * 4L, floats * 4L, switch (kind) {
+                        case 0 -> Advice.readMostly();
+                        case 1 -> Advice.preferredLocation(location(d));
+                        case 2 -> Advice.accessedBy(d);
+                        default -> Advice.none();
+                    });
+                    forBlocks(blockSize, first, floats, b -> places[s].advise(b, kind, d));
+                    if (kind == 2)
+                        places[s].keepAccessedCopies();
                 }
                 case Evacuate(int d) -> {
                     heap.evacuate(d);

@@ -96,9 +96,13 @@ public class DeviceTier<A> {
         residents.forget(array);
     }
 
-    /** The array to evict for room on this device: the first victim that {@code evictable} accepts. */
-    public Optional<A> victim(Predicate<? super A> evictable) {
-        return residents.victim(evictable);
+    /**
+     * The array to evict for room on this device: the first victim that {@code evictable} accepts and that is not
+     * {@code keptHere} (advice keeps it on this device), else the first one that is: kept arrays go last.
+     */
+    public Optional<A> victim(Predicate<? super A> evictable, Predicate<? super A> keptHere) {
+        Optional<A> unkept = residents.victim(candidate -> evictable.test(candidate) && !keptHere.test(candidate));
+        return unkept.isPresent() ? unkept : residents.victim(evictable);
     }
 
     /**
