@@ -276,7 +276,13 @@ final class AdvicePolicy {
                 continue;
             }
             // Completing it copies the blocks home (launchCompleted); a failure stays in the launch for its await.
-            tracker.awaitLaunch(launch);
+            try {
+                tracker.awaitLaunch(launch);
+            } catch (RuntimeException e) {
+                // This thread must outlive one launch's trouble: the next launches' blocks still have to come home.
+                LOG.log(System.Logger.Level.WARNING, "completing a launch on " + launch.device.device.id()
+                        + " for the host-preferring blocks it wrote failed; they stay where they are", e);
+            }
         }
     }
 
