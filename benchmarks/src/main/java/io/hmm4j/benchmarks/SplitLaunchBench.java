@@ -30,7 +30,7 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <p>One operation: {@code y = x + y} (AXPY) over all of {@code x} and {@code y}, then {@code migrate(x, HOST)},
  * which drops the device copies of x without a copy (the host's is valid): every operation copies all of x over the
- * bus again, and y stays where the kernels wrote it. {@code oneDevice} (the baseline): one launch on device 0.
+ * bus again (thrash control off: it would place x zero-copy), and y stays where the kernels wrote it. {@code oneDevice} (the baseline): one launch on device 0.
  * {@code twoDevices}: the first half on device 0 and the second on device 1, each a range launch of its half (its
  * half of x copied over its own bus), the second launched before the first is awaited.
  */
@@ -69,7 +69,10 @@ public class SplitLaunchBench {
     public void setUp() {
         heap = ManagedHeap.builder().backend("emulated").setting("devices", "2").setting("overlap", "true")
                 .setting("bandwidth", String.valueOf(bandwidth)).setting("latency.ns", String.valueOf(latencyNs))
-                .setting("kernel.bandwidth", String.valueOf(kernelBandwidth)).blockSize(BLOCK).build();
+                .setting("kernel.bandwidth", String.valueOf(kernelBandwidth)).blockSize(BLOCK)
+                // x is meant to cross the bus every operation (new input each time): thrash control would place it
+                // zero-copy after a few, and a zero-copy array is used by one launch at a time.
+                .thrashControl(false).build();
         n = (long) megabytes * (1 << 20) / Float.BYTES;
         if (n % 2 != 0 || (n / 2 * Float.BYTES) % BLOCK != 0)
             throw new IllegalArgumentException("megabytes must split into two halves of whole blocks: " + megabytes);
