@@ -181,8 +181,13 @@ public abstract class RangeLaunchConformanceTest {
     void aHostAccessWaitsForTheLaunchWritingItsBlock() {
         heap(2);
         int half = 64 * BLOCK_FLOATS;
+        FloatArray[] blockers = {heap.allocateFloats(256 * BLOCK_FLOATS), heap.allocateFloats(256 * BLOCK_FLOATS)};
         for (int round = 0; round < 5; round++) {
             FloatArray a = filled(2 * half, 1);
+            // Each device busy with another array first: the kernels writing a run only after, while the host reads.
+            for (int d = 0; d < 2; d++)
+                heap.launchOn(d, BuiltinKernel.FILL, blockers[d].length(), Arg.write(blockers[d]), Arg.of((float) round),
+                        Arg.of(blockers[d].length()));
             Launch first = heap.launchOn(0, BuiltinKernel.SCALE, 0, half, Arg.readWrite(a, 0, half), Arg.of(2f),
                     Arg.of((long) half));
             Launch second = heap.launchOn(1, BuiltinKernel.SCALE, half, half, Arg.readWrite(a, half, half),
