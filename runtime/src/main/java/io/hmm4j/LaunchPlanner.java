@@ -261,7 +261,9 @@ final class LaunchPlanner {
                 retakeForKernel(launch, array, ds);
             if (releaseHostMemory)
                 for (ManagedArray array : launch.handedOver.keySet())
-                    array.region.reclaim();
+                    // A launch beside this one may still need the host pages it kept for its blocks (its rollback).
+                    if (array.inFlight.size() == 1)
+                        array.region.reclaim();
             launch.handedOver.clear();
             for (ManagedArray array : access.keySet())
                 if (!array.destroyed)
