@@ -109,8 +109,9 @@ public final class MultiDeviceModel {
                 case 0 -> new RangeFill(device, slot, first, floats, r.nextInt(21) - 10);
                 case 1 -> new RangeScale(device, slot, first, floats, new float[] {2, -1, 1}[r.nextInt(3)]);
                 case 2 -> new RangeAxpy(device, r.nextInt(slots), slot, first, floats, new float[] {1, -1, 2}[r.nextInt(3)]);
-                case 3 -> new SplitScale(slot, r.nextInt(length + 1), device, (device + 1 + r.nextInt(devices - 1))
-                        % devices, new float[] {2, -1, 1}[r.nextInt(3)]);
+                case 3 -> new SplitScale(slot, r.nextInt(length + 1), device,
+                        devices == 1 ? device : (device + 1 + r.nextInt(devices - 1)) % devices,
+                        new float[] {2, -1, 1}[r.nextInt(3)]);
                 default -> op;
             });
         }
