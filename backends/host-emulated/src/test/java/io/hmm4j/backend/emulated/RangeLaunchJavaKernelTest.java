@@ -55,9 +55,9 @@ class RangeLaunchJavaKernelTest {
             } finally {
                 pool.shutdownNow();
             }
+            assertThat(heap.residency(a).devicePicture()).isEqualTo("D0 D0 D0 D0 D1 D1 D1 D1");
             for (int i = 0; i < 2 * half; i++)
                 assertThat(a.get(i)).as("a[%d]", i).isEqualTo((float) i);
-            assertThat(heap.residency(a).devicePicture()).isEqualTo("D0 D0 D0 D0 D1 D1 D1 D1");
         }
     }
 }
