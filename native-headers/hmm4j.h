@@ -665,6 +665,12 @@ int hmm4j_region_settle_uploads(struct hmm4j_region *region);
  * Returns 0 or the protection error (-HMM4J_EMAPLIMIT); a block that could not change stays SHARED.
  */
 int hmm4j_region_launch_enqueued(struct hmm4j_region *region);
+/*
+ * hmm4j_region_launch_enqueued for a range launch: only blocks [first_block, first_block + count) go back to
+ * DEVICE (the range from the first block the launch writes to the last; count 0 for a launch that writes none).
+ * -EINVAL (and nothing counted) for a range outside the region.
+ */
+int hmm4j_region_launch_enqueued_blocks(struct hmm4j_region *region, uint64_t first_block, uint64_t count);
 
 /*
  * Tells a region that the launch of `fence` writes it (between

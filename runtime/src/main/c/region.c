@@ -895,10 +895,19 @@ HMM4J_EXPORT int hmm4j_region_launch_enqueued(struct hmm4j_region *r)
 {
     if (!r)
         return -EINVAL;
+    return hmm4j_region_launch_enqueued_blocks(r, 0, r->nblocks);
+}
+
+/* Only the launch's own blocks: others are another launch's, which may run beside it on another device. */
+HMM4J_EXPORT int hmm4j_region_launch_enqueued_blocks(struct hmm4j_region *r, uint64_t first, uint64_t count)
+{
+    if (!r || first > r->nblocks || count > r->nblocks - first)
+        return -EINVAL;
     int result = 0;
+    uint64_t last = first + count;
     hmm4j_region_lock(r);
-    uint64_t b = 0;
-    while (b < r->nblocks) {
+    uint64_t b = first;
+    while (b < last) {
         if (state_of(r, b) != HMM4J_BLOCK_SHARED) {
             b++;
             continue;
@@ -906,7 +915,7 @@ HMM4J_EXPORT int hmm4j_region_launch_enqueued(struct hmm4j_region *r)
         /* The copies stay where they are: the kernel's device holds each block, the host copy goes stale. */
         uint8_t mask = mask_of(r, b);
         uint64_t end = b + 1;
-        while (end < r->nblocks && state_of(r, end) == HMM4J_BLOCK_SHARED && mask_of(r, end) == mask)
+        while (end < last && state_of(r, end) == HMM4J_BLOCK_SHARED && mask_of(r, end) == mask)
             end++;
         uint64_t committed = 0;
         int rc = commit_run(r, b, end - b, HMM4J_BLOCK_DEVICE, mask, protection_of(HMM4J_BLOCK_SHARED), false,

@@ -12,7 +12,9 @@ package io.hmm4j;
  * {@code out} one float. A mismatch is an {@link IllegalArgumentException} naming the kernel and the argument.
  *
  * <p>A built-in always processes its whole {@code n} (or grid); the launch's global size does not change the
- * result, each backend splits the work its own way.
+ * result, each backend splits the work its own way. In a range launch at global offset {@code o}
+ * ({@link ManagedHeap#launchOn(int, BuiltinKernel, long, long, Arg...)}) the element-wise ones (FILL, SCALE, AXPY)
+ * process elements {@code [o, o + n)}; DOT, SUM and STENCIL_2D take no offset.
  */
 public enum BuiltinKernel {
     /** {@code FILL(out: WRITE, value: float, n: long)}: {@code out[i] = value}. */

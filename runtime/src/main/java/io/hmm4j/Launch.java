@@ -19,6 +19,11 @@ public final class Launch {
     final ManagedHeap.DeviceState device;
     final List<ManagedArray> written = new ArrayList<>();
     final List<ManagedArray> arrays = new ArrayList<>();
+    /**
+     * The blocks it reads and writes of each array, for the launches that may run beside it; an array it uses and
+     * that has none here (a tiled launch's) counts as all of it, read and written.
+     */
+    final Map<ManagedArray, ArrayUse> uses = new IdentityHashMap<>();
     /** Written arrays handed to the device with their host pages kept, and which blocks changed (per-block outcome). */
     final Map<ManagedArray, MemorySegment> handedOver = new IdentityHashMap<>();
     // Guarded by the heap's lock; waiters use its monitor.

@@ -17,6 +17,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -74,9 +75,10 @@ final class LaunchPlanner {
     }
 
     /** Launches {@code kernelFor}'s kernel with arguments the heap checked; see {@link ManagedHeap#launchOn}. */
-    Launch launch(ManagedHeap.DeviceState ds, Function<Device, Kernel> kernelFor, long globalSize, Arg[] args,
-            Map<ManagedArray, Access> access) {
-        return asLaunchingCall(() -> launchEntered(ds, kernelFor.apply(ds.device), globalSize, args, access));
+    Launch launch(ManagedHeap.DeviceState ds, Function<Device, Kernel> kernelFor, long globalOffset, long globalSize,
+            Arg[] args, Map<ManagedArray, ArrayUse> uses) {
+        return asLaunchingCall(() -> launchEntered(ds, kernelFor.apply(ds.device), globalOffset, globalSize, args,
+                uses));
     }
 
     /**
@@ -191,8 +193,12 @@ final class LaunchPlanner {
         }
     }
 
-    private Launch launchEntered(ManagedHeap.DeviceState ds, Kernel kernel, long globalSize, Arg[] args, Map<ManagedArray, Access> access) {
+    private Launch launchEntered(ManagedHeap.DeviceState ds, Kernel kernel, long globalOffset, long globalSize,
+            Arg[] args, Map<ManagedArray, ArrayUse> uses) {
         Launch launch = new Launch(heap, ds);
+        launch.uses.putAll(uses);
+        Map<ManagedArray, Access> access = new LinkedHashMap<>();
+        uses.forEach((array, use) -> access.put(array, use.access));
         Map<ManagedArray, KernelArgument.Buffer> buffers = new HashMap<>();
         boolean migrates = !ds.device.coherent();
         synchronized (lock) {
@@ -200,11 +206,9 @@ final class LaunchPlanner {
                 placeForLaunch(launch, access.keySet(), ds);
                 // Copies in first: a failure here leaves every block valid on the host, where it was.
                 if (migrates)
-                    for (Map.Entry<ManagedArray, Access> e : access.entrySet())
-                        if (e.getValue().reads() && !e.getKey().region.isZeroCopy())
-                            migrator.migrate(e.getKey(), ds, 0, e.getKey().region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE,
-                                    hmm4j_h.HMM4J_INTENT_READ | hmm4j_h.HMM4J_INTENT_ASYNC, MigrationCause.LAUNCH,
-                                    null);
+                    for (Map.Entry<ManagedArray, ArrayUse> e : uses.entrySet())
+                        if (!e.getKey().region.isZeroCopy())
+                            copyIn(e.getKey(), e.getValue().copyIn, ds);
                 // A zero-copy array joins the written ones even when only read: its region holds the launch's fence,
                 // so that a host write waits for the kernel reading it.
                 for (Map.Entry<ManagedArray, Access> e : access.entrySet())
@@ -216,7 +220,7 @@ final class LaunchPlanner {
                 if (migrates)
                     for (ManagedArray array : launch.written)
                         if (!array.region.isZeroCopy())
-                            handOver(launch, array, access.get(array), ds);
+                            handOver(launch, array, uses.get(array), ds);
                 for (Map.Entry<ManagedArray, Access> e : access.entrySet()) {
                     ManagedArray array = e.getKey();
                     long address = array.region.isZeroCopy() ? ds.zeroCopyAddress(array)
@@ -234,12 +238,13 @@ final class LaunchPlanner {
         for (Arg arg : args) {
             arguments.add(switch (arg) {
                 case Arg.Array a -> buffers.get(a.array());
+                case Arg.Range r -> buffers.get(r.array());
                 case Arg.Scalar(Number value) -> new KernelArgument.Scalar(value);
             });
         }
         long event;
         try {
-            event = ds.device.launchRecorded(kernel, globalSize, arguments);
+            event = ds.device.launchRecorded(kernel, globalOffset, globalSize, arguments);
         } catch (RuntimeException | Error e) {
             synchronized (lock) {
                 failBeforeKernel(launch);
@@ -259,7 +264,9 @@ final class LaunchPlanner {
             advice.launchEnqueued(launch);
             if (releaseHostMemory)
                 for (ManagedArray array : launch.handedOver.keySet())
-                    array.region.reclaim();
+                    // A launch beside this one may still need the host pages it kept for its blocks (its rollback).
+                    if (array.inFlight.size() == 1)
+                        array.region.reclaim();
             launch.handedOver.clear();
             for (ManagedArray array : access.keySet())
                 if (!array.destroyed)
@@ -273,26 +280,45 @@ final class LaunchPlanner {
         return launch;
     }
 
+    /** Makes {@code blocks} (intervals, see {@link ArrayUse}) valid on {@code ds} without waiting for the copies. */
+    private void copyIn(ManagedArray array, long[] blocks, ManagedHeap.DeviceState ds) {
+        for (int i = 0; i < blocks.length; i += 2)
+            migrator.migrate(array, ds, blocks[i], blocks[i + 1] - blocks[i], hmm4j_h.HMM4J_TO_DEVICE,
+                    hmm4j_h.HMM4J_INTENT_READ | hmm4j_h.HMM4J_INTENT_ASYNC, MigrationCause.LAUNCH, null);
+    }
+
     /**
-     * Makes the written array DEVICE for the kernel, remembering which blocks changed so a failure can undo it.
-     * A read-write array is copied again where a host write made a block HOST since the copy-in (the engine's
-     * lock was free in between); that copy is one of the undone changes too.
+     * Makes the blocks the launch writes DEVICE for the kernel, remembering which changed so a failure can undo it.
+     * Blocks it also needs valid (read, or written only in part) are copied again where a host write made one HOST
+     * since the copy-in (the engine's lock was free in between); that copy is one of the undone changes too.
      */
-    private void handOver(Launch launch, ManagedArray array, Access mode, ManagedHeap.DeviceState ds) {
+    private void handOver(Launch launch, ManagedArray array, ArrayUse use, ManagedHeap.DeviceState ds) {
         MemorySegment outcome = Arena.ofAuto().allocate(array.region.blockCount());
         launch.handedOver.put(array, outcome);
-        int intent = (mode.reads() ? hmm4j_h.HMM4J_INTENT_READ : 0) | hmm4j_h.HMM4J_INTENT_WRITE
-                | hmm4j_h.HMM4J_INTENT_KEEP_HOST;
-        migrator.migrate(array, ds, 0, array.region.blockCount(), hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.LAUNCH,
-                outcome);
+        int write = hmm4j_h.HMM4J_INTENT_WRITE | hmm4j_h.HMM4J_INTENT_KEEP_HOST;
+        handOver(array, ArrayUse.intersect(use.writes, use.copyIn), write | hmm4j_h.HMM4J_INTENT_READ, ds, outcome);
+        handOver(array, ArrayUse.subtract(use.writes, use.copyIn), write, ds, outcome);
+    }
+
+    private void handOver(ManagedArray array, long[] blocks, int intent, ManagedHeap.DeviceState ds,
+            MemorySegment outcome) {
+        for (int i = 0; i < blocks.length; i += 2) {
+            long count = blocks[i + 1] - blocks[i];
+            migrator.migrate(array, ds, blocks[i], count, hmm4j_h.HMM4J_TO_DEVICE, intent, MigrationCause.LAUNCH,
+                    outcome.asSlice(blocks[i], count));
+        }
     }
 
     /**
      * A host read between the hand-over and the enqueue copied home the bytes from before the kernel: the engine
      * makes those blocks DEVICE again. Where it cannot, the launch fails rather than leave them silently stale.
+     * Only the blocks from the first the launch writes to the last: those of other launches beside it are theirs.
      */
     private static void retakeForKernel(Launch launch, ManagedArray array, ManagedHeap.DeviceState ds) {
-        int rc = array.region.launchEnqueued();
+        ArrayUse use = launch.uses.get(array);
+        long[] hull = use == null ? new long[] {0, array.region.blockCount()} : ArrayUse.hull(use.writes);
+        int rc = hull.length == 0 ? array.region.launchEnqueued(0, 0)
+                : array.region.launchEnqueued(hull[0], hull[1] - hull[0]);
         if (rc < 0 && launch.failure == null)
             launch.failure = new DeviceException(array + ": blocks a host read fetched while the launch was being"
                     + " placed could not be handed back to its kernel and hold the bytes from before it: "
@@ -353,7 +379,8 @@ final class LaunchPlanner {
                         + " at once, more than its budget of " + ds.budget.limit() + " bytes", ds.device.id());
         }
         while (true) {
-            tracker.awaitIdle(arrays);
+            // Not pinned while it waits: two launches waiting for each other would wait forever.
+            tracker.awaitNoConflict(launch, arrays, ds);
             for (ManagedArray array : arrays) {
                 array.inFlight.add(launch);
                 launch.arrays.add(array);

@@ -187,6 +187,48 @@ final class LaunchTracker {
     }
 
     /**
+     * Returns once no other launch in flight conflicts with {@code self} over {@code arrays} and all are alive, with
+     * the lock held and not released since that was checked ({@code self} not yet in their {@code inFlight}). Two
+     * launches conflict over an array when one writes a block the other touches ({@link ArrayUse}), or when either
+     * has no use recorded (a tiled launch), or the array is zero-copy (one device at a time maps it for launches). An
+     * array another launch uses that would have to lose a device binding to gain one on {@code ds} (shared between
+     * processes, or every binding slot taken) waits too: placement never takes an array off a device while a launch uses
+     * it (thrash control, which would, looks only at arrays no other launch uses).
+     *
+     * @throws IllegalStateException if an array or the heap was closed
+     */
+    void awaitNoConflict(Launch self, Collection<ManagedArray> arrays, ManagedHeap.DeviceState ds) {
+        restart:
+        while (true) {
+            for (ManagedArray array : arrays)
+                array.ensureAlive();
+            for (ManagedArray array : arrays) {
+                for (Launch other : array.inFlight) {
+                    if (other != self && conflicts(self, other, array, ds)) {
+                        if (other.placing)
+                            lock.waitForChange(HeapLock.PROGRESS_POLL_MILLIS);
+                        else
+                            awaitLocked(other);
+                        continue restart;
+                    }
+                }
+            }
+            return;
+        }
+    }
+
+    private static boolean conflicts(Launch self, Launch other, ManagedArray array, ManagedHeap.DeviceState ds) {
+        ArrayUse mine = self.uses.get(array);
+        ArrayUse theirs = other.uses.get(array);
+        if (mine == null || theirs == null || array.region.isZeroCopy())
+            return true;
+        if (!array.bindings.containsKey(ds) && (array.region.sharedName() != null
+                || array.bindings.size() >= io.hmm4j.internal.ffm.hmm4j_h.HMM4J_MAX_BINDINGS))
+            return true;
+        return mine.conflictsWith(theirs);
+    }
+
+    /**
      * A launch other than {@code self} that holds memory on {@code ds} and is (or is not) still being placed; lock
      * held. Its own device's, or any array of it that has memory on {@code ds} too (a launch on another device pins
      * its arrays' copies everywhere until it completes).

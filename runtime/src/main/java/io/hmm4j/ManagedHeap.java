@@ -372,8 +372,31 @@ public final class ManagedHeap implements AutoCloseable {
      * @throws DeviceException if a copy or the launch fails; data that was on the host stays there
      */
     public Launch launchOn(int deviceIndex, BuiltinKernel kernel, long globalSize, Arg... args) {
+        return launchOn(deviceIndex, kernel, 0, globalSize, args);
+    }
+
+    /**
+     * Launches {@code kernel} over work items {@code [globalOffset, globalOffset + globalSize)} on device
+     * {@code deviceIndex}: a range launch, so that several devices can each process a part of the same arrays at
+     * once. Before it, only the blocks covering each argument's range ({@link Arg.Range}; a whole-array argument
+     * covers all of it) and not valid on the device are copied in; the blocks a range writes are handed to the
+     * device, its partly covered first and last blocks copied in first so that their bytes outside the range
+     * survive. Launches whose array arguments write no block another one's touch run at once, on any devices;
+     * others wait for each other. An element-wise built-in (FILL, SCALE, AXPY) processes elements
+     * {@code [globalOffset, globalOffset + n)} of its arrays ({@code globalSize} does not change that, as for any
+     * built-in); DOT, SUM and STENCIL_2D take no offset and no ranges.
+     *
+     * @throws IllegalArgumentException as {@link #launchOn(int, BuiltinKernel, long, Arg...)} does, and for a
+     *     negative offset, an offset plus size above {@code Long.MAX_VALUE}, an offset or range the built-in does not
+     *     take, or a range that does not cover the elements it processes
+     * @throws IllegalStateException if the heap or an array argument is closed
+     * @throws DeviceOutOfMemoryException if the arguments do not fit on the device even after eviction
+     * @throws DeviceException if a copy or the launch fails; data that was on the host stays there
+     */
+    public Launch launchOn(int deviceIndex, BuiltinKernel kernel, long globalOffset, long globalSize, Arg... args) {
         Objects.requireNonNull(kernel, "kernel");
-        return launch(deviceIndex, device -> device.builtin(kernel), LaunchArguments.of(kernel), globalSize, args);
+        return launch(deviceIndex, device -> device.builtin(kernel), LaunchArguments.of(kernel), globalOffset,
+                globalSize, args);
     }
 
     /**
@@ -382,19 +405,34 @@ public final class ManagedHeap implements AutoCloseable {
      * @throws IllegalArgumentException also if another heap loaded {@code kernel}
      */
     public Launch launchOn(int deviceIndex, UserKernel kernel, long globalSize, Arg... args) {
-        Objects.requireNonNull(kernel, "kernel");
-        return launch(deviceIndex, kernel::on, LaunchArguments.of(kernel), globalSize, args);
+        return launchOn(deviceIndex, kernel, 0, globalSize, args);
     }
 
-    private Launch launch(int deviceIndex, Function<Device, Kernel> kernelFor, LaunchArguments checks, long globalSize,
-            Arg[] args) {
+    /**
+     * A range launch of a user kernel; see {@link #launchOn(int, BuiltinKernel, long, long, Arg...)}. Its work items'
+     * global ids start at {@code globalOffset} (OpenCL: the global work offset; a Java kernel reads it from
+     * {@link io.hmm4j.spi.JavaKernel.Arguments#globalOffset()}). CUDA has no global offset: a CUDA device refuses a
+     * non-zero one (an {@link UnsupportedOperationException} from the launch, the arrays left where they were).
+     *
+     * @throws IllegalArgumentException also if another heap loaded {@code kernel}
+     */
+    public Launch launchOn(int deviceIndex, UserKernel kernel, long globalOffset, long globalSize, Arg... args) {
+        Objects.requireNonNull(kernel, "kernel");
+        return launch(deviceIndex, kernel::on, LaunchArguments.of(kernel), globalOffset, globalSize, args);
+    }
+
+    private Launch launch(int deviceIndex, Function<Device, Kernel> kernelFor, LaunchArguments checks,
+            long globalOffset, long globalSize, Arg[] args) {
         ensureOpen();
         DeviceState ds = device(deviceIndex);
         if (globalSize <= 0)
             throw new IllegalArgumentException("global size must be > 0: " + globalSize);
-        Map<ManagedArray, Access> access = LaunchArguments.accessOf(this, args);
-        Arg[] checkedArgs = checks.checked(this, args);
-        return planner.launch(ds, kernelFor, globalSize, checkedArgs, access);
+        if (globalOffset < 0 || globalOffset > Long.MAX_VALUE - globalSize)
+            throw new IllegalArgumentException("global offset must be >= 0 and offset + size at most Long.MAX_VALUE: "
+                    + globalOffset + " + " + globalSize);
+        Map<ManagedArray, ArrayUse> uses = LaunchArguments.usesOf(this, args);
+        Arg[] checkedArgs = checks.checked(this, args, globalOffset);
+        return planner.launch(ds, kernelFor, globalOffset, globalSize, checkedArgs, uses);
     }
 
     // ---- tiled launches ----
@@ -462,12 +500,16 @@ public final class ManagedHeap implements AutoCloseable {
             int countArgument, int sumResult, long n, long tileBytes, Arg[] args) {
         ensureOpen();
         DeviceState ds = device(deviceIndex);
+        for (Arg arg : args)
+            if (arg instanceof Arg.Range)
+                throw new IllegalArgumentException("a tiled launch streams whole arrays: pass Arg.read/write/readWrite"
+                        + " of the array, not a range of it (" + arg + ")");
         Map<ManagedArray, Access> access = LaunchArguments.accessOf(this, args);
-        Arg[] checkedArgs = checks.checked(this, args);
+        Arg[] checkedArgs = checks.checked(this, args, 0);
         TiledLaunch plan = TiledLaunch.plan(name, checkedArgs, access, countArgument, sumResult, n, tileBytes,
                 blockSize);
         if (ds.device.coherent() || LaunchPlanner.fitsAtOnce(access.keySet(), ds))
-            return launch(deviceIndex, kernelFor, checks, n, args);
+            return launch(deviceIndex, kernelFor, checks, 0, n, args);
         return planner.launchTiled(ds, kernelFor, plan, name, access.keySet());
     }
 

@@ -125,7 +125,9 @@ final class ZeroCopyPlacement {
      * is zero-copy (mapped for {@code ds} now, no device memory), after thrash control had its look at a launch.
      */
     boolean place(ManagedArray array, ManagedHeap.DeviceState ds, Launch self) {
-        if (self != null && thrashControl && !array.region.isZeroCopy() && thrashing(array, ds, self))
+        // Switching evicts the array everywhere: never under another launch that uses it (a range launch beside it).
+        if (self != null && thrashControl && !array.region.isZeroCopy() && array.inFlight.size() == 1
+                && thrashing(array, ds, self))
             enterLocked(array);
         if (!array.region.isZeroCopy())
             return false;

@@ -248,6 +248,36 @@ public final class BuiltinSignature {
         return List.copyOf(converted);
     }
 
+    /**
+     * {@link #checkLaunch(List)} of a launch at global offset {@code globalOffset}, for backends whose buffers are
+     * addresses (emulated, CUDA): an element-wise kernel's buffers start {@code globalOffset} floats further, so that
+     * it processes elements {@code [globalOffset, globalOffset + n)}.
+     *
+     * @throws IllegalArgumentException for a non-zero offset to a kernel that is not element-wise, or a buffer
+     *     shorter than the offset
+     */
+    public List<KernelArgument> checkLaunch(long globalOffset, List<KernelArgument> arguments) {
+        Objects.requireNonNull(arguments, "arguments");
+        if (globalOffset == 0)
+            return checkLaunch(arguments);
+        if (globalOffset < 0 || !elementWise())
+            throw new IllegalArgumentException(kernel + " " + this + " takes no global offset: " + globalOffset);
+        List<KernelArgument> shifted = new ArrayList<>(arguments.size());
+        for (KernelArgument argument : arguments) {
+            if (argument instanceof KernelArgument.Buffer(long address, long byteSize, var access, var host)) {
+                if (globalOffset > byteSize / Float.BYTES)
+                    throw new IllegalArgumentException(kernel + ": a buffer of " + byteSize / Float.BYTES
+                            + " floats cannot start at global offset " + globalOffset);
+                long skip = globalOffset * Float.BYTES;
+                shifted.add(new KernelArgument.Buffer(address + skip, byteSize - skip, access,
+                        host.asSlice(Math.min(skip, host.byteSize()))));
+            } else {
+                shifted.add(argument);
+            }
+        }
+        return checkLaunch(shifted);
+    }
+
     /** The value as the parameter's type, or {@code null} where the conversion rule refuses it. */
     private static Number converted(Type type, Number value) {
         return switch (type) {

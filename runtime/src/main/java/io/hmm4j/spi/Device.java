@@ -91,6 +91,27 @@ public interface Device {
     }
 
     /**
+     * Enqueues {@code kernel} over work items {@code [globalOffset, globalOffset + globalSize)} (a range launch:
+     * OpenCL's global work offset; a {@link JavaKernel} reads it from {@link JavaKernel.Arguments#globalOffset()}). An
+     * element-wise built-in (FILL, SCALE, AXPY) processes elements {@code [globalOffset, globalOffset + n)} of its
+     * arrays; the runtime gives the others no offset. Only the blocks covering the ranges the launch named are valid
+     * on the device; the kernel must touch nothing else. A device that has no global offset refuses a non-zero one
+     * with an {@link UnsupportedOperationException} (the default, for backends written before range launches).
+     */
+    default void launch(Kernel kernel, long globalOffset, long globalSize, List<KernelArgument> arguments) {
+        if (globalOffset != 0)
+            throw new UnsupportedOperationException(id() + " does not run kernels at a global offset: " + globalOffset);
+        launch(kernel, globalSize, arguments);
+    }
+
+    /** {@link #launchRecorded(Kernel, long, List)} at a global offset, as {@link #launch(Kernel, long, long, List)}. */
+    default long launchRecorded(Kernel kernel, long globalOffset, long globalSize, List<KernelArgument> arguments) {
+        if (globalOffset != 0)
+            throw new UnsupportedOperationException(id() + " does not run kernels at a global offset: " + globalOffset);
+        return launchRecorded(kernel, globalSize, arguments);
+    }
+
+    /**
      * Whether {@link #launch} returns only after the kernel finished (emulated kernels, coherent OpenCL). The
      * runtime then completes the launch at once instead of leaving it in flight.
      */

@@ -5,7 +5,9 @@ import java.util.List;
 
 /**
  * A kernel written in Java, run by the emulated backend over device memory. Buffers arrive as segments of
- * (emulated) device memory, scalars as boxed numbers, in launch order.
+ * (emulated) device memory, scalars as boxed numbers, in launch order. Its work items are
+ * {@code [arguments.globalOffset(), arguments.globalOffset() + globalSize)}: a kernel that ignores the offset runs
+ * right only in launches without one.
  */
 @FunctionalInterface
 public interface JavaKernel {
@@ -28,6 +30,15 @@ public interface JavaKernel {
         float floatValue(int index);
 
         double doubleValue(int index);
+
+        /**
+         * The first work item's global id ({@link io.hmm4j.ManagedHeap#launchOn(int, io.hmm4j.UserKernel, long, long,
+         * io.hmm4j.Arg...)}); 0 unless the launch named one. Buffers are still whole arrays: only the blocks covering
+         * the ranges the launch named are valid on the device.
+         */
+        default long globalOffset() {
+            return 0;
+        }
 
         /** All arguments, for kernels that inspect them generically. */
         List<KernelArgument> all();

@@ -49,6 +49,21 @@ public final class MultiDeviceModel {
 
     public record Evacuate(int device) implements Op {}
 
+    /** FILL of floats {@code [first, first + floats)} on {@code device}: a range launch at global offset {@code first}. */
+    public record RangeFill(int device, int slot, int first, int floats, float value) implements Op {}
+
+    /** SCALE of floats {@code [first, first + floats)} on {@code device}. */
+    public record RangeScale(int device, int slot, int first, int floats, float factor) implements Op {}
+
+    /** AXPY over floats {@code [first, first + floats)} of x (read) and y (read and written) on {@code device}. */
+    public record RangeAxpy(int device, int x, int y, int first, int floats, float a) implements Op {}
+
+    /**
+     * SCALE of one array split at float {@code split} between two devices, the second launched before the first is
+     * awaited: they run at once where their blocks are apart, one after the other where they share one.
+     */
+    public record SplitScale(int slot, int split, int device0, int device1, float factor) implements Op {}
+
     public record Free(int slot) implements Op {}
 
     /**
@@ -97,6 +112,32 @@ public final class MultiDeviceModel {
             int device = kind == 1 && r.nextInt(3) == 0 ? -1 : r.nextInt(devices);
             ops.add(r.nextInt(ops.size() + 1),
                     new Advise(r.nextInt(slots), first, 1 + r.nextInt(length - first), kind, device));
+        }
+        return ops;
+    }
+
+    /**
+     * Random operations like {@link #randomOps}, with range launches (FILL, SCALE, AXPY over a random part of the
+     * arrays) and split launches on two devices mixed in.
+     */
+    public static List<Op> randomRangeOps(long seed, int count, int slots, int length, int devices) {
+        Random r = new Random(seed);
+        List<Op> base = randomOps(seed ^ 0x5DEECE66DL, count, slots, length, devices);
+        List<Op> ops = new ArrayList<>(count);
+        for (Op op : base) {
+            int slot = r.nextInt(slots);
+            int device = r.nextInt(devices);
+            int first = r.nextInt(length);
+            int floats = 1 + r.nextInt(length - first);
+            ops.add(switch (r.nextInt(8)) {
+                case 0 -> new RangeFill(device, slot, first, floats, r.nextInt(21) - 10);
+                case 1 -> new RangeScale(device, slot, first, floats, new float[] {2, -1, 1}[r.nextInt(3)]);
+                case 2 -> new RangeAxpy(device, r.nextInt(slots), slot, first, floats, new float[] {1, -1, 2}[r.nextInt(3)]);
+                case 3 -> new SplitScale(slot, r.nextInt(length + 1), device,
+                        devices == 1 ? device : (device + 1 + r.nextInt(devices - 1)) % devices,
+                        new float[] {2, -1, 1}[r.nextInt(3)]);
+                default -> op;
+            });
         }
         return ops;
     }
@@ -300,6 +341,55 @@ public final class MultiDeviceModel {
                     if (kind == 2)
                         places[s].keepAccessedCopies();
                 }
+                case RangeFill(int d, int s, int first, int floats, float v) -> {
+                    heap.launchOn(d, BuiltinKernel.FILL, first, floats, Arg.write(arrays[s], first, floats), Arg.of(v),
+                            Arg.of((long) floats)).await();
+                    for (int i = first; i < first + floats; i++)
+                        ByteModel.put(models[s], i, v);
+                    rangeWritten(places[s], d, blockSize, first, floats);
+                }
+                case RangeScale(int d, int s, int first, int floats, float f) -> {
+                    if (ByteModel.maxAbs(models[s]) * Math.abs(f) < LIMIT) {
+                        heap.launchOn(d, BuiltinKernel.SCALE, first, floats, Arg.readWrite(arrays[s], first, floats),
+                                Arg.of(f), Arg.of((long) floats)).await();
+                        for (int i = first; i < first + floats; i++)
+                            ByteModel.put(models[s], i, ByteModel.get(models[s], i) * f);
+                        rangeWritten(places[s], d, blockSize, first, floats);
+                    }
+                }
+                case RangeAxpy(int d, int x, int y, int first, int floats, float a) -> {
+                    if (ByteModel.maxAbs(models[x]) * 2 + ByteModel.maxAbs(models[y]) < LIMIT) {
+                        heap.launchOn(d, BuiltinKernel.AXPY, first, floats, Arg.read(arrays[x], first, floats),
+                                Arg.readWrite(arrays[y], first, floats), Arg.of(a), Arg.of((long) floats)).await();
+                        for (int i = first; i < first + floats; i++)
+                            ByteModel.put(models[y], i, a * ByteModel.get(models[x], i) + ByteModel.get(models[y], i));
+                        if (x != y) {
+                            places[x].devices.add(d);
+                            forBlocks(blockSize, first, floats, b -> places[x].deviceRead(b, d));
+                        }
+                        rangeWritten(places[y], d, blockSize, first, floats);
+                    }
+                }
+                case SplitScale(int s, int split, int d0, int d1, float f) -> {
+                    if (ByteModel.maxAbs(models[s]) * Math.abs(f) < LIMIT) {
+                        List<io.hmm4j.Launch> launches = new ArrayList<>(2);
+                        if (split > 0)
+                            launches.add(heap.launchOn(d0, BuiltinKernel.SCALE, 0, split,
+                                    Arg.readWrite(arrays[s], 0, split), Arg.of(f), Arg.of((long) split)));
+                        if (split < length)
+                            launches.add(heap.launchOn(d1, BuiltinKernel.SCALE, split, length - split,
+                                    Arg.readWrite(arrays[s], split, length - split), Arg.of(f),
+                                    Arg.of((long) (length - split))));
+                        for (io.hmm4j.Launch launch : launches)
+                            launch.await();
+                        for (int i = 0; i < length; i++)
+                            ByteModel.put(models[s], i, ByteModel.get(models[s], i) * f);
+                        if (split > 0)
+                            rangeWritten(places[s], d0, blockSize, 0, split);
+                        if (split < length)
+                            rangeWritten(places[s], d1, blockSize, split, length - split);
+                    }
+                }
                 case Evacuate(int d) -> {
                     heap.evacuate(d);
                     for (Places p : places)
@@ -327,6 +417,12 @@ public final class MultiDeviceModel {
         p.devices.add(d);
         for (int b = 0; b < p.states.length; b++)
             p.deviceWrite(b, d);
+    }
+
+    /** A range launch wrote floats {@code [first, first + floats)}: every block they touch, edges too, is device d's. */
+    private static void rangeWritten(Places p, int d, long blockSize, int first, int floats) {
+        p.devices.add(d);
+        forBlocks(blockSize, first, floats, b -> p.deviceWrite(b, d));
     }
 
     private static void forBlocks(long blockSize, int first, int floats, java.util.function.IntConsumer action) {

@@ -466,6 +466,15 @@ public final class Region {
     }
 
     /**
+     * {@link #launchEnqueued()} for a launch that writes only blocks {@code [first, first + count)} (a range launch):
+     * other blocks may be another launch's. A zero-copy region has no blocks of its own to retake: as the other.
+     */
+    public int launchEnqueued(long first, long count) {
+        return zeroCopy ? hmm4j_h.hmm4j_region_zero_copy_enqueued(handle)
+                : hmm4j_h.hmm4j_region_launch_enqueued_blocks(handle, first, count);
+    }
+
+    /**
      * The launch of {@code fence} writes this region (call between {@link #launchBegin} and {@link #launchEnd}):
      * a host fault waits for that fence instead of the whole device. Returns false when the region's table is
      * full; faults then keep draining the device, which is complete, only coarser.

@@ -994,6 +994,28 @@ public final class hmm4j_h {
         }
     }
 
+    private static final class hmm4j_region_launch_enqueued_blocks {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_LONG, hmm4j_h.C_LONG);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_region_launch_enqueued_blocks");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_region_launch_enqueued_blocks(struct hmm4j_region *region, uint64_t first_block, uint64_t count)
+     * }
+     */
+    public static int hmm4j_region_launch_enqueued_blocks(MemorySegment region, long first_block, long count) {
+        var mh$ = hmm4j_region_launch_enqueued_blocks.HANDLE;
+        try {
+            return (int) mh$.invokeExact(region, first_block, count);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static final class hmm4j_region_launch_abandoned {
         static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_POINTER);
         static final MemorySegment ADDR = findOrThrow("hmm4j_region_launch_abandoned");

@@ -343,7 +343,21 @@ public final class CudaDevice implements Device {
 
     @Override
     public void launch(Kernel kernel, long globalSize, List<KernelArgument> arguments) {
-        enqueueLaunch(kernel, globalSize, arguments, false);
+        enqueueLaunch(kernel, 0, globalSize, arguments, false);
+    }
+
+    /**
+     * CUDA has no global offset: an element-wise built-in's buffers start at the offset's element instead, and a
+     * user kernel at a non-zero offset is refused (it would index from 0).
+     */
+    @Override
+    public void launch(Kernel kernel, long globalOffset, long globalSize, List<KernelArgument> arguments) {
+        enqueueLaunch(kernel, globalOffset, globalSize, arguments, false);
+    }
+
+    @Override
+    public long launchRecorded(Kernel kernel, long globalOffset, long globalSize, List<KernelArgument> arguments) {
+        return enqueueLaunch(kernel, globalOffset, globalSize, arguments, true);
     }
 
     /**
@@ -352,20 +366,25 @@ public final class CudaDevice implements Device {
      */
     @Override
     public long launchRecorded(Kernel kernel, long globalSize, List<KernelArgument> arguments) {
-        return enqueueLaunch(kernel, globalSize, arguments, true);
+        return enqueueLaunch(kernel, 0, globalSize, arguments, true);
     }
 
     /** Returns the recorded event's handle, or 0 when none was asked for or nothing was launched. */
-    private long enqueueLaunch(Kernel kernel, long globalSize, List<KernelArgument> arguments, boolean record) {
+    private long enqueueLaunch(Kernel kernel, long globalOffset, long globalSize, List<KernelArgument> arguments,
+            boolean record) {
         Objects.requireNonNull(arguments, "arguments");
         if (!(kernel instanceof CudaKernel cuda) || cuda.device() != this)
             throw new IllegalArgumentException("kernel " + kernel + " was not loaded by " + id);
         if (globalSize < 0)
             throw new IllegalArgumentException("globalSize < 0: " + globalSize);
         BuiltinKernel builtin = cuda.builtin();
+        if (builtin == null && globalOffset != 0)
+            throw new UnsupportedOperationException(id + " cannot launch user kernel '" + cuda.name() + "' at global"
+                    + " offset " + globalOffset + ": CUDA has no global offset (pass the offset as a scalar argument)");
         // A wrong built-in argument must be refused here: on the GPU it is CUDA_ERROR_ILLEGAL_ADDRESS, which
         // poisons the context for every later call.
-        List<KernelArgument> checked = builtin == null ? arguments : BuiltinSignature.of(builtin).checkLaunch(arguments);
+        List<KernelArgument> checked = builtin == null ? arguments
+                : BuiltinSignature.of(builtin).checkLaunch(globalOffset, arguments);
         int blocks;
         if (builtin != null) {
             long cap = (long) Math.max(1, multiprocessors) * BLOCKS_PER_SM;

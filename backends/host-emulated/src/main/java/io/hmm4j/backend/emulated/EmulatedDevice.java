@@ -107,25 +107,37 @@ public final class EmulatedDevice implements Device {
     /** Runs the kernel before it returns. */
     @Override
     public void launch(Kernel kernel, long globalSize, List<KernelArgument> arguments) {
-        run(kernel, globalSize, arguments, false);
+        run(kernel, 0, globalSize, arguments, false);
     }
 
     @Override
     public long launchRecorded(Kernel kernel, long globalSize, List<KernelArgument> arguments) {
-        return run(kernel, globalSize, arguments, overlap);
+        return run(kernel, 0, globalSize, arguments, overlap);
     }
 
-    private long run(Kernel kernel, long globalSize, List<KernelArgument> arguments, boolean queued) {
+    /** A built-in's buffers start at the offset's element; a Java kernel reads the offset from its arguments. */
+    @Override
+    public void launch(Kernel kernel, long globalOffset, long globalSize, List<KernelArgument> arguments) {
+        run(kernel, globalOffset, globalSize, arguments, false);
+    }
+
+    @Override
+    public long launchRecorded(Kernel kernel, long globalOffset, long globalSize, List<KernelArgument> arguments) {
+        return run(kernel, globalOffset, globalSize, arguments, overlap);
+    }
+
+    private long run(Kernel kernel, long globalOffset, long globalSize, List<KernelArgument> arguments,
+            boolean queued) {
         if (!(kernel instanceof EmulatedKernel emulated))
             throw new IllegalArgumentException("kernel " + kernel + " was not loaded by an emulated device");
         if (lost)
             throw new DeviceException("launch of " + kernel.name() + " failed on " + id() + ": device lost", id(), 0);
         if (emulated.builtin() != null)
             return copyEngine.launchEmulated(emulated.builtin(),
-                    BuiltinSignature.of(emulated.builtin()).checkLaunch(arguments), queued);
+                    BuiltinSignature.of(emulated.builtin()).checkLaunch(globalOffset, arguments), queued);
         copyEngine.launchEmulated(null, List.of(), false);
         long start = System.nanoTime();
-        emulated.body().run(globalSize, new Arguments(arguments));
+        emulated.body().run(globalSize, new Arguments(globalOffset, arguments));
         chargeBus(start, arguments);
         return queued ? copyEngine.launchEmulated(null, List.of(), true) : 0;
     }
@@ -188,10 +200,17 @@ public final class EmulatedDevice implements Device {
     }
 
     private static final class Arguments implements JavaKernel.Arguments {
+        private final long globalOffset;
         private final List<KernelArgument> arguments;
 
-        Arguments(List<KernelArgument> arguments) {
+        Arguments(long globalOffset, List<KernelArgument> arguments) {
+            this.globalOffset = globalOffset;
             this.arguments = List.copyOf(arguments);
+        }
+
+        @Override
+        public long globalOffset() {
+            return globalOffset;
         }
 
         @Override

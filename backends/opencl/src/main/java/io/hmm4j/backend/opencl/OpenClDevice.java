@@ -321,7 +321,13 @@ public final class OpenClDevice implements Device {
 
     @Override
     public void launch(Kernel kernel, long globalSize, List<KernelArgument> arguments) {
-        enqueueLaunch(kernel, globalSize, arguments, null);
+        launch(kernel, 0, globalSize, arguments);
+    }
+
+    /** The global work offset: a user kernel's get_global_id starts there; an element-wise built-in's elements too. */
+    @Override
+    public void launch(Kernel kernel, long globalOffset, long globalSize, List<KernelArgument> arguments) {
+        enqueueLaunch(kernel, globalOffset, globalSize, arguments, null);
         if (coherent)
             synchronize();
     }
@@ -332,28 +338,37 @@ public final class OpenClDevice implements Device {
      */
     @Override
     public long launchRecorded(Kernel kernel, long globalSize, List<KernelArgument> arguments) {
+        return launchRecorded(kernel, 0, globalSize, arguments);
+    }
+
+    @Override
+    public long launchRecorded(Kernel kernel, long globalOffset, long globalSize, List<KernelArgument> arguments) {
         if (coherent) {
-            launch(kernel, globalSize, arguments);
+            launch(kernel, globalOffset, globalSize, arguments);
             return 0;
         }
         cl_event last = new cl_event();
-        enqueueLaunch(kernel, globalSize, arguments, last);
+        enqueueLaunch(kernel, globalOffset, globalSize, arguments, last);
         return OpenCl.nativePointer(last);
     }
 
     /** {@code last}, when not null, receives the event of the launch's last command (none if nothing ran). */
-    private void enqueueLaunch(Kernel kernel, long globalSize, List<KernelArgument> arguments, cl_event last) {
+    private void enqueueLaunch(Kernel kernel, long globalOffset, long globalSize, List<KernelArgument> arguments,
+            cl_event last) {
         if (!(kernel instanceof ClKernel cl) || cl.device() != this)
             throw new IllegalArgumentException("kernel " + kernel + " was not loaded by this " + id());
+        if (globalOffset < 0)
+            throw new IllegalArgumentException("global offset must be >= 0: " + globalOffset);
         if (copyQueue != null)
             engine.orderLaunch();
         if (cl.builtin() == null)
-            launchUser(cl, globalSize, arguments, last);
+            launchUser(cl, globalOffset, globalSize, arguments, last);
         else
-            launchBuiltin(cl.builtin(), arguments, last);
+            launchBuiltin(cl.builtin(), globalOffset, arguments, last);
     }
 
-    private void launchUser(ClKernel kernel, long globalSize, List<KernelArgument> arguments, cl_event last) {
+    private void launchUser(ClKernel kernel, long globalOffset, long globalSize, List<KernelArgument> arguments,
+            cl_event last) {
         if (globalSize <= 0)
             throw new IllegalArgumentException("global size must be > 0: " + globalSize);
         // User kernels run as one launch of exactly globalSize items: splitting would change get_global_size().
@@ -361,24 +376,31 @@ public final class OpenClDevice implements Device {
             try (Retained retained = new Retained()) {
                 for (int i = 0; i < arguments.size(); i++)
                     setArgument(kernel, i, arguments.get(i), retained);
-                enqueue(kernel, null, new long[] {globalSize}, null, last);
+                enqueue(kernel, globalOffset == 0 ? null : new long[] {globalOffset}, new long[] {globalSize}, null,
+                        last);
             }
         }
     }
 
     /** Runs a built-in over its whole n (or grid); its arguments have passed {@link BuiltinSignature}'s check. */
-    private void launchBuiltin(BuiltinKernel which, List<KernelArgument> arguments, cl_event last) {
-        List<KernelArgument> a = BuiltinSignature.of(which).checkLaunch(arguments);
+    private void launchBuiltin(BuiltinKernel which, long globalOffset, List<KernelArgument> arguments, cl_event last) {
+        BuiltinSignature signature = BuiltinSignature.of(which);
+        // The element-wise kernels index by get_global_id: the offset moves their elements; the others take none.
+        List<KernelArgument> a = signature.checkLaunch(arguments);
+        if (globalOffset != 0)
+            signature.checkLaunch(globalOffset, arguments);
         switch (which) {
             case FILL, SCALE -> {
                 long n = count(a, 2);
                 if (n > 0)
-                    runSplit(builtins.get(which), n, 1, BULK_GRANULE, last, a.get(0), a.get(1), a.get(2));
+                    runSplit(builtins.get(which), globalOffset, n, 1, BULK_GRANULE, last, a.get(0), a.get(1),
+                            a.get(2));
             }
             case AXPY -> {
                 long n = count(a, 3);
                 if (n > 0)
-                    runSplit(builtins.get(which), n, 1, BULK_GRANULE, last, a.get(0), a.get(1), a.get(2), a.get(3));
+                    runSplit(builtins.get(which), globalOffset, n, 1, BULK_GRANULE, last, a.get(0), a.get(1),
+                            a.get(2), a.get(3));
             }
             case DOT -> reduce(dotPartial, count(a, 3), last, a.get(2), a.get(0), a.get(1), a.get(3));
             case SUM -> reduce(sumPartial, count(a, 2), last, a.get(1), a.get(0), a.get(2));
@@ -386,7 +408,8 @@ public final class OpenClDevice implements Device {
                 int width = (Integer) ((KernelArgument.Scalar) a.get(2)).value();
                 int height = (Integer) ((KernelArgument.Scalar) a.get(3)).value();
                 if (width > 0 && height > 0)
-                    runSplit(builtins.get(which), width, height, STENCIL_GRANULE, last, a.toArray(KernelArgument[]::new));
+                    runSplit(builtins.get(which), 0, width, height, STENCIL_GRANULE, last,
+                            a.toArray(KernelArgument[]::new));
             }
         }
     }
@@ -422,9 +445,10 @@ public final class OpenClDevice implements Device {
 
     /**
      * Launches {@code width x height} items (height 1: one dimension) as a bulk of a multiple of {@code granule}
-     * along x and a tail at a global offset, so the driver never has to pick a work-group size for an odd count.
+     * along x and a tail at a global offset, so the driver never has to pick a work-group size for an odd count;
+     * both from x = {@code start} (a range launch's global offset).
      */
-    private void runSplit(ClKernel kernel, long width, long height, long granule, cl_event last,
+    private void runSplit(ClKernel kernel, long start, long width, long height, long granule, cl_event last,
             KernelArgument... arguments) {
         long tail = width % granule;
         long bulk = width - tail;
@@ -434,10 +458,10 @@ public final class OpenClDevice implements Device {
                 for (int i = 0; i < arguments.length; i++)
                     setArgument(kernel, i, arguments[i], retained);
                 if (bulk > 0)
-                    enqueue(kernel, null, twoD ? new long[] {bulk, height} : new long[] {bulk}, null,
-                            tail > 0 ? null : last);
+                    enqueue(kernel, start == 0 ? null : twoD ? new long[] {start, 0} : new long[] {start},
+                            twoD ? new long[] {bulk, height} : new long[] {bulk}, null, tail > 0 ? null : last);
                 if (tail > 0)
-                    enqueue(kernel, twoD ? new long[] {bulk, 0} : new long[] {bulk},
+                    enqueue(kernel, twoD ? new long[] {start + bulk, 0} : new long[] {start + bulk},
                             twoD ? new long[] {tail, height} : new long[] {tail}, null, last);
             }
         }
