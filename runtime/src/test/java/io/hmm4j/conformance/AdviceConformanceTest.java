@@ -14,14 +14,12 @@ import io.hmm4j.ManagedHeap;
 import io.hmm4j.MigrationCause;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -36,52 +34,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * writes; the byte and placement model holds with advice mixed into random sequences; bad input is refused clearly;
  * zero-copy arrays keep advice without moving. A backend subclasses it; cases needing more devices than it has skip.
  */
-public abstract class AdviceConformanceTest {
-
-    protected static final long BLOCK = 4096;
-    protected static final int BLOCK_FLOATS = (int) (BLOCK / Float.BYTES);
-
-    private ManagedHeap heap;
-
-    protected abstract String backend();
-
-    /** Settings that give the heap {@code devices} devices where the backend can (emulated: {@code devices=n}). */
-    protected abstract Map<String, String> settings(int devices);
-
-    /** {@code null} when the backend can run here, else why not (the skip reason). */
-    protected abstract String unavailabilityCause();
-
-    /** A heap with at least {@code devices} migrating devices, or the case is skipped saying why. */
-    protected ManagedHeap heap(int devices, ManagedHeap.Builder builder) {
-        String cause = unavailabilityCause();
-        Assumptions.assumeTrue(cause == null, () -> backend() + " not available: " + cause);
-        builder.backend(backend());
-        settings(devices).forEach(builder::setting);
-        heap = builder.build();
-        int has = heap.devices().size();
-        Assumptions.assumeTrue(has >= devices,
-                () -> backend() + " has " + has + " device(s) here; this case needs " + devices);
-        Assumptions.assumeFalse(heap.devices().getFirst().coherent(),
-                () -> backend() + ": coherent devices, nothing is placed per device");
-        return heap;
-    }
-
-    private ManagedHeap heap(int devices) {
-        return heap(devices, ManagedHeap.builder().blockSize(BLOCK).prefetchBlocks(0).thrashControl(false));
-    }
-
-    @AfterEach
-    void closeHeap() {
-        if (heap != null)
-            heap.close();
-    }
-
-    private FloatArray filled(int floats, float value) {
-        FloatArray a = heap.allocateFloats(floats);
-        for (int i = 0; i < floats; i++)
-            a.set(i, value);
-        return a;
-    }
+public abstract class AdviceConformanceTest extends MultiDeviceKit {
 
     private long copiedIn() {
         return heap.stats().bytesToDevice() + heap.stats().bytesPeer();
@@ -205,7 +158,7 @@ public abstract class AdviceConformanceTest {
     void adviceKeepingAnArrayOnADeviceMakesEvictionTakeAnUnadvisedTwin(Advice advice) {
         int n = 2 * BLOCK_FLOATS;
         long bytes = n * 4L;
-        heap(1, ManagedHeap.builder().blockSize(BLOCK).prefetchBlocks(0).thrashControl(false)
+        heap(1, ManagedHeap.builder().blockSize(BLOCK).prefetchBlocks(0)
                 .deviceBudget(2 * bytes).poolChunkBytes(bytes));
         FloatArray advised = filled(n, 1);
         FloatArray twin = filled(n, 1);

@@ -12,7 +12,6 @@ import io.hmm4j.ManagedHeap;
 import io.hmm4j.Residency;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
@@ -20,8 +19,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -34,61 +31,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * evicting one device copies home only what nothing else holds. A backend subclasses it and says how to ask for
  * {@code n} devices; a case needing more devices than the backend has is skipped with that as the reason.
  */
-public abstract class MultiDeviceConformanceTest {
-
-    protected static final long BLOCK = 4096;
-    protected static final int BLOCK_FLOATS = (int) (BLOCK / Float.BYTES);
-
-    private ManagedHeap heap;
-
-    protected abstract String backend();
-
-    /** Settings that give the heap {@code devices} devices where the backend can (emulated: {@code devices=n}). */
-    protected abstract Map<String, String> settings(int devices);
-
-    /** Whether launches move blocks (false for coherent devices: nothing to place). */
-    protected abstract boolean migrates();
-
-    /** {@code null} when the backend can run here, else why not (the skip reason). */
-    protected abstract String unavailabilityCause();
-
-    /** More heap settings (e.g. userfaultfd), on top of the backend's and each case's. */
-    protected ManagedHeap.Builder configure(ManagedHeap.Builder builder) {
-        return builder;
-    }
-
-    /** A heap with at least {@code devices} devices, or the case is skipped saying how many the backend has. */
-    protected ManagedHeap heap(int devices, ManagedHeap.Builder builder) {
-        String cause = unavailabilityCause();
-        Assumptions.assumeTrue(cause == null, () -> backend() + " not available: " + cause);
-        builder.backend(backend());
-        settings(devices).forEach(builder::setting);
-        // The model says where every block is valid; thrash control moves arrays to zero-copy on purpose
-        // (ThrashControlTest, ZeroCopyConformanceTest cover it).
-        heap = configure(builder.thrashControl(false)).build();
-        int has = heap.devices().size();
-        Assumptions.assumeTrue(has >= devices,
-                () -> backend() + " has " + has + " device(s) here; this case needs " + devices);
-        Assumptions.assumeTrue(migrates(), () -> backend() + ": coherent devices, nothing is placed per device");
-        return heap;
-    }
-
-    private ManagedHeap heap(int devices) {
-        return heap(devices, ManagedHeap.builder().blockSize(BLOCK).prefetchBlocks(0));
-    }
-
-    @AfterEach
-    void closeHeap() {
-        if (heap != null)
-            heap.close();
-    }
-
-    private FloatArray filled(int floats, float value) {
-        FloatArray a = heap.allocateFloats(floats);
-        for (int i = 0; i < floats; i++)
-            a.set(i, value);
-        return a;
-    }
+public abstract class MultiDeviceConformanceTest extends MultiDeviceKit {
 
     static Stream<Arguments> runs() {
         List<Arguments> runs = new ArrayList<>();

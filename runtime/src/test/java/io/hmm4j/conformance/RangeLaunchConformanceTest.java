@@ -11,9 +11,7 @@ import io.hmm4j.Launch;
 import io.hmm4j.ManagedHeap;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -27,56 +25,12 @@ import org.junit.jupiter.params.provider.MethodSource;
  * launch writes waits for that launch. A backend subclasses it; cases needing more devices than it has, or launches
  * that stay in flight (an asynchronous device), are skipped saying so.
  */
-public abstract class RangeLaunchConformanceTest {
-
-    protected static final long BLOCK = 4096;
-    protected static final int BLOCK_FLOATS = (int) (BLOCK / Float.BYTES);
-
-    private ManagedHeap heap;
-
-    protected abstract String backend();
-
-    /** Settings that give the heap {@code devices} devices where the backend can (emulated: {@code devices=n}). */
-    protected abstract Map<String, String> settings(int devices);
-
-    /** Whether launches move blocks (false for coherent devices). */
-    protected abstract boolean migrates();
-
-    /** {@code null} when the backend can run here, else why not (the skip reason). */
-    protected abstract String unavailabilityCause();
-
-    private ManagedHeap heap(int devices) {
-        String cause = unavailabilityCause();
-        Assumptions.assumeTrue(cause == null, () -> backend() + " not available: " + cause);
-        // Thrash control would place arrays the random sequences move back and forth zero-copy, which the model has not.
-        ManagedHeap.Builder builder = ManagedHeap.builder().backend(backend()).blockSize(BLOCK).prefetchBlocks(0)
-                .thrashControl(false);
-        settings(devices).forEach(builder::setting);
-        heap = builder.build();
-        int has = heap.devices().size();
-        Assumptions.assumeTrue(has >= devices,
-                () -> backend() + " has " + has + " device(s) here; this case needs " + devices);
-        Assumptions.assumeTrue(migrates(), () -> backend() + ": coherent devices, nothing is placed per device");
-        return heap;
-    }
+public abstract class RangeLaunchConformanceTest extends MultiDeviceKit {
 
     /** Skips where launches complete before launchOn returns: nothing can be seen in flight there. */
     private void assumeAsynchronous() {
         Assumptions.assumeFalse(heap.devices().stream().allMatch(d -> d.launchesAreSynchronous()),
                 () -> backend() + ": launches are synchronous here, none stays in flight beside another");
-    }
-
-    @AfterEach
-    void closeHeap() {
-        if (heap != null)
-            heap.close();
-    }
-
-    private FloatArray filled(int floats, float value) {
-        FloatArray a = heap.allocateFloats(floats);
-        for (int i = 0; i < floats; i++)
-            a.set(i, value);
-        return a;
     }
 
     static Stream<Arguments> runs() {

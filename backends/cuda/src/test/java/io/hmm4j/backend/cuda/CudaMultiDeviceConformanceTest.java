@@ -20,11 +20,6 @@ class CudaMultiDeviceConformanceTest extends MultiDeviceConformanceTest {
     }
 
     @Override
-    protected boolean migrates() {
-        return true;
-    }
-
-    @Override
     protected String unavailabilityCause() {
         CudaBackendProvider provider = new CudaBackendProvider();
         return provider.isAvailable() ? null : provider.unavailabilityCause();

@@ -17,11 +17,6 @@ class CudaRangeLaunchConformanceTest extends RangeLaunchConformanceTest {
     }
 
     @Override
-    protected boolean migrates() {
-        return true;
-    }
-
-    @Override
     protected String unavailabilityCause() {
         CudaBackendProvider provider = new CudaBackendProvider();
         return provider.isAvailable() ? null : provider.unavailabilityCause();

@@ -16,11 +16,6 @@ class EmulatedMultiDeviceConformanceTest extends MultiDeviceConformanceTest {
     }
 
     @Override
-    protected boolean migrates() {
-        return true;
-    }
-
-    @Override
     protected String unavailabilityCause() {
         EmulatedBackendProvider provider = new EmulatedBackendProvider();
         return provider.isAvailable() ? null : provider.unavailabilityCause();

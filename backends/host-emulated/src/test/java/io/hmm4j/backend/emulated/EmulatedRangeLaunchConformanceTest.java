@@ -20,11 +20,6 @@ class EmulatedRangeLaunchConformanceTest extends RangeLaunchConformanceTest {
     }
 
     @Override
-    protected boolean migrates() {
-        return true;
-    }
-
-    @Override
     protected String unavailabilityCause() {
         EmulatedBackendProvider provider = new EmulatedBackendProvider();
         return provider.isAvailable() ? null : provider.unavailabilityCause();

@@ -20,11 +20,6 @@ class OpenClMultiDeviceConformanceTest extends MultiDeviceConformanceTest {
     }
 
     @Override
-    protected boolean migrates() {
-        return true;
-    }
-
-    @Override
     protected String unavailabilityCause() {
         return new OpenClBackendProvider().unavailabilityCause();
     }

@@ -20,11 +20,6 @@ class OpenClRangeLaunchConformanceTest extends RangeLaunchConformanceTest {
     }
 
     @Override
-    protected boolean migrates() {
-        return true;
-    }
-
-    @Override
     protected String unavailabilityCause() {
         return new OpenClBackendProvider().unavailabilityCause();
     }
