@@ -134,6 +134,38 @@ class OverlapTest {
         }
     }
 
+    /**
+     * Two launches reading one array on two devices: the queued upload to the second fails. Only the launch on that
+     * device reports it; the other one's kernel read bytes that were copied to its own device, and its await must not
+     * throw another device's failure.
+     */
+    @Test
+    void aFailedQueuedUploadToOneDeviceFailsOnlyTheLaunchOnThatDevice() {
+        try (ManagedHeap heap = ManagedHeap.builder().backend("emulated").setting("devices", "2").blockSize(BLOCK)
+                .setting("kernel.bandwidth", "200000000").setting("bandwidth", "4000000000").thrashControl(false)
+                .build()) {
+            FloatArray x = heap.allocateFloats(N);
+            FloatArray y0 = heap.allocateFloats(N);
+            FloatArray y1 = heap.allocateFloats(N);
+            for (int i = 0; i < N; i++)
+                x.set(i, 1f);
+            Device second = heap.devices().get(1);
+            long asyncBefore = second.copyEngine().asyncCopies();
+            second.copyEngine().inject(NativeCopyEngine.Injection.COPY_TO_DEVICE, 3 * BLOCK + 17);
+            Launch onFirst = heap.launchOn(0, BuiltinKernel.AXPY, N, Arg.read(x), Arg.readWrite(y0), Arg.of(2f),
+                    Arg.of((long) N));
+            Launch onSecond = heap.launchOn(1, BuiltinKernel.AXPY, N, Arg.read(x), Arg.readWrite(y1), Arg.of(2f),
+                    Arg.of((long) N));
+            assertThat(second.copyEngine().asyncCopies() - asyncBefore).as("the upload was queued").isPositive();
+            onFirst.await();
+            assertThatThrownBy(onSecond::await).isInstanceOf(DeviceException.class).hasMessageContaining("EIO");
+            for (int i = 0; i < N; i++) {
+                assertThat(y0.get(i)).as("y0[%d]", i).isEqualTo(2f);
+                assertThat(x.get(i)).as("x[%d]", i).isEqualTo(1f);
+            }
+        }
+    }
+
     @Test
     void aJavaKernelAfterAFailedQueuedUploadDoesNotRun() {
         try (ManagedHeap heap = slowKernels()) {
