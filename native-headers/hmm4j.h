@@ -653,10 +653,11 @@ int hmm4j_fence_wait(struct hmm4j_fence *fence);
 
 /*
  * Waits for the region's copies to the device still in flight (HMM4J_INTENT_ASYNC). Returns 0, or the error of
- * one that failed since the last call (its SHARED blocks are HOST again: the host pages are the valid copy, and
- * the device read bytes that are not known): a launch that read the region reports it.
+ * one to `device` that failed since the last call for that device (its blocks are no longer valid there; those
+ * valid nowhere else are HOST again: the host pages are the valid copy, and the device read bytes that are not
+ * known): a launch on `device` that read the region reports it. Another device's failure is not returned.
  */
-int hmm4j_region_settle_uploads(struct hmm4j_region *region);
+int hmm4j_region_settle_uploads(struct hmm4j_region *region, struct hmm4j_device *device);
 
 /*
  * Tells a region that a launch writing it (handed over with HMM4J_INTENT_KEEP_HOST) has its kernel enqueued:

@@ -40,7 +40,7 @@ funcs = [
  ("long","hmm4j_region_device_base",[("ptr","region")],True,"uint64_t hmm4j_region_device_base(const struct hmm4j_region *region)"),
  ("long","hmm4j_region_snapshot",[("ptr","region"),("ptr","states"),("long","n")],False,"int64_t hmm4j_region_snapshot(struct hmm4j_region *region, uint8_t *states, uint64_t n)"),
  ("long","hmm4j_region_snapshot_valid",[("ptr","region"),("ptr","masks"),("long","n")],False,"int64_t hmm4j_region_snapshot_valid(struct hmm4j_region *region, uint8_t *masks, uint64_t n)"),
- ("int","hmm4j_region_settle_uploads",[("ptr","region")],False,"int hmm4j_region_settle_uploads(struct hmm4j_region *region)"),
+ ("int","hmm4j_region_settle_uploads",[("ptr","region"),("ptr","device")],False,"int hmm4j_region_settle_uploads(struct hmm4j_region *region, struct hmm4j_device *device)"),
  ("int","hmm4j_region_launch_enqueued",[("ptr","region")],False,"int hmm4j_region_launch_enqueued(struct hmm4j_region *region)"),
  ("int","hmm4j_region_launch_enqueued_blocks",[("ptr","region"),("long","first_block"),("long","count")],False,"int hmm4j_region_launch_enqueued_blocks(struct hmm4j_region *region, uint64_t first_block, uint64_t count)"),
  ("void","hmm4j_region_launch_abandoned",[("ptr","region")],True,"void hmm4j_region_launch_abandoned(struct hmm4j_region *region)"),

@@ -136,7 +136,7 @@ struct hmm4j_region {
      * the host pages until it completes. One suffices: copies run in order on the device's queue.
      */
     struct hmm4j_fence *upload;
-    int upload_error; /* a failed upload's error, until hmm4j_region_settle_uploads reports it */
+    int upload_error[HMM4J_MAX_BINDINGS]; /* per binding slot: a failed upload's error, until settle_uploads reports it */
     struct hmm4j_fence *fences[HMM4J_REGION_FENCES];
     int32_t nfences;
     /* adaptive sequential prefetch of host faults */

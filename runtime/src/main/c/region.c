@@ -201,6 +201,14 @@ static void set_mask(struct hmm4j_region *r, uint64_t block, uint8_t mask)
 
 static struct hmm4j_device *device_of(struct hmm4j_region *r, int slot) { return r->bindings[slot].device; }
 
+static int slot_of(struct hmm4j_region *r, const struct hmm4j_device *device)
+{
+    for (int i = 0; i < HMM4J_MAX_BINDINGS; i++)
+        if ((r->bound & (1u << i)) && r->bindings[i].device == device)
+            return i;
+    return -1;
+}
+
 static bool pinned_with(struct hmm4j_region *r, int slot) { return r->host_registered && r->pinned_slot == slot; }
 
 static bool healthy(struct hmm4j_device *dev)
@@ -263,6 +271,7 @@ static void settle_uploads_locked(struct hmm4j_region *r)
     struct hmm4j_fence *upload = r->upload;
     if (!upload)
         return;
+    int slot = slot_of(r, r->upload_device);
     r->upload = NULL;
     /* Only meaningful beside an upload: its binding may end (and the device be freed) once it is settled. */
     r->upload_device = NULL;
@@ -271,13 +280,22 @@ static void settle_uploads_locked(struct hmm4j_region *r)
     if (rc == 0)
         return;
     HMM4J_STAT_ADD(r->stats, copy_errors, 1);
-    if (r->upload_error == 0)
-        r->upload_error = rc;
-    for (uint64_t b = 0; b < r->nblocks; b++)
-        if (state_of(r, b) == HMM4J_BLOCK_SHARED && protect_blocks(r, b, 1, HMM4J_BLOCK_HOST) == 0) {
+    /* Reported to launches on that device only: a launch elsewhere read its own device's copy. */
+    if (slot >= 0 && r->upload_error[slot] == 0)
+        r->upload_error[slot] = rc;
+    uint8_t failed = slot >= 0 ? (uint8_t)(1u << slot) : (uint8_t)~0u;
+    for (uint64_t b = 0; b < r->nblocks; b++) {
+        if (state_of(r, b) != HMM4J_BLOCK_SHARED || !(mask_of(r, b) & failed))
+            continue;
+        uint8_t others = mask_of(r, b) & (uint8_t)~failed;
+        /* Another device's copy stays valid beside the host's: the block stays SHARED without the failed one. */
+        if (others)
+            set_mask(r, b, others);
+        else if (protect_blocks(r, b, 1, HMM4J_BLOCK_HOST) == 0) {
             set_state(r, b, HMM4J_BLOCK_HOST);
             set_mask(r, b, 0);
         }
+    }
 }
 
 /* Keeps the event of a copy just enqueued; the one it replaces completes first (one in-order queue). */
@@ -298,14 +316,18 @@ static void track_upload_locked(struct hmm4j_region *r, struct hmm4j_device *dev
     hmm4j_fence_put(previous);
 }
 
-HMM4J_EXPORT int hmm4j_region_settle_uploads(struct hmm4j_region *r)
+HMM4J_EXPORT int hmm4j_region_settle_uploads(struct hmm4j_region *r, struct hmm4j_device *device)
 {
-    if (!r)
+    if (!r || !device)
         return -EINVAL;
     hmm4j_region_lock(r);
     settle_uploads_locked(r);
-    int rc = r->upload_error;
-    r->upload_error = 0;
+    int slot = slot_of(r, device);
+    int rc = 0;
+    if (slot >= 0) {
+        rc = r->upload_error[slot];
+        r->upload_error[slot] = 0;
+    }
     hmm4j_region_unlock(r);
     return rc;
 }
@@ -425,14 +447,6 @@ HMM4J_EXPORT uint64_t hmm4j_region_block_size(const struct hmm4j_region *r) { re
 HMM4J_EXPORT uint64_t hmm4j_region_block_count(const struct hmm4j_region *r) { return r->nblocks; }
 HMM4J_EXPORT uint64_t hmm4j_region_device_base(const struct hmm4j_region *r) { return r->device_base; }
 
-static int slot_of(struct hmm4j_region *r, const struct hmm4j_device *device)
-{
-    for (int i = 0; i < HMM4J_MAX_BINDINGS; i++)
-        if ((r->bound & (1u << i)) && r->bindings[i].device == device)
-            return i;
-    return -1;
-}
-
 HMM4J_EXPORT int hmm4j_region_bind(struct hmm4j_region *r, struct hmm4j_device *device, uint64_t device_base)
 {
     if (!r || !device)
@@ -452,6 +466,8 @@ HMM4J_EXPORT int hmm4j_region_bind(struct hmm4j_region *r, struct hmm4j_device *
         int slot = __builtin_ctz(~r->bound);
         hmm4j_device_get(device);
         r->bindings[slot] = (struct hmm4j_binding){device, device_base};
+        /* An error left by the slot's previous binding is not this device's. */
+        r->upload_error[slot] = 0;
         r->bound |= 1u << slot;
         refresh_primary(r);
         register_host_locked(r);

@@ -77,7 +77,7 @@ final class LaunchTracker {
     private static void settleUploads(Launch launch, ManagedArray array) {
         if (array.destroyed || array.bindings.isEmpty())
             return;
-        int rc = array.region.settleUploads();
+        int rc = array.region.settleUploads(launch.device.engine.handle());
         if (rc < 0 && launch.failure == null)
             launch.failure = new DeviceException("copying " + array + " to " + launch.device.device.id()
                     + " for the launch failed after it was enqueued: " + NativeErrors.describe(rc),

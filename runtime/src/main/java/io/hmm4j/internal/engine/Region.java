@@ -448,12 +448,12 @@ public final class Region {
     }
 
     /**
-     * Waits for this region's copies to the device still in flight. Returns 0, or the negative errno of one that
-     * failed since the last call: its blocks are valid on the host only, and a kernel that read them read bytes
-     * that are not known.
+     * Waits for this region's copies to the device still in flight. Returns 0, or the negative errno of one to
+     * {@code device} that failed since the last call for it: its blocks are no longer valid there, and a kernel on
+     * that device that read them read bytes that are not known. Failures of copies to other devices are theirs.
      */
-    public int settleUploads() {
-        return hmm4j_h.hmm4j_region_settle_uploads(handle);
+    public int settleUploads(MemorySegment device) {
+        return hmm4j_h.hmm4j_region_settle_uploads(handle, device);
     }
 
     /**

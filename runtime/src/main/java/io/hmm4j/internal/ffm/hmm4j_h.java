@@ -951,20 +951,20 @@ public final class hmm4j_h {
     }
 
     private static final class hmm4j_region_settle_uploads {
-        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER);
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_POINTER);
         static final MemorySegment ADDR = findOrThrow("hmm4j_region_settle_uploads");
         static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
     }
 
     /**
      * {@snippet lang=c :
-     * int hmm4j_region_settle_uploads(struct hmm4j_region *region)
+     * int hmm4j_region_settle_uploads(struct hmm4j_region *region, struct hmm4j_device *device)
      * }
      */
-    public static int hmm4j_region_settle_uploads(MemorySegment region) {
+    public static int hmm4j_region_settle_uploads(MemorySegment region, MemorySegment device) {
         var mh$ = hmm4j_region_settle_uploads.HANDLE;
         try {
-            return (int) mh$.invokeExact(region);
+            return (int) mh$.invokeExact(region, device);
         } catch (Error | RuntimeException ex) {
             throw ex;
         } catch (Throwable ex$) {

@@ -9,6 +9,7 @@ import io.hmm4j.BuiltinKernel;
 import io.hmm4j.DeviceException;
 import io.hmm4j.FloatArray;
 import io.hmm4j.Launch;
+import io.hmm4j.Location;
 import io.hmm4j.ManagedHeap;
 import io.hmm4j.spi.BackendConfig;
 import io.hmm4j.spi.Device;
@@ -159,6 +160,9 @@ class OverlapTest {
             assertThat(second.copyEngine().asyncCopies() - asyncBefore).as("the upload was queued").isPositive();
             onFirst.await();
             assertThatThrownBy(onSecond::await).isInstanceOf(DeviceException.class).hasMessageContaining("EIO");
+            // The failed copy is no copy: x is valid on the host and on the first device, which read it fine.
+            assertThat(heap.residency(x).countValidOn(Location.device(1))).isZero();
+            assertThat(heap.residency(x).countValidOn(Location.device(0))).isEqualTo(heap.residency(x).blockCount());
             for (int i = 0; i < N; i++) {
                 assertThat(y0.get(i)).as("y0[%d]", i).isEqualTo(2f);
                 assertThat(x.get(i)).as("x[%d]", i).isEqualTo(1f);
