@@ -67,6 +67,13 @@ final class PlacementPolicy {
         hostTier.makeRoom(0, this::useDevicesAsEmergencyMemory);
     }
 
+    /** After an explicit move of {@code array}, with the lock held: as after a launch. */
+    private void makeHostRoomAfterMove(ManagedArray array) {
+        if (!array.destroyed)
+            hostTier.used(array.region);
+        makeHostRoomAfterLaunch();
+    }
+
     /** A memory-pressure event (another thread). */
     void reclaimUnderPressure() {
         synchronized (lock) {
@@ -333,9 +340,11 @@ final class PlacementPolicy {
             while (true) {
                 tracker.awaitIdle(List.of(array));
                 if (target == null) {
-                    if (!array.bindings.isEmpty())
+                    if (!array.bindings.isEmpty()) {
                         migrator.migrate(array, null, first, blocks, hmm4j_h.HMM4J_TO_HOST, intent,
                                 MigrationCause.PREFETCH, null);
+                        makeHostRoomAfterMove(array);
+                    }
                     return;
                 }
                 zeroCopy.leaveLocked(array);
@@ -345,6 +354,9 @@ final class PlacementPolicy {
                 if (outcome == Placement.DONE) {
                     migrator.migrate(array, target, first, blocks, hmm4j_h.HMM4J_TO_DEVICE, intent,
                             MigrationCause.PREFETCH, null);
+                    // Host pages the move kept are reclaimable now: a heap over its budget gives them back here,
+                    // not at a later launch that may never come.
+                    makeHostRoomAfterMove(array);
                     return;
                 }
                 if (outcome == Placement.BACK_OFF)

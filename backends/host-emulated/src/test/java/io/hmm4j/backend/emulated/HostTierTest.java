@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.hmm4j.Arg;
 import io.hmm4j.BuiltinKernel;
 import io.hmm4j.FloatArray;
+import io.hmm4j.Location;
 import io.hmm4j.ManagedHeap;
 import io.hmm4j.spi.NativeCopyEngine;
 import java.io.IOException;
@@ -142,6 +143,27 @@ class HostTierTest {
             heap.reclaimHostMemory(100 * MIB);
 
             assertThat(input.get(FLOATS - 1)).isEqualTo(5f);
+        }
+    }
+
+    /**
+     * An explicit migrate to a device leaves the host pages it kept reclaimable: a heap over its host budget gives
+     * them back then, as after a launch, not at some later launch that may never come.
+     */
+    @Test
+    void aMigrateToTheDeviceBringsTheHeapBackWithinItsHostBudget() {
+        long budget = 4 * BLOCK;
+        try (ManagedHeap heap = ManagedHeap.builder().backend("emulated").blockSize(BLOCK).hostBudget(budget)
+                .thrashControl(false).build()) {
+            long floats = 64 * BLOCK / Float.BYTES;
+            FloatArray array = heap.allocateFloats(floats);
+            for (long i = 0; i < floats; i++)
+                array.set(i, i % 100);
+            assertThat(heap.hostBytesUsed()).as("written by the host: over the budget").isGreaterThan(budget);
+            heap.migrate(array, Location.device(0));
+            assertThat(heap.hostBytesUsed()).isLessThanOrEqualTo(budget);
+            for (long i = 0; i < floats; i += 1000)
+                assertThat(array.get(i)).isEqualTo(i % 100);
         }
     }
 }
