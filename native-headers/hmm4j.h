@@ -22,7 +22,13 @@
 extern "C" {
 #endif
 
-#define HMM4J_ABI_VERSION 1
+/*
+ * Raised with every change of a signature, struct layout or constant below: the runtime refuses a library of
+ * another version (-Dhmm4j.native.path may name one built from other sources), since a call through a changed
+ * signature would corrupt memory instead of failing. 2: per-device bindings, advice, zero-copy, range launches,
+ * settle_uploads per device.
+ */
+#define HMM4J_ABI_VERSION 2
 /* Devices one region may hold memory on at once (hmm4j_region_bind). */
 #define HMM4J_MAX_BINDINGS 8
 

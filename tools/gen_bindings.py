@@ -116,7 +116,7 @@ public final class hmm4j_h {
     public static final ValueLayout.OfByte C_CHAR = ValueLayout.JAVA_BYTE;
     public static final AddressLayout C_POINTER = ValueLayout.ADDRESS;
 
-    public static final int HMM4J_ABI_VERSION = 1;
+    public static final int HMM4J_ABI_VERSION = @ABI_VERSION@;
     public static final int HMM4J_MAX_BINDINGS = 8;
     public static final int HMM4J_EMAPLIMIT = 4096;
     public static final int HMM4J_ENOHOSTMEM = 4097;
@@ -201,5 +201,9 @@ for ret, name, args, critical, proto in funcs:
 ''')
 out.append("}\n")
 import os
-target = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "runtime/src/main/java/io/hmm4j/internal/ffm/hmm4j_h.java")
-open(target, "w").write("".join(out))
+import re
+root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+# One place for the ABI version: the header's define.
+abi = re.search(r"^#define HMM4J_ABI_VERSION (\d+)$", open(os.path.join(root, "native-headers/hmm4j.h")).read(), re.M).group(1)
+target = os.path.join(root, "runtime/src/main/java/io/hmm4j/internal/ffm/hmm4j_h.java")
+open(target, "w").write("".join(out).replace("@ABI_VERSION@", abi))

@@ -1,5 +1,6 @@
 package io.hmm4j.internal.engine;
 
+import io.hmm4j.internal.ffm.hmm4j_h;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.Arena;
@@ -36,7 +37,7 @@ public final class NativeLibrary {
 
     public static final String PATH_PROPERTY = "hmm4j.native.path";
     public static final String WORK_DIR_PROPERTY = "hmm4j.native.workdir";
-    static final int EXPECTED_ABI_VERSION = 1;
+    static final int EXPECTED_ABI_VERSION = hmm4j_h.HMM4J_ABI_VERSION;
 
     private NativeLibrary() {}
 

@@ -20,7 +20,7 @@ public final class hmm4j_h {
     public static final ValueLayout.OfByte C_CHAR = ValueLayout.JAVA_BYTE;
     public static final AddressLayout C_POINTER = ValueLayout.ADDRESS;
 
-    public static final int HMM4J_ABI_VERSION = 1;
+    public static final int HMM4J_ABI_VERSION = 2;
     public static final int HMM4J_MAX_BINDINGS = 8;
     public static final int HMM4J_EMAPLIMIT = 4096;
     public static final int HMM4J_ENOHOSTMEM = 4097;

@@ -42,6 +42,21 @@ class NativeLibraryLoadingTest {
         assertThat(out).contains("UNAVAILABLE").contains("not an hmm4j engine");
     }
 
+    /** A library built from other sources (older bindings) would be called through changed signatures. */
+    @Test
+    void aLibraryOfAnotherAbiVersionIsRefused(@TempDir Path dir) throws Exception {
+        Path source = dir.resolve("old.c");
+        Files.writeString(source, "int hmm4j_abi_version(void) { return " + (NativeLibrary.EXPECTED_ABI_VERSION - 1)
+                + "; }\n");
+        Path old = dir.resolve("libhmm4j-old.so");
+        Process gcc = new ProcessBuilder("gcc", "-shared", "-fPIC", "-o", old.toString(), source.toString())
+                .redirectErrorStream(true).start();
+        assertThat(gcc.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(gcc.exitValue()).as(new String(gcc.getInputStream().readAllBytes(), StandardCharsets.UTF_8)).isZero();
+        String out = runChild("-Dhmm4j.native.path=" + old);
+        assertThat(out).contains("UNAVAILABLE").contains("ABI version " + (NativeLibrary.EXPECTED_ABI_VERSION - 1));
+    }
+
     @Test
     void aFileOfTheWrongFormatIsReported(@TempDir Path dir) throws Exception {
         Path junk = dir.resolve("libjunk.so");
