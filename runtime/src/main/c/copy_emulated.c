@@ -360,7 +360,9 @@ HMM4J_EXPORT int hmm4j_device_emulated_bus_wait(struct hmm4j_device *dev, uint64
 
 /* ---- the two engines ---- */
 
-static int copy_now(struct emulated_device *emu, uint64_t addr, const void *host, size_t bytes, int64_t fail_after)
+/* paced_until NULL: waits for the bus before it returns; else leaves that to the caller (to_device_unpaced). */
+static int copy_now(struct emulated_device *emu, uint64_t addr, const void *host, size_t bytes, int64_t fail_after,
+                    uint64_t *paced_until)
 {
     uint64_t start = hmm4j_now_ns();
     if (fail_after >= 0) {
@@ -369,14 +371,17 @@ static int copy_now(struct emulated_device *emu, uint64_t addr, const void *host
         return -EIO;
     }
     memcpy((void *)(uintptr_t)addr, host, bytes);
-    wait_for_bus(emu, start, bytes);
+    if (paced_until)
+        *paced_until = start + cost_of(emu->latency_ns, emu->bytes_per_second, bytes);
+    else
+        wait_for_bus(emu, start, bytes);
     return 0;
 }
 
 static int run_op(struct emulated_device *emu, struct emu_op *op)
 {
     if (op->kind == OP_COPY) {
-        int rc = copy_now(emu, op->addr, op->host, op->bytes, op->fail_after);
+        int rc = copy_now(emu, op->addr, op->host, op->bytes, op->fail_after, NULL);
         if (rc != 0) {
             int expected = 0;
             atomic_compare_exchange_strong(&op->epoch->error, &expected, rc);
@@ -556,7 +561,15 @@ static int emulated_to_device(struct hmm4j_device *dev, uint64_t addr, const voi
     struct emulated_device *emu = emu_of(dev);
     /* After the queued uploads, as on one in-order copy engine: a later copy of the same bytes lands last. */
     wait_completed(&emu->copies, atomic_load(&emu->copies.enqueued));
-    return copy_now(emu, addr, host, bytes, -1);
+    return copy_now(emu, addr, host, bytes, -1, NULL);
+}
+
+static int emulated_to_device_unpaced(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes,
+                                      uint64_t *paced_until)
+{
+    struct emulated_device *emu = emu_of(dev);
+    wait_completed(&emu->copies, atomic_load(&emu->copies.enqueued));
+    return copy_now(emu, addr, host, bytes, -1, paced_until);
 }
 
 static int emulated_to_device_async(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes,
@@ -582,6 +595,24 @@ static int emulated_to_host(struct hmm4j_device *dev, void *host, uint64_t addr,
     memcpy(host, (const void *)(uintptr_t)addr, bytes);
     wait_for_bus(emu_of(dev), start, bytes);
     return 0;
+}
+
+static int emulated_to_host_unpaced(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes,
+                                    uint64_t *paced_until)
+{
+    struct emulated_device *emu = emu_of(dev);
+    uint64_t start = hmm4j_now_ns();
+    memcpy(host, (const void *)(uintptr_t)addr, bytes);
+    *paced_until = start + cost_of(emu->latency_ns, emu->bytes_per_second, bytes);
+    return 0;
+}
+
+/* The caller's half of an unpaced copy: the bus as a plain copy would have waited for it, from where it began. */
+HMM4J_EXPORT void hmm4j_device_pace(uint64_t paced_until)
+{
+    uint64_t now = hmm4j_now_ns();
+    if (paced_until > now)
+        wait_until(now, paced_until - now);
 }
 
 /*
@@ -658,6 +689,8 @@ static const struct hmm4j_device_ops emulated_ops = {
     .synchronize = emulated_synchronize,
     .destroy = emulated_destroy,
     .peer_copy = emulated_peer_copy,
+    .to_device_unpaced = emulated_to_device_unpaced,
+    .to_host_unpaced = emulated_to_host_unpaced,
 };
 
 static const struct hmm4j_device_ops emulated_overlap_ops = {
@@ -672,6 +705,8 @@ static const struct hmm4j_device_ops emulated_overlap_ops = {
     .shutdown = emulated_shutdown,
     .destroy = emulated_destroy,
     .peer_copy = emulated_peer_copy,
+    .to_device_unpaced = emulated_to_device_unpaced,
+    .to_host_unpaced = emulated_to_host_unpaced,
     .async_injection = true,
 };
 

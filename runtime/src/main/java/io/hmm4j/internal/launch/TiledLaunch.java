@@ -236,14 +236,13 @@ public final class TiledLaunch {
                 long computed = pipeline.computedNow();
                 boolean setFree = up < tiles && up - down < pipeline.sets;
                 if (setFree && up <= computed + 1) {
-                    upload(engine, staging, up, pipeline.sets, stats);
-                    pipeline.uploaded(up++);
+                    upload(pipeline, engine, staging, up++, pipeline.sets, stats);
                 } else if (down < up && computed >= down) {
                     download(pipeline, engine, staging, down++, pipeline.sets, stats);
                 } else if (setFree) {
-                    upload(engine, staging, up, pipeline.sets, stats);
-                    pipeline.uploaded(up++);
+                    upload(pipeline, engine, staging, up++, pipeline.sets, stats);
                 } else {
+                    pipeline.announceUploaded();
                     pipeline.awaitComputed(down);
                 }
             }
@@ -268,14 +267,35 @@ public final class TiledLaunch {
         return stream.host().asSlice(start(tile) * stream.elementSize(), length(tile) * stream.elementSize());
     }
 
-    private void upload(NativeCopyEngine engine, long staging, long tile, int sets, MemorySegment stats) {
+    /**
+     * Uploads tile {@code tile}'s read arrays. Where the bus is modelled (an emulated device), the kernels hear of the
+     * tile only once the bytes of the copy after it have moved, while that copy's modelled time passes: told at once,
+     * the launching thread would wake on the copy thread's core of a busy machine and take it from the next copy.
+     */
+    private void upload(Pipeline pipeline, NativeCopyEngine engine, long staging, long tile, int sets,
+            MemorySegment stats) {
+        boolean paced = false;
         for (Stream stream : streams) {
             if (stream.access().reads() && !stream.sumResult()) {
                 MemorySegment host = hostTile(stream, tile);
-                engine.copyToDevice(slotAddress(staging, tile, sets, stream), host);
+                long pacedUntil = engine.copyToDeviceUnpaced(slotAddress(staging, tile, sets, stream), host);
                 count(stats, hmm4j_h.HMM4J_TO_DEVICE, host.byteSize());
+                paced |= copied(pipeline, pacedUntil);
             }
         }
+        pipeline.unannounced = tile;
+        if (!paced)
+            pipeline.announceUploaded();
+    }
+
+    /**
+     * The copy thread's step after the bytes of a copy moved: tells the kernels of the tile uploaded before, then
+     * lets the copy's modelled time pass. Whether there was one.
+     */
+    private static boolean copied(Pipeline pipeline, long pacedUntil) {
+        pipeline.announceUploaded();
+        NativeCopyEngine.pace(pacedUntil);
+        return pacedUntil != 0;
     }
 
     private void download(Pipeline pipeline, NativeCopyEngine engine, long staging, long tile, int sets,
@@ -284,13 +304,15 @@ public final class TiledLaunch {
             if (stream.sumResult()) {
                 // The tile's partial result comes home to a scratch float and is added in double.
                 MemorySegment partial = pipeline.partial.asSlice(0, Float.BYTES);
-                engine.copyToHost(partial, slotAddress(staging, tile, sets, stream));
+                long pacedUntil = engine.copyToHostUnpaced(partial, slotAddress(staging, tile, sets, stream));
                 count(stats, hmm4j_h.HMM4J_TO_HOST, Float.BYTES);
                 pipeline.sum += partial.get(ValueLayout.JAVA_FLOAT, 0);
+                copied(pipeline, pacedUntil);
             } else if (stream.access().writes()) {
                 MemorySegment host = hostTile(stream, tile);
-                engine.copyToHost(host, slotAddress(staging, tile, sets, stream));
+                long pacedUntil = engine.copyToHostUnpaced(host, slotAddress(staging, tile, sets, stream));
                 count(stats, hmm4j_h.HMM4J_TO_HOST, host.byteSize());
+                copied(pipeline, pacedUntil);
             }
         }
     }
@@ -436,6 +458,8 @@ public final class TiledLaunch {
         /** The copy thread's: scratch for a tile's partial result, and the sum of those brought home. */
         MemorySegment partial;
         double sum;
+        /** The copy thread's: the last tile it uploaded that the kernels have not heard of yet, or -1. */
+        long unannounced = -1;
         private volatile long uploaded = -1;
         private volatile long computed = -1;
         private volatile Throwable failure;
@@ -447,9 +471,15 @@ public final class TiledLaunch {
             this.sets = sets;
         }
 
-        synchronized void uploaded(long tile) {
-            uploaded = tile;
-            notifyAll();
+        /** The copy thread's: tells the kernels of the tile it uploaded last, if they have not heard of it. */
+        void announceUploaded() {
+            if (unannounced < 0)
+                return;
+            synchronized (this) {
+                uploaded = unannounced;
+                notifyAll();
+            }
+            unannounced = -1;
         }
 
         synchronized void computed(long tile) {

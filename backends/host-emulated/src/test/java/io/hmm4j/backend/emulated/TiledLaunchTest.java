@@ -130,6 +130,31 @@ class TiledLaunchTest {
         }
     }
 
+    /**
+     * On a modelled bus the copy thread waits out each copy's bus time itself (after the next copy's bytes moved it
+     * hands the tile before on to the kernels, so that a woken launching thread takes the core from a wait, not
+     * from a copy): every copy of the launch goes through the unpaced path.
+     */
+    @Test
+    void onAModelledBusTheCopyThreadPacesEveryCopyItself() {
+        try (ManagedHeap heap = ManagedHeap.builder().backend("emulated").blockSize(BLOCK).deviceBudget(BUDGET)
+                .setting("latency.ns", "20000").setting("bandwidth", "4000000000").build()) {
+            int n = 50_000;
+            long tileBytes = 8192;
+            FloatArray x = filled(heap, n, 1f, 0f);
+            FloatArray y = filled(heap, n, 0f, 1f);
+            NativeCopyEngine engine = heap.devices().getFirst().copyEngine();
+            long before = engine.unpacedCopies();
+            heap.launchTiled(BuiltinKernel.AXPY, n, tileBytes, Arg.read(x), Arg.readWrite(y), Arg.of(2f),
+                    Arg.of((long) n));
+            long tiles = Math.ceilDiv((long) n * Float.BYTES, tileBytes);
+            assertThat(engine.unpacedCopies() - before).as("x in, y in, y out per tile").isEqualTo(3 * tiles);
+            for (int i = 0; i < n; i++)
+                if (y.get(i) != 2f * i + 1f)
+                    assertThat(y.get(i)).as("y[%d]", i).isEqualTo(2f * i + 1f);
+        }
+    }
+
     @Test
     void fillAndScaleStreamWriteOnlyAndReadWriteArrays() {
         try (ManagedHeap heap = heap()) {
