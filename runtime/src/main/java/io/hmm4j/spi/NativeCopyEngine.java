@@ -282,18 +282,18 @@ public final class NativeCopyEngine implements AutoCloseable {
      * plain ones do; 0 where nothing is modelled (other backends copy for real).
      */
     public long copyToDeviceUnpaced(long deviceAddress, MemorySegment source) {
-        MemorySegment pacedUntil = PACED_UNTIL.get();
-        int rc = hmm4j_h.hmm4j_device_copy_unpaced(handle(), hmm4j_h.HMM4J_TO_DEVICE, deviceAddress, source,
-                source.byteSize(), pacedUntil);
-        NativeErrors.checkDevice("hmm4j_device_copy_unpaced", rc, deviceId, lastError());
-        return pacedUntil.get(ValueLayout.JAVA_LONG, 0);
+        return copyUnpaced(hmm4j_h.HMM4J_TO_DEVICE, deviceAddress, source);
     }
 
     /** {@link #copyToHost} without waiting out its modelled time; see {@link #copyToDeviceUnpaced}. */
     public long copyToHostUnpaced(MemorySegment destination, long deviceAddress) {
+        return copyUnpaced(hmm4j_h.HMM4J_TO_HOST, deviceAddress, destination);
+    }
+
+    private long copyUnpaced(int direction, long deviceAddress, MemorySegment host) {
         MemorySegment pacedUntil = PACED_UNTIL.get();
-        int rc = hmm4j_h.hmm4j_device_copy_unpaced(handle(), hmm4j_h.HMM4J_TO_HOST, deviceAddress, destination,
-                destination.byteSize(), pacedUntil);
+        int rc = hmm4j_h.hmm4j_device_copy_unpaced(handle(), direction, deviceAddress, host, host.byteSize(),
+                pacedUntil);
         NativeErrors.checkDevice("hmm4j_device_copy_unpaced", rc, deviceId, lastError());
         return pacedUntil.get(ValueLayout.JAVA_LONG, 0);
     }
