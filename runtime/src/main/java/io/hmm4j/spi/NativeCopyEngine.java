@@ -298,8 +298,14 @@ public final class NativeCopyEngine implements AutoCloseable {
         return pacedUntil.get(ValueLayout.JAVA_LONG, 0);
     }
 
-    /** Returns once the modelled time of an unpaced copy ({@link #copyToDeviceUnpaced}) is over; at once for 0. */
+    /**
+     * Returns once the modelled time of an unpaced copy ({@link #copyToDeviceUnpaced}) is over; at once for 0.
+     *
+     * @throws IllegalArgumentException if {@code pacedUntil} is negative (no unpaced copy returns one)
+     */
     public static void pace(long pacedUntil) {
+        if (pacedUntil < 0)
+            throw new IllegalArgumentException("pacedUntil must be a time an unpaced copy returned: " + pacedUntil);
         if (pacedUntil != 0)
             hmm4j_h.hmm4j_device_pace(pacedUntil);
     }

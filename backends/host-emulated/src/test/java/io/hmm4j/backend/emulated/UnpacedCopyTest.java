@@ -59,6 +59,7 @@ class UnpacedCopyTest {
             NativeCopyEngine.pace(pacedUntil);
             assertThat(System.nanoTime()).isGreaterThanOrEqualTo(pacedUntil);
             assertThat(engine.unpacedCopies() - copiesBefore).isEqualTo(2);
+            assertThatThrownBy(() -> NativeCopyEngine.pace(-1)).isInstanceOf(IllegalArgumentException.class);
             device.memory().deallocate(address, BYTES);
         } finally {
             backend.close();
