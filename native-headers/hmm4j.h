@@ -628,6 +628,21 @@ int hmm4j_device_copy_to_device(struct hmm4j_device *device, uint64_t device_add
                                 const void *host, uint64_t bytes);
 int hmm4j_device_copy_to_host(struct hmm4j_device *device, void *host, uint64_t device_addr,
                               uint64_t bytes);
+/*
+ * The copy above of `direction` (HMM4J_TO_DEVICE: host to device_addr;
+ * HMM4J_TO_HOST: device_addr to host) without waiting out its modelled time
+ * (an emulated device's bus: latency plus bytes at its bandwidth). The bytes
+ * have moved when it returns 0, and *paced_until is the hmm4j_now_ns() time
+ * before which the plain copy would not have returned, or 0 where nothing is
+ * modelled (other backends copy for real). The caller does what it can
+ * meanwhile and then calls hmm4j_device_pace(*paced_until), so that copies
+ * made one after another occupy the modelled bus as plain ones do. Same
+ * errors as the plain copies. Not async-signal-safe.
+ */
+int hmm4j_device_copy_unpaced(struct hmm4j_device *device, int32_t direction, uint64_t device_addr,
+                              void *host, uint64_t bytes, uint64_t *paced_until);
+/* Returns once hmm4j_now_ns() >= paced_until (at once for 0); see hmm4j_device_copy_unpaced. */
+void hmm4j_device_pace(uint64_t paced_until);
 int hmm4j_device_zero(struct hmm4j_device *device, uint64_t device_addr, uint64_t bytes);
 int hmm4j_device_synchronize(struct hmm4j_device *device);
 /*
@@ -730,6 +745,8 @@ uint64_t hmm4j_device_synchronizations(const struct hmm4j_device *device);
 uint64_t hmm4j_device_event_waits(const struct hmm4j_device *device);
 /* Test hook: how many copies were enqueued without waiting (HMM4J_INTENT_ASYNC). */
 uint64_t hmm4j_device_async_copies(const struct hmm4j_device *device);
+/* Test hook: how many copies left their modelled time to the caller (hmm4j_device_copy_unpaced). */
+uint64_t hmm4j_device_unpaced_copies(const struct hmm4j_device *device);
 
 /*
  * Host memory page-locked with the device (CUDA: cuMemHostRegister of a region's kept pages, so moves DMA

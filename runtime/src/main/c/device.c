@@ -19,6 +19,7 @@ int hmm4j_device_init(struct hmm4j_device *dev, const struct hmm4j_device_ops *o
     atomic_store(&dev->synchronizations, 0);
     atomic_store(&dev->event_waits, 0);
     atomic_store(&dev->async_copies, 0);
+    atomic_store(&dev->unpaced_copies, 0);
     atomic_store(&dev->pinned_bytes, 0);
     atomic_store(&dev->pinned_limit, UINT64_MAX);
     atomic_store(&dev->pin_refusals, 0);
@@ -141,7 +142,9 @@ int hmm4j_device_do_to_device_async(struct hmm4j_device *dev, uint64_t addr, con
     return rc;
 }
 
-int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes, bool pinned)
+/* paced_until NULL: the copy's modelled time is waited out here; else it may be left to the caller. */
+static int do_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes, bool pinned,
+                        uint64_t *paced_until)
 {
     int rc = refuse_copy_to_device(dev);
     if (rc != 0)
@@ -153,7 +156,16 @@ int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const voi
         atomic_store(&dev->last_error, EIO);
         return -EIO;
     }
+    if (paced_until && dev->ops->to_device_unpaced) {
+        atomic_fetch_add(&dev->unpaced_copies, 1);
+        return dev->ops->to_device_unpaced(dev, addr, host, bytes, paced_until);
+    }
     return dev->ops->to_device(dev, addr, host, bytes, pinned);
+}
+
+int hmm4j_device_do_to_device(struct hmm4j_device *dev, uint64_t addr, const void *host, size_t bytes, bool pinned)
+{
+    return do_to_device(dev, addr, host, bytes, pinned, NULL);
 }
 
 static int refuse_copy_from_device(struct hmm4j_device *dev)
@@ -168,7 +180,8 @@ static int refuse_copy_from_device(struct hmm4j_device *dev)
     return 0;
 }
 
-int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned)
+static int do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned,
+                      uint64_t *paced_until)
 {
     int rc = refuse_copy_from_device(dev);
     if (rc != 0)
@@ -180,7 +193,16 @@ int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr,
         atomic_store(&dev->last_error, EIO);
         return -EIO;
     }
+    if (paced_until && dev->ops->to_host_unpaced) {
+        atomic_fetch_add(&dev->unpaced_copies, 1);
+        return dev->ops->to_host_unpaced(dev, host, addr, bytes, paced_until);
+    }
     return dev->ops->to_host(dev, host, addr, bytes, pinned);
+}
+
+int hmm4j_device_do_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned)
+{
+    return do_to_host(dev, host, addr, bytes, pinned, NULL);
 }
 
 /* Through host memory, a chunk at a time: a bounded buffer for any size of run. */
@@ -252,6 +274,16 @@ HMM4J_EXPORT int hmm4j_device_copy_to_host(struct hmm4j_device *dev, void *host,
     return hmm4j_device_do_to_host(dev, host, addr, bytes, false);
 }
 
+HMM4J_EXPORT int hmm4j_device_copy_unpaced(struct hmm4j_device *dev, int32_t direction, uint64_t addr, void *host,
+                                           uint64_t bytes, uint64_t *paced_until)
+{
+    if (!dev || !host || !paced_until || (direction != HMM4J_TO_DEVICE && direction != HMM4J_TO_HOST))
+        return -EINVAL;
+    *paced_until = 0;
+    return direction == HMM4J_TO_DEVICE ? do_to_device(dev, addr, host, bytes, false, paced_until)
+                                        : do_to_host(dev, host, addr, bytes, false, paced_until);
+}
+
 HMM4J_EXPORT int hmm4j_device_zero(struct hmm4j_device *dev, uint64_t addr, uint64_t bytes)
 {
     if (!dev)
@@ -296,6 +328,11 @@ HMM4J_EXPORT uint64_t hmm4j_device_synchronizations(const struct hmm4j_device *d
 HMM4J_EXPORT uint64_t hmm4j_device_event_waits(const struct hmm4j_device *dev)
 {
     return dev ? atomic_load(&dev->event_waits) : 0;
+}
+
+HMM4J_EXPORT uint64_t hmm4j_device_unpaced_copies(const struct hmm4j_device *dev)
+{
+    return dev ? atomic_load(&dev->unpaced_copies) : 0;
 }
 
 HMM4J_EXPORT uint64_t hmm4j_device_async_copies(const struct hmm4j_device *dev)

@@ -57,6 +57,15 @@ struct hmm4j_device_ops {
     int (*peer_copy)(struct hmm4j_device *dev, uint64_t dst_addr, struct hmm4j_device *src, uint64_t src_addr,
                      size_t bytes);
     /*
+     * Optional (NULL: copies take the time they take): to_device / to_host with a modelled transfer time (an
+     * emulated bus) not waited out: the bytes have moved, and *paced_until is when the copy would have returned
+     * (hmm4j_device_copy_unpaced). Never called from the fault handler.
+     */
+    int (*to_device_unpaced)(struct hmm4j_device *dev, uint64_t device_addr, const void *host, size_t bytes,
+                             uint64_t *paced_until);
+    int (*to_host_unpaced)(struct hmm4j_device *dev, void *host, uint64_t device_addr, size_t bytes,
+                           uint64_t *paced_until);
+    /*
      * Copies home go on the in-order queue kernels run on: a copy enqueued after a launch starts only once its
      * kernel is done, so a fault needs no wait of its own for the launches that write the region.
      */
@@ -82,6 +91,7 @@ struct hmm4j_device {
     _Atomic uint64_t synchronizations;
     _Atomic uint64_t event_waits;
     _Atomic uint64_t async_copies;
+    _Atomic uint64_t unpaced_copies; /* test hook: copies whose modelled time the caller waited out */
     /* Host bytes page-locked with this device (register_host), held under pinned_limit (hmm4j_device_pin). */
     _Atomic uint64_t pinned_bytes;
     _Atomic uint64_t pinned_limit;

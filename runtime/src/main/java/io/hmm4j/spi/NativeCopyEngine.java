@@ -33,6 +33,10 @@ public final class NativeCopyEngine implements AutoCloseable {
         }
     }
 
+    /** Per thread: where an unpaced copy's native call stores its pacing time (a copy thread makes many). */
+    private static final ThreadLocal<MemorySegment> PACED_UNTIL = ThreadLocal.withInitial(
+            () -> Arena.ofAuto().allocate(ValueLayout.JAVA_LONG));
+
     private final MemorySegment handle;
     private final String deviceId;
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -271,6 +275,41 @@ public final class NativeCopyEngine implements AutoCloseable {
         NativeErrors.checkDevice("hmm4j_device_copy_to_host", rc, deviceId, lastError());
     }
 
+    /**
+     * {@link #copyToDevice} without waiting out the copy's modelled time (an emulated device's bus): the bytes have
+     * moved when it returns. Returns what to pass to {@link #pace} once the caller has done what it could meanwhile
+     * (a copy thread: handing earlier work on), so that copies made one after another occupy the modelled bus as
+     * plain ones do; 0 where nothing is modelled (other backends copy for real).
+     */
+    public long copyToDeviceUnpaced(long deviceAddress, MemorySegment source) {
+        return copyUnpaced(hmm4j_h.HMM4J_TO_DEVICE, deviceAddress, source);
+    }
+
+    /** {@link #copyToHost} without waiting out its modelled time; see {@link #copyToDeviceUnpaced}. */
+    public long copyToHostUnpaced(MemorySegment destination, long deviceAddress) {
+        return copyUnpaced(hmm4j_h.HMM4J_TO_HOST, deviceAddress, destination);
+    }
+
+    private long copyUnpaced(int direction, long deviceAddress, MemorySegment host) {
+        MemorySegment pacedUntil = PACED_UNTIL.get();
+        int rc = hmm4j_h.hmm4j_device_copy_unpaced(handle(), direction, deviceAddress, host, host.byteSize(),
+                pacedUntil);
+        NativeErrors.checkDevice("hmm4j_device_copy_unpaced", rc, deviceId, lastError());
+        return pacedUntil.get(ValueLayout.JAVA_LONG, 0);
+    }
+
+    /**
+     * Returns once the modelled time of an unpaced copy ({@link #copyToDeviceUnpaced}) is over; at once for 0.
+     *
+     * @throws IllegalArgumentException if {@code pacedUntil} is negative (no unpaced copy returns one)
+     */
+    public static void pace(long pacedUntil) {
+        if (pacedUntil < 0)
+            throw new IllegalArgumentException("pacedUntil must be a time an unpaced copy returned: " + pacedUntil);
+        if (pacedUntil != 0)
+            hmm4j_h.hmm4j_device_pace(pacedUntil);
+    }
+
     public void zero(long deviceAddress, long bytes) {
         int rc = hmm4j_h.hmm4j_device_zero(handle(), deviceAddress, bytes);
         NativeErrors.checkDevice("hmm4j_device_zero", rc, deviceId, lastError());
@@ -289,6 +328,11 @@ public final class NativeCopyEngine implements AutoCloseable {
     /** Test hook: how many waits waited for one launch's recorded event. */
     public long eventWaits() {
         return hmm4j_h.hmm4j_device_event_waits(handle());
+    }
+
+    /** Test hook: how many copies left their modelled time to the caller ({@link #copyToDeviceUnpaced}). */
+    public long unpacedCopies() {
+        return hmm4j_h.hmm4j_device_unpaced_copies(handle());
     }
 
     /** Test hook: how many copies to the device were enqueued without waiting for them. */

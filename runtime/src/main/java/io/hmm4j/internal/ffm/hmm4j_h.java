@@ -1478,6 +1478,50 @@ public final class hmm4j_h {
         }
     }
 
+    private static final class hmm4j_device_copy_unpaced {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_INT, hmm4j_h.C_LONG, hmm4j_h.C_POINTER, hmm4j_h.C_LONG, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_copy_unpaced");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int hmm4j_device_copy_unpaced(struct hmm4j_device *device, int32_t direction, uint64_t device_addr, void *host, uint64_t bytes, uint64_t *paced_until)
+     * }
+     */
+    public static int hmm4j_device_copy_unpaced(MemorySegment device, int direction, long device_addr, MemorySegment host, long bytes, MemorySegment paced_until) {
+        var mh$ = hmm4j_device_copy_unpaced.HANDLE;
+        try {
+            return (int) mh$.invokeExact(device, direction, device_addr, host, bytes, paced_until);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_device_pace {
+        static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(hmm4j_h.C_LONG);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_pace");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void hmm4j_device_pace(uint64_t paced_until)
+     * }
+     */
+    public static void hmm4j_device_pace(long paced_until) {
+        var mh$ = hmm4j_device_pace.HANDLE;
+        try {
+            mh$.invokeExact(paced_until);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static final class hmm4j_device_zero {
         static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_INT, hmm4j_h.C_POINTER, hmm4j_h.C_LONG, hmm4j_h.C_LONG);
         static final MemorySegment ADDR = findOrThrow("hmm4j_device_zero");
@@ -1953,6 +1997,28 @@ public final class hmm4j_h {
      */
     public static long hmm4j_device_async_copies(MemorySegment device) {
         var mh$ = hmm4j_device_async_copies.HANDLE;
+        try {
+            return (long) mh$.invokeExact(device);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static final class hmm4j_device_unpaced_copies {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(hmm4j_h.C_LONG, hmm4j_h.C_POINTER);
+        static final MemorySegment ADDR = findOrThrow("hmm4j_device_unpaced_copies");
+        static final MethodHandle HANDLE = LINKER.downcallHandle(ADDR, DESC, Linker.Option.critical(false));
+    }
+
+    /**
+     * {@snippet lang=c :
+     * uint64_t hmm4j_device_unpaced_copies(const struct hmm4j_device *device)
+     * }
+     */
+    public static long hmm4j_device_unpaced_copies(MemorySegment device) {
+        var mh$ = hmm4j_device_unpaced_copies.HANDLE;
         try {
             return (long) mh$.invokeExact(device);
         } catch (Error | RuntimeException ex) {

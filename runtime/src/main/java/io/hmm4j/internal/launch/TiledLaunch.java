@@ -15,11 +15,14 @@ import io.hmm4j.spi.NativeCopyEngine;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A launch of an element-wise kernel streamed through device memory in tiles (TornadoVM's batch processing), for
@@ -53,7 +56,6 @@ public final class TiledLaunch {
     /** Most sets of tile buffers a launch uses (triple buffering). */
     public static final int MAX_SETS = 3;
 
-    private final String kernelName;
     private final long n;
     private final long tileElements;
     private final List<Stream> streams;
@@ -61,9 +63,7 @@ public final class TiledLaunch {
     /** Bytes of one set of tile buffers: every stream's slot, each a whole number of blocks. */
     private final long setBytes;
 
-    private TiledLaunch(String kernelName, long n, long tileElements, List<Stream> streams, List<Param> params,
-            long setBytes) {
-        this.kernelName = kernelName;
+    private TiledLaunch(long n, long tileElements, List<Stream> streams, List<Param> params, long setBytes) {
         this.n = n;
         this.tileElements = tileElements;
         this.streams = streams;
@@ -161,7 +161,7 @@ public final class TiledLaunch {
             throw new IllegalArgumentException("tiles of " + roundedTile + " bytes for " + arrays.size()
                     + " arrays overflow a long");
         }
-        return new TiledLaunch(kernelName, n, tileElements, List.copyOf(streams), List.copyOf(params), setBytes);
+        return new TiledLaunch(n, tileElements, List.copyOf(streams), List.copyOf(params), setBytes);
     }
 
     /** Device memory of one set of tile buffers (a tile of every array); the launch needs two sets or more. */
@@ -180,9 +180,10 @@ public final class TiledLaunch {
 
     /**
      * Streams every tile through {@code staging} ({@code sets} x {@link #setBytes()} of device memory of
-     * {@code device}) and returns when the last written tile is home. The calling thread launches the kernels; one copy thread does
-     * every copy. On failure the tiles before the failed one have been computed and brought home, later ones are
-     * untouched; nothing runs any more when this returns or throws.
+     * {@code device}) and returns when the last written tile is home. The calling thread launches the kernels; one
+     * copy thread (an idle one of an earlier launch, else a new one) does every copy. On failure the tiles before the
+     * failed one have been computed and brought home, later ones are untouched; nothing runs any more when this
+     * returns or throws.
      *
      * @throws io.hmm4j.DeviceException if a copy or a kernel failed (the first failure; later ones suppressed)
      */
@@ -191,9 +192,7 @@ public final class TiledLaunch {
             throw new IllegalArgumentException("a tiled launch needs at least two sets of tile buffers: " + sets);
         Pipeline pipeline = new Pipeline(tiles(), sets);
         pipeline.partial = Arena.ofAuto().allocate(Double.BYTES);
-        Thread copier = Thread.ofPlatform().daemon().name("hmm4j-tile-copies-" + kernelName)
-                .unstarted(() -> copyAll(pipeline, engine, staging, stats));
-        copier.start();
+        Copier.start(() -> copyAll(pipeline, engine, staging, stats), pipeline::copierDone);
         try {
             for (long k = 0; k < pipeline.tiles; k++) {
                 if (!pipeline.awaitUploaded(k))
@@ -208,7 +207,7 @@ public final class TiledLaunch {
             }
         } finally {
             // The tile buffers are given back after this returns: no copy may still be using them.
-            pipeline.joinUninterruptibly(copier);
+            pipeline.awaitCopierUninterruptibly();
         }
         pipeline.rethrow();
         // After the join: the copy thread's sum is visible here. Written only once every tile succeeded.
@@ -237,14 +236,13 @@ public final class TiledLaunch {
                 long computed = pipeline.computedNow();
                 boolean setFree = up < tiles && up - down < pipeline.sets;
                 if (setFree && up <= computed + 1) {
-                    upload(engine, staging, up, pipeline.sets, stats);
-                    pipeline.uploaded(up++);
+                    upload(pipeline, engine, staging, up++, pipeline.sets, stats);
                 } else if (down < up && computed >= down) {
                     download(pipeline, engine, staging, down++, pipeline.sets, stats);
                 } else if (setFree) {
-                    upload(engine, staging, up, pipeline.sets, stats);
-                    pipeline.uploaded(up++);
+                    upload(pipeline, engine, staging, up++, pipeline.sets, stats);
                 } else {
+                    pipeline.announceUploaded();
                     pipeline.awaitComputed(down);
                 }
             }
@@ -269,14 +267,35 @@ public final class TiledLaunch {
         return stream.host().asSlice(start(tile) * stream.elementSize(), length(tile) * stream.elementSize());
     }
 
-    private void upload(NativeCopyEngine engine, long staging, long tile, int sets, MemorySegment stats) {
+    /**
+     * Uploads tile {@code tile}'s read arrays. Where the bus is modelled (an emulated device), the kernels hear of the
+     * tile only once the bytes of the copy after it have moved, while that copy's modelled time passes: told at once,
+     * the launching thread would wake on the copy thread's core of a busy machine and take it from the next copy.
+     */
+    private void upload(Pipeline pipeline, NativeCopyEngine engine, long staging, long tile, int sets,
+            MemorySegment stats) {
+        boolean paced = false;
         for (Stream stream : streams) {
             if (stream.access().reads() && !stream.sumResult()) {
                 MemorySegment host = hostTile(stream, tile);
-                engine.copyToDevice(slotAddress(staging, tile, sets, stream), host);
+                long pacedUntil = engine.copyToDeviceUnpaced(slotAddress(staging, tile, sets, stream), host);
                 count(stats, hmm4j_h.HMM4J_TO_DEVICE, host.byteSize());
+                paced |= copied(pipeline, pacedUntil);
             }
         }
+        pipeline.unannounced = tile;
+        if (!paced)
+            pipeline.announceUploaded();
+    }
+
+    /**
+     * The copy thread's step after the bytes of a copy moved: tells the kernels of the tile uploaded before, then
+     * lets the copy's modelled time pass. Whether there was one.
+     */
+    private static boolean copied(Pipeline pipeline, long pacedUntil) {
+        pipeline.announceUploaded();
+        NativeCopyEngine.pace(pacedUntil);
+        return pacedUntil != 0;
     }
 
     private void download(Pipeline pipeline, NativeCopyEngine engine, long staging, long tile, int sets,
@@ -285,13 +304,15 @@ public final class TiledLaunch {
             if (stream.sumResult()) {
                 // The tile's partial result comes home to a scratch float and is added in double.
                 MemorySegment partial = pipeline.partial.asSlice(0, Float.BYTES);
-                engine.copyToHost(partial, slotAddress(staging, tile, sets, stream));
+                long pacedUntil = engine.copyToHostUnpaced(partial, slotAddress(staging, tile, sets, stream));
                 count(stats, hmm4j_h.HMM4J_TO_HOST, Float.BYTES);
                 pipeline.sum += partial.get(ValueLayout.JAVA_FLOAT, 0);
+                copied(pipeline, pacedUntil);
             } else if (stream.access().writes()) {
                 MemorySegment host = hostTile(stream, tile);
-                engine.copyToHost(host, slotAddress(staging, tile, sets, stream));
+                long pacedUntil = engine.copyToHostUnpaced(host, slotAddress(staging, tile, sets, stream));
                 count(stats, hmm4j_h.HMM4J_TO_HOST, host.byteSize());
+                copied(pipeline, pacedUntil);
             }
         }
     }
@@ -338,6 +359,92 @@ public final class TiledLaunch {
     }
 
     /**
+     * A copy thread, kept idle for a while after its launch: starting a thread costs a launch about a tile's copy
+     * (much more on a busy machine), and a program that tiles once tends to again. A copier is back among the idle
+     * ones before its launch hears that it is done, so launches one after another share one.
+     */
+    private static final class Copier {
+        private static final long KEEP_ALIVE_NANOS = TimeUnit.SECONDS.toNanos(30);
+        /** Idle copiers, the latest first. */
+        private static final Deque<Copier> IDLE = new ArrayDeque<>(); // guarded by IDLE
+
+        private final Thread thread = Thread.ofPlatform().daemon().name("hmm4j-tile-copies-", 0).unstarted(this::loop);
+        private Runnable copies; // guarded by this
+        private Runnable done; // guarded by this
+
+        /**
+         * Runs {@code copies} on an idle copier or a new one, then {@code done}, which must not throw.
+         *
+         * @throws OutOfMemoryError if no copier was idle and no thread can be started; nothing runs then
+         */
+        static void start(Runnable copies, Runnable done) {
+            Copier copier;
+            synchronized (IDLE) {
+                copier = IDLE.pollFirst();
+            }
+            boolean fresh = copier == null;
+            if (fresh)
+                copier = new Copier();
+            copier.hand(copies, done);
+            if (fresh)
+                copier.thread.start();
+        }
+
+        private synchronized void hand(Runnable copies, Runnable done) {
+            this.copies = copies;
+            this.done = done;
+            notifyAll();
+        }
+
+        private void loop() {
+            while (true) {
+                Runnable copies;
+                Runnable done;
+                synchronized (this) {
+                    long idleSince = System.nanoTime();
+                    boolean mayRetire = true;
+                    while (this.copies == null) {
+                        long left = KEEP_ALIVE_NANOS - (System.nanoTime() - idleSince);
+                        if (mayRetire && left <= 0) {
+                            synchronized (IDLE) {
+                                if (IDLE.remove(this))
+                                    return;
+                            }
+                            // A launch took this copier from the idle ones and is about to hand it its copies.
+                            mayRetire = false;
+                        }
+                        try {
+                            if (mayRetire)
+                                TimeUnit.NANOSECONDS.timedWait(this, left);
+                            else
+                                wait();
+                        } catch (InterruptedException e) {
+                            // Nothing interrupts a copier on purpose; it waits on.
+                        }
+                    }
+                    copies = this.copies;
+                    done = this.done;
+                    this.copies = null;
+                    this.done = null;
+                }
+                boolean completed = false;
+                try {
+                    copies.run();
+                    completed = true;
+                } finally {
+                    // A copier that threw ends with it: it must not be handed another launch.
+                    if (completed) {
+                        synchronized (IDLE) {
+                            IDLE.addFirst(this);
+                        }
+                    }
+                    done.run();
+                }
+            }
+        }
+    }
+
+    /**
      * Progress of the two threads, and the first failure of either. Where the machine has a core to spare beside
      * the two busy ones (the copier and whatever runs the kernels), a wait spins briefly before it blocks: the
      * other thread's next step is usually a copy or a kernel away, and a blocked thread's wake-up costs as much.
@@ -351,9 +458,12 @@ public final class TiledLaunch {
         /** The copy thread's: scratch for a tile's partial result, and the sum of those brought home. */
         MemorySegment partial;
         double sum;
+        /** The copy thread's: the last tile it uploaded that the kernels have not heard of yet, or -1. */
+        long unannounced = -1;
         private volatile long uploaded = -1;
         private volatile long computed = -1;
         private volatile Throwable failure;
+        private boolean copierDone; // guarded by this
         private boolean interrupted; // guarded by this
 
         Pipeline(long tiles, int sets) {
@@ -361,9 +471,15 @@ public final class TiledLaunch {
             this.sets = sets;
         }
 
-        synchronized void uploaded(long tile) {
-            uploaded = tile;
-            notifyAll();
+        /** The copy thread's: tells the kernels of the tile it uploaded last, if they have not heard of it. */
+        void announceUploaded() {
+            if (unannounced < 0)
+                return;
+            synchronized (this) {
+                uploaded = unannounced;
+                notifyAll();
+            }
+            unannounced = -1;
         }
 
         synchronized void computed(long tile) {
@@ -422,21 +538,17 @@ public final class TiledLaunch {
             }
         }
 
-        void joinUninterruptibly(Thread copier) {
-            while (true) {
-                try {
-                    copier.join();
-                    break;
-                } catch (InterruptedException e) {
-                    synchronized (this) {
-                        interrupted = true;
-                    }
-                }
-            }
-            synchronized (this) {
-                if (interrupted)
-                    Thread.currentThread().interrupt();
-            }
+        synchronized void copierDone() {
+            copierDone = true;
+            notifyAll();
+        }
+
+        /** Returns once the copy thread is done with the launch; an interrupt meanwhile is given back. */
+        synchronized void awaitCopierUninterruptibly() {
+            while (!copierDone)
+                waitUninterruptibly();
+            if (interrupted)
+                Thread.currentThread().interrupt();
         }
 
         synchronized void rethrow() {

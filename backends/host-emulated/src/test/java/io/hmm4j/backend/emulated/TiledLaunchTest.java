@@ -19,6 +19,8 @@ import io.hmm4j.spi.KernelSource;
 import io.hmm4j.spi.NativeCopyEngine;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -97,6 +99,59 @@ class TiledLaunchTest {
             // Written tiles came home: the array lives on the host, nothing of it left on the device.
             assertThat(heap.residency(y).count(BlockState.HOST)).isEqualTo(heap.residency(y).blockCount());
             assertThat(heap.deviceBytesUsed(0)).isZero();
+        }
+    }
+
+    private static Set<Thread> copyThreads() {
+        Set<Thread> threads = new HashSet<>();
+        for (Thread thread : Thread.getAllStackTraces().keySet())
+            if (thread.getName().startsWith("hmm4j-tile-copies-"))
+                threads.add(thread);
+        return threads;
+    }
+
+    /** Launches one after another share a copy thread instead of starting one each. */
+    @Test
+    void launchesOneAfterAnotherReuseTheirCopyThread() {
+        try (ManagedHeap heap = heap()) {
+            int n = 50_000;
+            FloatArray x = filled(heap, n, 1f, 0f);
+            FloatArray y = filled(heap, n, 0f, 1f);
+            heap.launchTiled(BuiltinKernel.AXPY, n, 8192, Arg.read(x), Arg.readWrite(y), Arg.of(1f), Arg.of((long) n));
+            Set<Thread> afterFirst = copyThreads();
+            assertThat(afterFirst).as("the first launch's copy thread, idle").isNotEmpty();
+            for (int launch = 2; launch <= 6; launch++) {
+                heap.launchTiled(BuiltinKernel.AXPY, n, 8192, Arg.read(x), Arg.readWrite(y), Arg.of(1f),
+                        Arg.of((long) n));
+                assertThat(afterFirst).as("copy threads after launch %d", launch).containsAll(copyThreads());
+            }
+            for (int i = 0; i < n; i += 997)
+                assertThat(y.get(i)).isEqualTo(6f * i + 1f);
+        }
+    }
+
+    /**
+     * On a modelled bus the copy thread waits out each copy's bus time itself (after the next copy's bytes moved it
+     * hands the tile before on to the kernels, so that a woken launching thread takes the core from a wait, not
+     * from a copy): every copy of the launch goes through the unpaced path.
+     */
+    @Test
+    void onAModelledBusTheCopyThreadPacesEveryCopyItself() {
+        try (ManagedHeap heap = ManagedHeap.builder().backend("emulated").blockSize(BLOCK).deviceBudget(BUDGET)
+                .setting("latency.ns", "20000").setting("bandwidth", "4000000000").build()) {
+            int n = 50_000;
+            long tileBytes = 8192;
+            FloatArray x = filled(heap, n, 1f, 0f);
+            FloatArray y = filled(heap, n, 0f, 1f);
+            NativeCopyEngine engine = heap.devices().getFirst().copyEngine();
+            long before = engine.unpacedCopies();
+            heap.launchTiled(BuiltinKernel.AXPY, n, tileBytes, Arg.read(x), Arg.readWrite(y), Arg.of(2f),
+                    Arg.of((long) n));
+            long tiles = Math.ceilDiv((long) n * Float.BYTES, tileBytes);
+            assertThat(engine.unpacedCopies() - before).as("x in, y in, y out per tile").isEqualTo(3 * tiles);
+            for (int i = 0; i < n; i++)
+                if (y.get(i) != 2f * i + 1f)
+                    assertThat(y.get(i)).as("y[%d]", i).isEqualTo(2f * i + 1f);
         }
     }
 
