@@ -116,6 +116,11 @@ struct hmm4j_region {
      * DEVICE blocks have at least one bit (DEVICE: the host copy is stale).
      */
     _Atomic uint8_t *valid;
+    /*
+     * Per block, 1: a HOST block whose user view is still read-only, left so by a move home with HMM4J_INTENT_LAZY
+     * (region lock; NULL until the first bind). Read only together with a HOST state: any protection change clears it.
+     */
+    uint8_t *host_ro;
     struct hmm4j_binding bindings[HMM4J_MAX_BINDINGS];
     uint32_t bound;               /* slots of bindings[] in use */
     /*
