@@ -78,12 +78,16 @@ static int protect_blocks(struct hmm4j_region *r, uint64_t first, uint64_t count
     int protection = protection_of(state);
     if (r->read_only)
         protection &= ~PROT_WRITE;
+    int rc = 0;
     if (mprotect(r->user + (first << r->block_shift), count << r->block_shift, protection) != 0)
-        return errno == ENOMEM ? -HMM4J_EMAPLIMIT : -errno;
-    /* The protection is now the one the state says: no block of the run is lazily read-only any more. */
+        rc = errno == ENOMEM ? -HMM4J_EMAPLIMIT : -errno;
+    /*
+     * Done, the protection is the state's; failed, part of it may have changed. Either way no block of the run is
+     * known to be read-only any more: a HOST block then gets the protection change a read-only one would skip.
+     */
     if (r->host_ro)
         memset(r->host_ro + first, 0, count);
-    return 0;
+    return rc;
 }
 
 static void settle_uploads_locked(struct hmm4j_region *r);
@@ -1004,8 +1008,12 @@ HMM4J_EXPORT int64_t hmm4j_region_reclaim(struct hmm4j_region *r)
     return released;
 }
 
-/* How many DEVICE blocks after `block` to pull back with it: the window grows while faults walk in order. */
-static uint64_t prefetch_extent(struct hmm4j_region *r, uint64_t block)
+/*
+ * How many blocks after `block` to serve with it: DEVICE blocks pulled back, or with `upgrade` blocks a lazy move home
+ * left read-only made writable (a writer walking an array faults O(log n) times, not once per block). The window grows
+ * while faults walk in order.
+ */
+static uint64_t prefetch_extent(struct hmm4j_region *r, uint64_t block, bool upgrade)
 {
     if (r->prefetch_max == 0)
         return 0;
@@ -1017,7 +1025,7 @@ static uint64_t prefetch_extent(struct hmm4j_region *r, uint64_t block)
         r->prefetch_window = r->prefetch_max;
     uint64_t extra = 0;
     while (extra < r->prefetch_window && block + 1 + extra < r->nblocks &&
-           state_of(r, block + 1 + extra) == HMM4J_BLOCK_DEVICE)
+           (upgrade ? host_read_only(r, block + 1 + extra) : state_of(r, block + 1 + extra) == HMM4J_BLOCK_DEVICE))
         extra++;
     return extra;
 }
@@ -1150,10 +1158,17 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
          * re-faulting forever.
          */
         bool upgrade = write && host_read_only(r, block);
-        /* A copy to the device may still read the pages (one queued before the move home was settled by it). */
-        if (upgrade)
+        if (upgrade) {
+            /* A copy to the device may still read the pages (one queued before the move home was settled by it). */
             settle_uploads_locked(r);
-        rc = protect_blocks(r, block, 1, current);
+            uint64_t extra = prefetch_extent(r, block, true);
+            r->last_fault_block = block + extra;
+            /* Over several mappings a failed change may be partial: the faulting block alone then. */
+            if (extra == 0 || protect_blocks(r, block, 1 + extra, current) != 0)
+                rc = protect_blocks(r, block, 1, current);
+        } else {
+            rc = protect_blocks(r, block, 1, current);
+        }
         if (rc == 0 && r->uffd)
             rc = hmm4j_uffd_resolve_locked(r, block);
         serve_pending_locked(r);
@@ -1180,7 +1195,7 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
     hmm4j_region_wait_for_writers(r);
     uint64_t moved = 0;
     int intent = write ? HMM4J_INTENT_WRITE : HMM4J_INTENT_READ;
-    uint64_t extra = current == HMM4J_BLOCK_DEVICE ? prefetch_extent(r, block) : 0;
+    uint64_t extra = current == HMM4J_BLOCK_DEVICE ? prefetch_extent(r, block, false) : 0;
     r->keep_first = block;
     r->keep_end = block + 1 + extra;
     for (int attempt = 0; attempt < FAULT_COPY_ATTEMPTS; attempt++) {

@@ -15,6 +15,12 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -59,7 +65,11 @@ class LazyHostWriteTest {
 
     /** An array read by a launch: SHARED, valid on the host and device 0, host pages read-only. */
     private static FloatArray readOnDevice(ManagedHeap heap) {
-        int n = BLOCKS * BLOCK_FLOATS;
+        return readOnDevice(heap, BLOCKS);
+    }
+
+    private static FloatArray readOnDevice(ManagedHeap heap, int blocks) {
+        int n = blocks * BLOCK_FLOATS;
         FloatArray x = heap.allocateFloats(n);
         for (int i = 0; i < n; i++)
             x.set(i, i % 97);
@@ -101,6 +111,61 @@ class LazyHostWriteTest {
             assertThat(out.get(BLOCK_FLOATS + 5)).isEqualTo(-2f);
             assertThat(out.get(BLOCK_FLOATS + 6)).isEqualTo(-4f);
             assertThat(out.get(3 * BLOCK_FLOATS)).isEqualTo(2f * ((3 * BLOCK_FLOATS) % 97));
+        }
+    }
+
+    @Test
+    void aWriterWalkingTheArrayFaultsLessThanOncePerBlock() throws IOException {
+        int blocks = 16;
+        try (ManagedHeap heap = heap()) {
+            FloatArray x = readOnDevice(heap, blocks);
+            heap.migrate(x, Location.HOST);
+            long writeFaults = heap.stats().writeFaults();
+            for (int i = 0; i < x.length(); i++)
+                x.set(i, 3f);
+            // The blocks made writable grow as the faults walk in order (as read-ahead does): 0, 1, 2-3, 4-7, ...
+            assertThat(heap.stats().writeFaults() - writeFaults).isBetween(1L, (long) blocks / 2);
+            assertThat(protections(x)).doesNotContain("r--s");
+            for (int i = 0; i < x.length(); i += BLOCK_FLOATS / 4)
+                assertThat(x.get(i)).isEqualTo(3f);
+        }
+    }
+
+    @Test
+    void threadsWritingBlocksLeftReadOnlyAtOnceAllLandAndCopyNothing() throws Exception {
+        int threads = 4;
+        try (ManagedHeap heap = heap()) {
+            ExecutorService pool = Executors.newFixedThreadPool(threads);
+            try {
+                for (int round = 0; round < 20; round++) {
+                    FloatArray x = readOnDevice(heap);
+                    heap.migrate(x, Location.HOST);
+                    long toHost = heap.stats().bytesToHost();
+                    CountDownLatch start = new CountDownLatch(1);
+                    List<Future<?>> done = new ArrayList<>();
+                    // Thread t writes every threads-th float of every block: all of them fault on the same blocks.
+                    for (int t = 0; t < threads; t++) {
+                        int first = t;
+                        done.add(pool.submit(() -> {
+                            start.await();
+                            for (int i = first; i < x.length(); i += threads)
+                                x.set(i, -i);
+                            return null;
+                        }));
+                    }
+                    start.countDown();
+                    for (Future<?> f : done)
+                        f.get();
+                    for (int i = 0; i < x.length(); i++)
+                        assertThat(x.get(i)).isEqualTo((float) -i);
+                    assertThat(heap.stats().bytesToHost()).isEqualTo(toHost);
+                    assertThat(protections(x)).isEqualTo("rw-s rw-s rw-s rw-s");
+                    assertThat(heap.residency(x).devicePicture()).isEqualTo("H H H H");
+                    x.close();
+                }
+            } finally {
+                pool.shutdownNow();
+            }
         }
     }
 
