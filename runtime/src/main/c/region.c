@@ -123,6 +123,24 @@ int hmm4j_region_protect_locked(struct hmm4j_region *r, uint64_t first, uint64_t
     return protect_blocks(r, first, count, state);
 }
 
+/*
+ * Only the pages that hold the region's bytes: what lies past them in the last block is no array's, and a guard
+ * lowered and lifted around every launch costs per page changed (a 4-byte array: one page, not a block's 16).
+ */
+int hmm4j_region_protect_bytes_locked(struct hmm4j_region *r, uint8_t state)
+{
+    uint64_t page = (uint64_t)hmm4j_engine_page_size();
+    uint64_t bytes = r->bytes ? (r->bytes + page - 1) & ~(page - 1) : r->size;
+    if (protect_failure_injected(r))
+        return -HMM4J_EMAPLIMIT;
+    int rc = 0;
+    if (mprotect(r->user, bytes, protection_of(state)) != 0)
+        rc = errno == ENOMEM ? -HMM4J_EMAPLIMIT : -errno;
+    if (r->host_ro)
+        memset(r->host_ro, 0, r->nblocks);
+    return rc;
+}
+
 /* test hook, process-wide (hmm4j_engine_inject_host_reserve_failure): reservations to let through, then to fail */
 static _Atomic uint32_t inject_reserve_skip;
 static _Atomic uint32_t inject_reserve_count;
@@ -371,6 +389,7 @@ HMM4J_EXPORT int hmm4j_region_create(uint64_t size, uint64_t block_size, struct 
     r->block_shift = __builtin_ctzll(block_size);
     r->nblocks = (size + block_size - 1) >> r->block_shift;
     r->size = r->nblocks << r->block_shift;
+    r->bytes = size;
     r->stats = stats;
     r->last_fault_block = UINT64_MAX;
     r->device_base = UINT64_MAX;
