@@ -37,23 +37,11 @@ class LazyHostWriteTest {
     private static final int BLOCK_FLOATS = (int) (BLOCK / Float.BYTES);
     private static final int BLOCKS = 4;
 
-    /** The permissions ("rw-s", "r--s", "---s") of the mapping holding {@code address}. */
-    private static String protectionAt(long address) throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
-            String[] fields = line.split("\\s+");
-            String[] range = fields[0].split("-");
-            if (Long.compareUnsigned(address, Long.parseUnsignedLong(range[0], 16)) >= 0
-                    && Long.compareUnsigned(address, Long.parseUnsignedLong(range[1], 16)) < 0)
-                return fields[1];
-        }
-        throw new IllegalStateException("no mapping holds 0x" + Long.toHexString(address));
-    }
-
     /** One permission string per block, space separated. */
     private static String protections(FloatArray array) throws IOException {
         StringBuilder picture = new StringBuilder();
         for (long b = 0; b * BLOCK < array.byteSize(); b++)
-            picture.append(b == 0 ? "" : " ").append(protectionAt(array.segment().address() + b * BLOCK));
+            picture.append(b == 0 ? "" : " ").append(UserViewProtection.at(array.segment().address() + b * BLOCK));
         return picture.toString();
     }
 

@@ -8,8 +8,6 @@ import io.hmm4j.FloatArray;
 import io.hmm4j.Launch;
 import io.hmm4j.ManagedHeap;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,17 +20,6 @@ class ZeroCopyGuardPagesTest {
 
     private static final long BLOCK = 64 * 1024;
     private static final long PAGE = 4096;
-
-    private static String protectionAt(long address) throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
-            String[] fields = line.split("\\s+");
-            String[] range = fields[0].split("-");
-            if (Long.compareUnsigned(address, Long.parseUnsignedLong(range[0], 16)) >= 0
-                    && Long.compareUnsigned(address, Long.parseUnsignedLong(range[1], 16)) < 0)
-                return fields[1];
-        }
-        throw new IllegalStateException("no mapping holds 0x" + Long.toHexString(address));
-    }
 
     @Test
     void theGuardOfARunningLaunchCoversTheArraysPagesNotItsWholeBlock() throws IOException {
@@ -51,18 +38,18 @@ class ZeroCopyGuardPagesTest {
             Launch launch = heap.launch(BuiltinKernel.SUM, n, Arg.read(x), Arg.write(out), Arg.of((long) n));
             try {
                 // x spans three pages (read-only while the kernel reads them), out one (inaccessible while written).
-                assertThat(protectionAt(xBase)).isEqualTo("r--s");
-                assertThat(protectionAt(xBase + 2 * PAGE)).isEqualTo("r--s");
-                assertThat(protectionAt(xBase + 3 * PAGE)).isEqualTo("rw-s");
-                assertThat(protectionAt(outBase)).isEqualTo("---s");
-                assertThat(protectionAt(outBase + PAGE)).isEqualTo("rw-s");
-                assertThat(protectionAt(outBase + BLOCK - PAGE)).isEqualTo("rw-s");
+                assertThat(UserViewProtection.at(xBase)).isEqualTo("r--s");
+                assertThat(UserViewProtection.at(xBase + 2 * PAGE)).isEqualTo("r--s");
+                assertThat(UserViewProtection.at(xBase + 3 * PAGE)).isEqualTo("rw-s");
+                assertThat(UserViewProtection.at(outBase)).isEqualTo("---s");
+                assertThat(UserViewProtection.at(outBase + PAGE)).isEqualTo("rw-s");
+                assertThat(UserViewProtection.at(outBase + BLOCK - PAGE)).isEqualTo("rw-s");
             } finally {
                 launch.await();
             }
             assertThat(out.get(0)).isEqualTo((float) n);
-            assertThat(protectionAt(xBase)).isEqualTo("rw-s");
-            assertThat(protectionAt(outBase)).isEqualTo("rw-s");
+            assertThat(UserViewProtection.at(xBase)).isEqualTo("rw-s");
+            assertThat(UserViewProtection.at(outBase)).isEqualTo("rw-s");
             // A host read while the next launch runs waits for it, as before.
             heap.launch(BuiltinKernel.SUM, n, Arg.read(x), Arg.write(out), Arg.of((long) n));
             assertThat(out.get(0)).isEqualTo((float) n);
