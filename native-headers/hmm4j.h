@@ -84,6 +84,15 @@ enum hmm4j_intent {
      * unbind, destroy), and hmm4j_region_settle_uploads reports a copy that failed.
      */
     HMM4J_INTENT_ASYNC = 16,
+    /*
+     * With TO_HOST + WRITE: SHARED blocks (host copy valid) become HOST without a protection change: the device
+     * copies are dropped and the user view stays read-only until the first host write, whose fault makes the block
+     * writable without a copy (as Linux upgrades a clean page on its write fault), and a launch that reads the
+     * blocks next needs no protection change either. A system call cannot take that fault (EFAULT): a caller that
+     * lets the kernel write the pages moves them home with WRITE and without LAZY, which makes them writable.
+     * Ignored for regions served by userfaultfd, shared between processes or zero-copy.
+     */
+    HMM4J_INTENT_LAZY = 32,
 };
 
 /* Why bytes moved; indexes the by-cause counters. */

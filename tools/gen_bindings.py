@@ -133,6 +133,7 @@ public final class hmm4j_h {
     public static final int HMM4J_INTENT_KEEP_HOST = 4;
     public static final int HMM4J_INTENT_DISCARD = 8;
     public static final int HMM4J_INTENT_ASYNC = 16;
+    public static final int HMM4J_INTENT_LAZY = 32;
     public static final int HMM4J_CAUSE_FAULT = 0;
     public static final int HMM4J_CAUSE_LAUNCH = 1;
     public static final int HMM4J_CAUSE_PREFETCH = 2;

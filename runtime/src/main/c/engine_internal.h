@@ -117,6 +117,7 @@ struct hmm4j_region {
     uint8_t *user;
     uint8_t *engine;
     uint64_t size;
+    uint64_t bytes;               /* hmm4j_region_create's size, before rounding to blocks (0: whole blocks) */
     uint64_t block_size;
     uint64_t nblocks;
     int block_shift;
@@ -126,6 +127,11 @@ struct hmm4j_region {
      * DEVICE blocks have at least one bit (DEVICE: the host copy is stale).
      */
     _Atomic uint8_t *valid;
+    /*
+     * Per block, 1: a HOST block whose user view is still read-only, left so by a move home with HMM4J_INTENT_LAZY
+     * (region lock; NULL until the first bind). Read only together with a HOST state: any protection change clears it.
+     */
+    uint8_t *host_ro;
     struct hmm4j_binding bindings[HMM4J_MAX_BINDINGS];
     uint32_t bound;               /* slots of bindings[] in use */
     /*
@@ -217,6 +223,8 @@ int hmm4j_region_reserve_host_locked(struct hmm4j_region *region, uint64_t first
 uint64_t hmm4j_region_run_of(struct hmm4j_region *r, uint64_t first, uint8_t state, uint64_t limit);
 void hmm4j_region_punch_locked(struct hmm4j_region *r, uint64_t first, uint64_t count);
 int hmm4j_region_protect_locked(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state);
+/* Zero-copy's guard (region_zerocopy.c): the user view's pages that hold the region's bytes get `state`'s protection. */
+int hmm4j_region_protect_bytes_locked(struct hmm4j_region *r, uint8_t state);
 /* Unpins the engine view (after settling uploads that read it); no-op when not pinned. */
 void hmm4j_region_unpin_locked(struct hmm4j_region *r);
 /* Every bound device is healthy (not lost, readable, not closed): the host may give back copies they hold. */

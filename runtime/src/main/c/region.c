@@ -72,14 +72,22 @@ static int protect_blocks(struct hmm4j_region *r, uint64_t first, uint64_t count
 {
     if (protect_failure_injected(r))
         return -HMM4J_EMAPLIMIT;
+    /* Never lazily read-only (lazy_home_allowed): its bits stay clear. */
     if (r->uffd)
         return hmm4j_uffd_protect(r, first, count, state);
     int protection = protection_of(state);
     if (r->read_only)
         protection &= ~PROT_WRITE;
+    int rc = 0;
     if (mprotect(r->user + (first << r->block_shift), count << r->block_shift, protection) != 0)
-        return errno == ENOMEM ? -HMM4J_EMAPLIMIT : -errno;
-    return 0;
+        rc = errno == ENOMEM ? -HMM4J_EMAPLIMIT : -errno;
+    /*
+     * Done, the protection is the state's; failed, part of it may have changed. Either way no block of the run is
+     * known to be read-only any more: a HOST block then gets the protection change a read-only one would skip.
+     */
+    if (r->host_ro)
+        memset(r->host_ro + first, 0, count);
+    return rc;
 }
 
 static void settle_uploads_locked(struct hmm4j_region *r);
@@ -113,6 +121,24 @@ int hmm4j_region_protect_locked(struct hmm4j_region *r, uint64_t first, uint64_t
 {
     settle_uploads_locked(r);
     return protect_blocks(r, first, count, state);
+}
+
+/*
+ * Only the pages that hold the region's bytes: what lies past them in the last block is no array's, and a guard
+ * lowered and lifted around every launch costs per page changed (a 4-byte array: one page, not a block's 16).
+ */
+int hmm4j_region_protect_bytes_locked(struct hmm4j_region *r, uint8_t state)
+{
+    uint64_t page = (uint64_t)hmm4j_engine_page_size();
+    uint64_t bytes = r->bytes ? (r->bytes + page - 1) & ~(page - 1) : r->size;
+    if (protect_failure_injected(r))
+        return -HMM4J_EMAPLIMIT;
+    int rc = 0;
+    if (mprotect(r->user, bytes, protection_of(state)) != 0)
+        rc = errno == ENOMEM ? -HMM4J_EMAPLIMIT : -errno;
+    if (r->host_ro)
+        memset(r->host_ro, 0, r->nblocks);
+    return rc;
 }
 
 /* test hook, process-wide (hmm4j_engine_inject_host_reserve_failure): reservations to let through, then to fail */
@@ -197,6 +223,21 @@ static uint8_t mask_of(struct hmm4j_region *r, uint64_t block)
 static void set_mask(struct hmm4j_region *r, uint64_t block, uint8_t mask)
 {
     atomic_store_explicit(&r->valid[block], mask, memory_order_relaxed);
+}
+
+/* A HOST block whose user view a lazy move home left read-only (HMM4J_INTENT_LAZY): its first host write faults. */
+static bool host_read_only(struct hmm4j_region *r, uint64_t block)
+{
+    return r->host_ro && r->host_ro[block] && state_of(r, block) == HMM4J_BLOCK_HOST;
+}
+
+/*
+ * userfaultfd regions write-protect with their own faults (uffd.c serves only SHARED blocks' write faults), a shared
+ * region's peers and a zero-copy region's launches set protections of their own: those keep HOST writable.
+ */
+static bool lazy_home_allowed(struct hmm4j_region *r)
+{
+    return r->host_ro && !r->uffd && !r->shared && !r->zero_copy && !r->read_only;
 }
 
 static struct hmm4j_device *device_of(struct hmm4j_region *r, int slot) { return r->bindings[slot].device; }
@@ -370,6 +411,7 @@ HMM4J_EXPORT int hmm4j_region_create(uint64_t size, uint64_t block_size, struct 
     r->block_shift = __builtin_ctzll(block_size);
     r->nblocks = (size + block_size - 1) >> r->block_shift;
     r->size = r->nblocks << r->block_shift;
+    r->bytes = size;
     r->stats = stats;
     r->last_fault_block = UINT64_MAX;
     r->device_base = UINT64_MAX;
@@ -435,6 +477,7 @@ HMM4J_EXPORT void hmm4j_region_destroy(struct hmm4j_region *r)
     munmap(r->user, r->size);
     if (r->memfd >= 0)
         close(r->memfd);
+    free(r->host_ro);
     free((void *)r->valid);
     free((void *)r->state);
     free(r);
@@ -461,6 +504,8 @@ HMM4J_EXPORT int hmm4j_region_bind(struct hmm4j_region *r, struct hmm4j_device *
     else if (atomic_load(&device->closed))
         rc = -EINVAL;
     else if (!r->valid && !(r->valid = calloc(r->nblocks, 1)))
+        rc = -ENOMEM;
+    else if (!r->host_ro && !(r->host_ro = calloc(r->nblocks, 1)))
         rc = -ENOMEM;
     else {
         int slot = __builtin_ctz(~r->bound);
@@ -680,6 +725,7 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
 {
     int result = 0;
     uint64_t moved = 0;
+    bool lazy = direction == HMM4J_TO_HOST && (intent & HMM4J_INTENT_LAZY) && lazy_home_allowed(r);
     /*
      * Home: host pages are about to be written or made writable. A copy into them on a device whose copies run in
      * queue order starts only after the uploads before it have read them; making them writable needs the wait.
@@ -692,29 +738,57 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
         /* collect: the longest run from b with the same current state and copies */
         uint8_t current = state_of(r, b);
         uint8_t mask = mask_of(r, b);
+        bool read_only = host_read_only(r, b);
         uint64_t end = b + 1;
-        while (end < first + n && state_of(r, end) == current && mask_of(r, end) == mask)
+        while (end < first + n && state_of(r, end) == current && mask_of(r, end) == mask &&
+               host_read_only(r, end) == read_only)
             end++;
         uint64_t count = end - b;
         uint8_t target, target_mask;
         target_of(current, mask, direction, intent, slot, &target, &target_mask);
         if (target == current && target_mask == mask) {
+            /* A writer home that cannot take a fault (a system call will write the pages) needs them writable now. */
+            if (read_only && (intent & HMM4J_INTENT_WRITE) && !lazy) {
+                int rc = protect_blocks(r, b, count, HMM4J_BLOCK_HOST);
+                if (rc != 0) {
+                    /* A run over several mappings may be partly writable: the next write fault repairs the rest. */
+                    if (outcome)
+                        memset(outcome + (b - first), HMM4J_MIGRATE_FAILED, count);
+                    result = result ? result : rc;
+                }
+            }
+            b = end;
+            continue;
+        }
+        bool copy = needs_copy(current, mask, direction, intent, slot);
+        /*
+         * The host copy is valid: dropping the device copies needs no protection change, and leaving the pages
+         * read-only spares the next launch that reads them its own (HMM4J_INTENT_LAZY).
+         */
+        if (lazy && current == HMM4J_BLOCK_SHARED && target == HMM4J_BLOCK_HOST && !copy) {
+            for (uint64_t i = b; i < end; i++) {
+                set_state(r, i, HMM4J_BLOCK_HOST);
+                set_mask(r, i, 0);
+                r->host_ro[i] = 1;
+            }
+            if (outcome)
+                memset(outcome + (b - first), HMM4J_MIGRATE_CHANGED, count);
             b = end;
             continue;
         }
         int rc = 0;
-        int protection_now = protection_of(current);
+        int protection_now = read_only ? protection_of(HMM4J_BLOCK_SHARED) : protection_of(current);
+        int protection_before = protection_now;
         /* What a block whose final protection change fails can honestly say it is. */
         uint8_t fallback = current;
         uint8_t fallback_mask = mask;
-        bool copy = needs_copy(current, mask, direction, intent, slot);
         /* To the device from the host where it is valid, else from a device that holds the block. */
         int from = direction == HMM4J_TO_HOST || current == HMM4J_BLOCK_DEVICE ? (mask ? source_of(r, mask) : -1) : -1;
         bool peer = copy && direction == HMM4J_TO_DEVICE && from >= 0;
         bool copied = false;
         if (copy) {
             /* Host writers must not change bytes while they travel to the device. */
-            if (direction == HMM4J_TO_DEVICE && current == HMM4J_BLOCK_HOST) {
+            if (direction == HMM4J_TO_DEVICE && current == HMM4J_BLOCK_HOST && !read_only) {
                 rc = protect_blocks(r, b, count, HMM4J_BLOCK_SHARED);
                 protection_now = protection_of(HMM4J_BLOCK_SHARED);
             }
@@ -734,7 +808,7 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
              * the cause; a block whose protection cannot be restored is left stricter than its state (HOST
              * behind read-only pages), which its next write fault repairs or reports.
              */
-            if (protection_now != protection_of(current))
+            if (protection_now != protection_before)
                 restore_run(r, b, count, current);
             if (outcome)
                 memset(outcome + (b - first), HMM4J_MIGRATE_FAILED, count);
@@ -790,11 +864,12 @@ HMM4J_EXPORT int hmm4j_migrate(struct hmm4j_migrate *m)
         return -EINVAL;
     if ((m->direction != HMM4J_TO_DEVICE && m->direction != HMM4J_TO_HOST) ||
         (m->intent & ~(HMM4J_INTENT_READ | HMM4J_INTENT_WRITE | HMM4J_INTENT_KEEP_HOST | HMM4J_INTENT_DISCARD |
-                       HMM4J_INTENT_ASYNC)) != 0 ||
+                       HMM4J_INTENT_ASYNC | HMM4J_INTENT_LAZY)) != 0 ||
         (m->intent & (HMM4J_INTENT_READ | HMM4J_INTENT_WRITE)) == 0 ||
         ((m->intent & HMM4J_INTENT_KEEP_HOST) && m->direction != HMM4J_TO_DEVICE) ||
         ((m->intent & HMM4J_INTENT_DISCARD) && m->direction != HMM4J_TO_HOST) ||
         ((m->intent & HMM4J_INTENT_ASYNC) && m->direction != HMM4J_TO_DEVICE) ||
+        ((m->intent & HMM4J_INTENT_LAZY) && (m->direction != HMM4J_TO_HOST || !(m->intent & HMM4J_INTENT_WRITE))) ||
         m->cause < 0 || m->cause >= HMM4J_CAUSE_COUNT ||
         (m->direction == HMM4J_TO_DEVICE && (m->binding < 0 || m->binding >= HMM4J_MAX_BINDINGS)))
         return -EINVAL;
@@ -968,8 +1043,12 @@ HMM4J_EXPORT int64_t hmm4j_region_reclaim(struct hmm4j_region *r)
     return released;
 }
 
-/* How many DEVICE blocks after `block` to pull back with it: the window grows while faults walk in order. */
-static uint64_t prefetch_extent(struct hmm4j_region *r, uint64_t block)
+/*
+ * How many blocks after `block` to serve with it: DEVICE blocks pulled back, or with `upgrade` blocks a lazy move home
+ * left read-only made writable (a writer walking an array faults O(log n) times, not once per block). The window grows
+ * while faults walk in order.
+ */
+static uint64_t prefetch_extent(struct hmm4j_region *r, uint64_t block, bool upgrade)
 {
     if (r->prefetch_max == 0)
         return 0;
@@ -981,7 +1060,7 @@ static uint64_t prefetch_extent(struct hmm4j_region *r, uint64_t block)
         r->prefetch_window = r->prefetch_max;
     uint64_t extra = 0;
     while (extra < r->prefetch_window && block + 1 + extra < r->nblocks &&
-           state_of(r, block + 1 + extra) == HMM4J_BLOCK_DEVICE)
+           (upgrade ? host_read_only(r, block + 1 + extra) : state_of(r, block + 1 + extra) == HMM4J_BLOCK_DEVICE))
         extra++;
     return extra;
 }
@@ -1107,18 +1186,32 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
     uint8_t current = state_of(r, block);
     if (current == HMM4J_BLOCK_HOST || (current == HMM4J_BLOCK_SHARED && !write)) {
         /*
-         * Served by another thread meanwhile, or a block whose protection could not be restored after a
-         * failed migration. Setting the protection its state says is a no-op in the first case and the repair
-         * in the second; if even that fails the fault is reported instead of re-faulting forever.
+         * The first write of a block a lazy move home left read-only (HMM4J_INTENT_LAZY): a write fault that needs
+         * no copy. Otherwise served by another thread meanwhile, or a block whose protection could not be restored
+         * after a failed migration. Setting the protection its state says is the upgrade in the first case, a
+         * no-op in the second and the repair in the third; if even that fails the fault is reported instead of
+         * re-faulting forever.
          */
-        rc = protect_blocks(r, block, 1, current);
+        bool upgrade = write && host_read_only(r, block);
+        if (upgrade) {
+            /* A copy to the device may still read the pages (one queued before the move home was settled by it). */
+            settle_uploads_locked(r);
+            uint64_t extra = prefetch_extent(r, block, true);
+            r->last_fault_block = block + extra;
+            /* Over several mappings a failed change may be partial: the faulting block alone then. */
+            if (extra == 0 || protect_blocks(r, block, 1 + extra, current) != 0)
+                rc = protect_blocks(r, block, 1, current);
+        } else {
+            rc = protect_blocks(r, block, 1, current);
+        }
         if (rc == 0 && r->uffd)
             rc = hmm4j_uffd_resolve_locked(r, block);
         serve_pending_locked(r);
         hmm4j_region_unlock(r);
-        if (batched) {
+        if (batched || upgrade) {
             /* Served by another fault's batch: a fault like any other, only its copy was shared. */
-            HMM4J_STAT_ADD(r->stats, batched_faults, 1);
+            if (batched)
+                HMM4J_STAT_ADD(r->stats, batched_faults, 1);
             if (write)
                 HMM4J_STAT_ADD(r->stats, write_faults, 1);
             else
@@ -1137,7 +1230,7 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
     hmm4j_region_wait_for_writers(r);
     uint64_t moved = 0;
     int intent = write ? HMM4J_INTENT_WRITE : HMM4J_INTENT_READ;
-    uint64_t extra = current == HMM4J_BLOCK_DEVICE ? prefetch_extent(r, block) : 0;
+    uint64_t extra = current == HMM4J_BLOCK_DEVICE ? prefetch_extent(r, block, false) : 0;
     r->keep_first = block;
     r->keep_end = block + 1 + extra;
     for (int attempt = 0; attempt < FAULT_COPY_ATTEMPTS; attempt++) {

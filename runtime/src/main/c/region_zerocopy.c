@@ -21,7 +21,7 @@ static uint8_t state_for_launch(bool writes) { return writes ? HMM4J_BLOCK_DEVIC
 
 static int protect_user_view(struct hmm4j_region *r, uint8_t state)
 {
-    return hmm4j_region_protect_locked(r, 0, r->nblocks, state);
+    return hmm4j_region_protect_bytes_locked(r, state);
 }
 
 HMM4J_EXPORT int hmm4j_region_set_zero_copy(struct hmm4j_region *r, int32_t on)

@@ -572,9 +572,11 @@ public final class ManagedHeap implements AutoCloseable {
      * Moves the blocks covering bytes {@code [offset, offset + length)} so that only {@code where} holds them, as
      * Linux's migrate-to-device and cudaMemPrefetchAsync do: to a device, the host pages become inaccessible (the
      * next host access faults the block home) and other devices' copies invalid; to the host, every device copy is
-     * invalid (the next launch copies the blocks again). Blocks not yet valid at a device destination come from the
-     * host where it holds them, else device to device. Counted as prefetch traffic. On a coherent device nothing
-     * moves.
+     * invalid (the next launch copies the blocks again), and blocks whose host copy was valid keep read-only host pages
+     * until the first host write to each (one fault, no copy), so that a launch reading them next changes no
+     * protection; before a system call writes into them, {@link #makeHostWritable}. Blocks not yet valid at a device
+     * destination come from the host where it holds them, else device to device. Counted as prefetch traffic. On a
+     * coherent device nothing moves.
      *
      * @throws IndexOutOfBoundsException if the range is outside the array, {@code offset} or {@code length} is
      *     negative, or {@code offset + length} overflows
@@ -593,6 +595,9 @@ public final class ManagedHeap implements AutoCloseable {
                     + " (prefetch), not moved there");
         // A read-only mapping's host pages never become writable: its blocks come home valid on both sides.
         int intent = readOnly ? hmm4j_h.HMM4J_INTENT_READ : hmm4j_h.HMM4J_INTENT_READ | hmm4j_h.HMM4J_INTENT_WRITE;
+        // Home, host pages that hold valid bytes stay read-only until written (each pays one fault then, no copy).
+        if (!readOnly && where.isHost())
+            intent |= hmm4j_h.HMM4J_INTENT_LAZY;
         Objects.checkFromIndexSize(offset, length, array.byteSize());
         if (length == 0) {
             move(array, offset, length, where, intent);

@@ -63,8 +63,9 @@ public class PingPongBench {
 
     /**
      * Emulated {@code overlap}: false, kernels run in the launching thread (a zero-copy launch needs no protection:
-     * it is over when launch returns); true, on the device's compute engine, awaited by its event (the user view is
-     * protected while the kernel runs, two protection changes per step).
+     * it is over when launch returns); true, on the device's compute engine, awaited by its event (the pages holding
+     * each zero-copy array's bytes are protected while the kernel runs: two protection changes per array and step,
+     * most of the step on a guest where mprotect pays TLB-shootdown IPIs).
      */
     @Param({"false", "true"})
     public boolean overlap;

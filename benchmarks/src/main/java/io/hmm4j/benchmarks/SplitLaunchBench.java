@@ -29,8 +29,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * device's own native engines (overlap on), so one thread launches both halves.
  *
  * <p>One operation: {@code y = x + y} (AXPY) over all of {@code x} and {@code y}, then {@code migrate(x, HOST)},
- * which drops the device copies of x without a copy (the host's is valid): every operation copies all of x over the
- * bus again (thrash control off: it would place x zero-copy), and y stays where the kernels wrote it. {@code oneDevice} (the baseline): one launch on device 0.
+ * which drops the device copies of x without a copy (the host's is valid) and leaves x's host pages read-only (no
+ * host write follows), so neither it nor the next launch's copy of x changes a protection: every operation copies all
+ * of x over the bus again (thrash control off: it would place x zero-copy), and y stays where the kernels wrote it.
+ * {@code oneDevice} (the baseline): one launch on device 0.
  * {@code twoDevices}: the first half on device 0 and the second on device 1, each a range launch of its half (its
  * half of x copied over its own bus), the second launched before the first is awaited.
  */
@@ -56,9 +58,9 @@ public class SplitLaunchBench {
 
     /**
      * Bytes a kernel reads and writes per second on one device: AXPY touches 12 bytes per element. Each operation also
-     * pays what does not split: the launches' placement (a few ms for 16 MiB here, in the one launching thread) and
-     * migrate(x, HOST) (about 4 ms: the host pages of 16 MiB made writable again), so the ratio nears 2 as the kernel
-     * grows against them.
+     * pays what does not split, the launches' placement and migrate(x, HOST) in the one launching thread (bookkeeping
+     * of 256 blocks: no protection changes, which cost about 4 ms each way for 16 MiB on a guest with slow mprotect),
+     * so the ratio nears 2 as the kernel grows against them.
      */
     @Param({"2000000000", "1000000000", "500000000"})
     public long kernelBandwidth;
