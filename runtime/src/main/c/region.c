@@ -697,10 +697,15 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
         bool peer = copy && direction == HMM4J_TO_DEVICE && from >= 0;
         bool copied = false;
         if (copy) {
-            /* Host writers must not change bytes while they travel to the device. */
+            /*
+             * Host writers must not change bytes while they travel to the device. A block the device will write
+             * goes straight to its final protection: taking write access away costs a TLB shootdown per page, and
+             * read-only first would pay it twice. Readers meanwhile fault and wait for the region lock.
+             */
             if (direction == HMM4J_TO_DEVICE && current == HMM4J_BLOCK_HOST) {
-                rc = protect_blocks(r, b, count, HMM4J_BLOCK_SHARED);
-                protection_now = protection_of(HMM4J_BLOCK_SHARED);
+                uint8_t during = target == HMM4J_BLOCK_DEVICE ? HMM4J_BLOCK_DEVICE : HMM4J_BLOCK_SHARED;
+                rc = protect_blocks(r, b, count, during);
+                protection_now = protection_of(during);
             }
             if (rc == 0 && direction == HMM4J_TO_HOST && from < 0)
                 rc = -EIO; /* a DEVICE block valid nowhere: cannot happen while the masks hold */

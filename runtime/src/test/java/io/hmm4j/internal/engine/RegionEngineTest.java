@@ -175,9 +175,10 @@ class RegionEngineTest {
 
     @Test
     void protectionFailureOfTheRunFallsBackToSingleBlocks() {
-        // Read-only for the copy passes; only the run's PROT_NONE fails (as it does part-way at the mapping
-        // limit), block by block succeeds.
-        region.injectProtectFailure(1, 1);
+        // SHARED blocks handed to a writer: the run's PROT_NONE fails (as it does part-way at the mapping limit),
+        // block by block succeeds.
+        assertThat(region.migrate(0, BLOCKS, TO_DEVICE, READ, 1, null)).isZero();
+        region.injectProtectFailure(0, 1);
         assertThat(region.migrate(0, BLOCKS, TO_DEVICE, READ | WRITE, 1, null)).isZero();
         assertThat(picture()).isEqualTo("DDDDDDDD");
         // The run and then blocks 0 and 1 fail alone: exactly those two keep their state.
@@ -192,17 +193,28 @@ class RegionEngineTest {
     }
 
     @Test
-    void protectionFailureAfterCopyToDeviceLeavesBlocksShared() {
-        // HOST -> read-only for the copy passes, then -> PROT_NONE fails for the run and every block.
+    void hostBlocksTheDeviceWritesLoseAccessOnceOnTheirWayThere() {
+        // Each protection change of present pages costs a TLB shootdown per page: writable -> no access directly,
+        // not through read-only for the copy. Every change after the first would fail.
         region.injectProtectFailure(1, 1 + BLOCKS);
         long[] moved = new long[2];
-        assertThat(region.migrate(0, BLOCKS, TO_DEVICE, READ | WRITE, 1, moved)).isEqualTo(MAP_LIMIT);
-        // Read-only pages over a fresh device copy: SHARED is what they are.
-        assertThat(picture()).isEqualTo("SSSSSSSS");
-        assertThat(moved[0]).isZero();
+        assertThat(region.migrate(0, BLOCKS, TO_DEVICE, READ | WRITE, 1, moved)).isZero();
+        region.injectProtectFailure(0, 0);
+        assertThat(picture()).isEqualTo("DDDDDDDD");
+        assertThat(moved[0]).isEqualTo(BLOCKS);
         assertThat(user.getAtIndex(ValueLayout.JAVA_INT, 77)).isEqualTo(77);
-        user.setAtIndex(ValueLayout.JAVA_INT, 77, -77); // a write fault makes it HOST again
-        assertThat(picture()).isEqualTo("HSSSSSSS");
+        assertThat(picture()).isEqualTo("SDDDDDDD");
+    }
+
+    @Test
+    void protectionFailureBeforeTheCopyToAWriterMovesNothing() {
+        region.injectProtectFailure(0, 1);
+        long[] moved = new long[2];
+        assertThat(region.migrate(0, BLOCKS, TO_DEVICE, READ | WRITE, 1, moved)).isEqualTo(MAP_LIMIT);
+        assertThat(picture()).isEqualTo("HHHHHHHH");
+        assertThat(moved[0]).isZero();
+        user.setAtIndex(ValueLayout.JAVA_INT, 77, -77); // still writable, no fault
+        assertThat(hmm4j_stats.write_faults(stats) + hmm4j_stats.spurious_faults(stats)).isZero();
     }
 
     @Test
@@ -216,7 +228,7 @@ class RegionEngineTest {
 
     @Test
     void failedRollbackIsRepairedByTheNextFault() {
-        // Read-only for the copy passes, the copy fails, restoring read-write fails: HOST behind read-only pages.
+        // No access for the copy passes, the copy fails, restoring read-write fails: HOST behind protected pages.
         engine.inject(NativeCopyEngine.Injection.COPY_TO_DEVICE, 0);
         region.injectProtectFailure(1, 1 + BLOCKS);
         assertThat(region.migrate(0, BLOCKS, TO_DEVICE, READ | WRITE, 1, null)).isEqualTo(-5);
