@@ -68,18 +68,44 @@ static bool protect_failure_injected(struct hmm4j_region *r)
  * ones. A single block always lies in one mapping (protections only ever change on block boundaries), so
  * for one block it either happens or changes nothing.
  */
+static int protect_range(struct hmm4j_region *r, void *start, uint64_t bytes, uint8_t state)
+{
+    int protection = protection_of(state);
+    if (r->read_only)
+        protection &= ~PROT_WRITE;
+    if (mprotect(start, bytes, protection) != 0)
+        return errno == ENOMEM ? -HMM4J_EMAPLIMIT : -errno;
+    return 0;
+}
+
 static int protect_blocks(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state)
 {
     if (protect_failure_injected(r))
         return -HMM4J_EMAPLIMIT;
     if (r->uffd)
         return hmm4j_uffd_protect(r, first, count, state);
-    int protection = protection_of(state);
-    if (r->read_only)
-        protection &= ~PROT_WRITE;
-    if (mprotect(r->user + (first << r->block_shift), count << r->block_shift, protection) != 0)
-        return errno == ENOMEM ? -HMM4J_EMAPLIMIT : -errno;
-    return 0;
+    return protect_range(r, r->user + (first << r->block_shift), count << r->block_shift, state);
+}
+
+/*
+ * The final protection change of a run. The block of the fault being served opens only the faulting page:
+ * access taken away later costs a TLB shootdown per page that has it (tens of microseconds per 64 KiB block on a
+ * virtualised host), and the host often touches a few words of a block between kernels. The rest of the block
+ * stays stricter than its state, which the spurious-fault path opens on the first touch. Only for opening: a
+ * page that kept more access than its state allows would let a host access through unseen.
+ */
+static int protect_committed(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state)
+{
+    uintptr_t page = r->fault_page;
+    uintptr_t start = (uintptr_t)r->user + (first << r->block_shift);
+    if (page == 0 || count != 1 || state == HMM4J_BLOCK_DEVICE || page < start || page >= start + r->block_size)
+        return protect_blocks(r, first, count, state);
+    if (protect_failure_injected(r))
+        return -HMM4J_EMAPLIMIT;
+    int rc = protect_range(r, (void *)page, (uint64_t)hmm4j_engine_page_size(), state);
+    if (rc == 0)
+        r->partial_block = first;
+    return rc;
 }
 
 static void settle_uploads_locked(struct hmm4j_region *r);
@@ -350,6 +376,7 @@ HMM4J_EXPORT int hmm4j_region_create(uint64_t size, uint64_t block_size, struct 
     r->size = r->nblocks << r->block_shift;
     r->stats = stats;
     r->last_fault_block = UINT64_MAX;
+    r->partial_block = UINT64_MAX;
     r->device_base = UINT64_MAX;
     r->release_host = true;
     r->state = calloc(r->nblocks, 1);
@@ -610,7 +637,7 @@ static int commit_run(struct hmm4j_region *r, uint64_t first, uint64_t count, ui
                       int protection_now, bool release, uint8_t fallback, uint8_t fallback_mask, uint8_t *outcome,
                       uint8_t committed_bits, uint64_t *committed)
 {
-    int rc = protection_now == protection_of(target) ? 0 : protect_blocks(r, first, count, target);
+    int rc = protection_now == protection_of(target) ? 0 : protect_committed(r, first, count, target);
     if (rc == 0) {
         for (uint64_t b = first; b < first + count; b++) {
             set_state(r, b, target);
@@ -1101,6 +1128,10 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
          * in the second; if even that fails the fault is reported instead of re-faulting forever.
          */
         rc = protect_blocks(r, block, 1, current);
+        if (block == r->partial_block) {
+            r->open_whole_blocks = true;
+            r->partial_block = UINT64_MAX;
+        }
         if (rc == 0 && r->uffd)
             rc = hmm4j_uffd_resolve_locked(r, block);
         serve_pending_locked(r);
@@ -1129,11 +1160,16 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
     uint64_t extra = current == HMM4J_BLOCK_DEVICE ? prefetch_extent(r, block) : 0;
     r->keep_first = block;
     r->keep_end = block + 1 + extra;
+    uintptr_t page = (uintptr_t)hmm4j_engine_page_size();
+    /* userfaultfd resolves whole blocks; a block of one page has nothing to leave closed. */
+    if (!r->uffd && !r->open_whole_blocks && r->block_size > page)
+        r->fault_page = address & ~(page - 1);
     for (int attempt = 0; attempt < FAULT_COPY_ATTEMPTS; attempt++) {
         rc = migrate_locked(r, block, 1, HMM4J_TO_HOST, intent, 0, HMM4J_CAUSE_FAULT, NULL, &moved);
         if (rc == 0)
             break;
     }
+    r->fault_page = 0;
     if (rc == 0 && extra > 0) {
         uint64_t prefetched = 0;
         /* Failure here is harmless (no room in the host budget, too): the blocks stay DEVICE and fault on their own. */
