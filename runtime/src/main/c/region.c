@@ -65,8 +65,10 @@ static bool protect_failure_injected(struct hmm4j_region *r)
 
 /*
  * Over several mappings mprotect is not atomic: at the mapping limit it may fail after changing the first
- * ones. A single block always lies in one mapping (protections only ever change on block boundaries), so
- * for one block it either happens or changes nothing.
+ * ones. A whole block lies in one mapping (protections change on block boundaries), so for one block it
+ * either happens or changes nothing. A block a fault opened in part (protect_committed) lies in up to three;
+ * a change that stops part-way there leaves its pages stricter than the state the caller keeps on failure
+ * (commit_run's fallback, a rollback's current state), which the spurious-fault path repairs.
  */
 static int protect_range(struct hmm4j_region *r, void *start, uint64_t bytes, uint8_t state)
 {
@@ -78,13 +80,32 @@ static int protect_range(struct hmm4j_region *r, void *start, uint64_t bytes, ui
     return 0;
 }
 
+static uint8_t state_of(struct hmm4j_region *r, uint64_t block);
+
 static int protect_blocks(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state)
 {
     if (protect_failure_injected(r))
         return -HMM4J_EMAPLIMIT;
     if (r->uffd)
         return hmm4j_uffd_protect(r, first, count, state);
-    return protect_range(r, r->user + (first << r->block_shift), count << r->block_shift, state);
+    if (r->partial) {
+        /*
+         * A block opened in part that gains access its state does not give (SHARED made HOST) is first opened as
+         * its state says: a change stopping part-way over its mappings must not leave a page writable while the
+         * block stays SHARED. Opening it only as far as its state allows can stop anywhere.
+         */
+        for (uint64_t b = first; b < first + count; b++) {
+            if (!r->partial[b] || !(protection_of(state) & ~protection_of(state_of(r, b))))
+                continue;
+            int rc = protect_range(r, r->user + (b << r->block_shift), r->block_size, state_of(r, b));
+            if (rc != 0)
+                return rc;
+        }
+    }
+    int rc = protect_range(r, r->user + (first << r->block_shift), count << r->block_shift, state);
+    if (rc == 0 && r->partial)
+        memset(r->partial + first, 0, count);
+    return rc;
 }
 
 /*
@@ -98,13 +119,14 @@ static int protect_committed(struct hmm4j_region *r, uint64_t first, uint64_t co
 {
     uintptr_t page = r->fault_page;
     uintptr_t start = (uintptr_t)r->user + (first << r->block_shift);
-    if (page == 0 || count != 1 || state == HMM4J_BLOCK_DEVICE || page < start || page >= start + r->block_size)
+    if (page == 0 || !r->partial || count != 1 || state == HMM4J_BLOCK_DEVICE || page < start ||
+        page >= start + r->block_size)
         return protect_blocks(r, first, count, state);
     if (protect_failure_injected(r))
         return -HMM4J_EMAPLIMIT;
     int rc = protect_range(r, (void *)page, (uint64_t)hmm4j_engine_page_size(), state);
     if (rc == 0)
-        r->partial_block = first;
+        r->partial[first] = 1;
     return rc;
 }
 
@@ -376,7 +398,6 @@ HMM4J_EXPORT int hmm4j_region_create(uint64_t size, uint64_t block_size, struct 
     r->size = r->nblocks << r->block_shift;
     r->stats = stats;
     r->last_fault_block = UINT64_MAX;
-    r->partial_block = UINT64_MAX;
     r->device_base = UINT64_MAX;
     r->release_host = true;
     r->state = calloc(r->nblocks, 1);
@@ -440,6 +461,7 @@ HMM4J_EXPORT void hmm4j_region_destroy(struct hmm4j_region *r)
     munmap(r->user, r->size);
     if (r->memfd >= 0)
         close(r->memfd);
+    free(r->partial);
     free((void *)r->valid);
     free((void *)r->state);
     free(r);
@@ -474,6 +496,8 @@ HMM4J_EXPORT int hmm4j_region_bind(struct hmm4j_region *r, struct hmm4j_device *
     else if (atomic_load(&device->closed))
         rc = -EINVAL;
     else if (!r->valid && !(r->valid = calloc(r->nblocks, 1)))
+        rc = -ENOMEM;
+    else if (!r->partial && !r->uffd && !(r->partial = calloc(r->nblocks, 1)))
         rc = -ENOMEM;
     else {
         int slot = __builtin_ctz(~r->bound);
@@ -1127,11 +1151,9 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
          * failed migration. Setting the protection its state says is a no-op in the first case and the repair
          * in the second; if even that fails the fault is reported instead of re-faulting forever.
          */
-        rc = protect_blocks(r, block, 1, current);
-        if (block == r->partial_block) {
+        if (r->partial && r->partial[block])
             r->open_whole_blocks = true;
-            r->partial_block = UINT64_MAX;
-        }
+        rc = protect_blocks(r, block, 1, current);
         if (rc == 0 && r->uffd)
             rc = hmm4j_uffd_resolve_locked(r, block);
         serve_pending_locked(r);

@@ -270,6 +270,27 @@ class RegionEngineTest {
     }
 
     @Test
+    void aPartlyOpenedBlockMadeHostIsWritableThroughout() {
+        MemorySegment[] view = new MemorySegment[1];
+        Region wide = wideBlocksOnTheDevice(1, view);
+        try {
+            int page = (int) (BLOCK / 4);
+            assertThat(view[0].getAtIndex(ValueLayout.JAVA_INT, 2 * page)).isEqualTo(2 * page);
+            assertThat(wide.migrate(0, 1, TO_HOST, WRITE, 1, null)).isZero();
+            long faults = hmm4j_stats.read_faults(stats) + hmm4j_stats.write_faults(stats)
+                    + hmm4j_stats.spurious_faults(stats);
+            for (int p = 0; p < 16; p++)
+                view[0].setAtIndex(ValueLayout.JAVA_INT, p * page + 1, -p);
+            assertThat(hmm4j_stats.read_faults(stats) + hmm4j_stats.write_faults(stats)
+                    + hmm4j_stats.spurious_faults(stats)).isEqualTo(faults);
+            assertThat(wide.snapshot()).containsExactly(BlockState.HOST);
+        } finally {
+            wide.unbind(0);
+            wide.destroy();
+        }
+    }
+
+    @Test
     void protectionFailureBeforeTheCopyToAWriterMovesNothing() {
         region.injectProtectFailure(0, 1);
         long[] moved = new long[2];
