@@ -10,6 +10,7 @@ import io.hmm4j.spi.NativeCopyEngine;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.function.BiConsumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -206,88 +207,77 @@ class RegionEngineTest {
         assertThat(picture()).isEqualTo("SDDDDDDD");
     }
 
-    /** A region of {@code blocks} 64 KiB blocks, every int its index, all of it on the device. */
-    private Region wideBlocksOnTheDevice(long blocks, MemorySegment[] userOut) {
+    /** Runs {@code test} on a region of {@code blocks} 64 KiB blocks, every int its index, all of it on the device. */
+    private void withWideBlocksOnTheDevice(long blocks, BiConsumer<Region, MemorySegment> test) {
         long wide = 16 * BLOCK;
         MemorySegment device = arena.allocate(wide * blocks, 4096);
         Region r = Region.create(wide * blocks, wide, stats);
-        r.bind(engine.handle(), device.address());
-        MemorySegment view = r.userView().reinterpret(wide * blocks, arena, null);
-        for (int i = 0; i < wide * blocks / 4; i++)
-            view.setAtIndex(ValueLayout.JAVA_INT, i, i);
-        assertThat(r.migrate(0, blocks, TO_DEVICE, READ | WRITE, 1, null)).isZero();
-        userOut[0] = view;
-        return r;
+        try {
+            r.bind(engine.handle(), device.address());
+            MemorySegment view = r.userView().reinterpret(wide * blocks, arena, null);
+            for (int i = 0; i < wide * blocks / 4; i++)
+                view.setAtIndex(ValueLayout.JAVA_INT, i, i);
+            assertThat(r.migrate(0, blocks, TO_DEVICE, READ | WRITE, 1, null)).isZero();
+            test.accept(r, view);
+        } finally {
+            r.unbind(0);
+            r.destroy();
+        }
     }
 
     @Test
     void aFaultOpensOnlyThePageItTouched() {
-        MemorySegment[] view = new MemorySegment[1];
-        Region wide = wideBlocksOnTheDevice(2, view);
-        try {
+        withWideBlocksOnTheDevice(2, (wide, view) -> {
             int page = (int) (BLOCK / 4);
-            assertThat(view[0].getAtIndex(ValueLayout.JAVA_INT, 3 * page + 7)).isEqualTo(3 * page + 7);
-            assertThat(view[0].getAtIndex(ValueLayout.JAVA_INT, 3 * page + 1000)).isEqualTo(3 * page + 1000);
+            assertThat(view.getAtIndex(ValueLayout.JAVA_INT, 3 * page + 7)).isEqualTo(3 * page + 7);
+            assertThat(view.getAtIndex(ValueLayout.JAVA_INT, 3 * page + 1000)).isEqualTo(3 * page + 1000);
             assertThat(hmm4j_stats.read_faults(stats)).isEqualTo(1);
             assertThat(hmm4j_stats.spurious_faults(stats)).isZero();
-            // The same block's other pages stay closed: the first touch opens the block, which is SHARED already.
-            view[0].setAtIndex(ValueLayout.JAVA_INT, 3 * page + 8, -8); // a write fault opens its page alone too
+            view.setAtIndex(ValueLayout.JAVA_INT, 3 * page + 8, -8); // a write fault opens its page alone too
             assertThat(hmm4j_stats.write_faults(stats)).isEqualTo(1);
-            assertThat(view[0].getAtIndex(ValueLayout.JAVA_INT, 9 * page)).isEqualTo(9 * page);
+            // The block's other pages stay closed: the first touch of one opens the block (HOST already) whole.
+            assertThat(view.getAtIndex(ValueLayout.JAVA_INT, 9 * page)).isEqualTo(9 * page);
             assertThat(hmm4j_stats.spurious_faults(stats)).isEqualTo(1);
-            assertThat(view[0].getAtIndex(ValueLayout.JAVA_INT, 15 * page + 3)).isEqualTo(15 * page + 3);
+            assertThat(view.getAtIndex(ValueLayout.JAVA_INT, 15 * page + 3)).isEqualTo(15 * page + 3);
             assertThat(hmm4j_stats.spurious_faults(stats)).isEqualTo(1);
             assertThat(wide.snapshot()).containsExactly(BlockState.HOST, BlockState.DEVICE);
             // This host touches more than a page: the region opens whole blocks from now on.
-            assertThat(view[0].getAtIndex(ValueLayout.JAVA_INT, 16 * page + 2 * page)).isEqualTo(18 * page);
-            assertThat(view[0].getAtIndex(ValueLayout.JAVA_INT, 16 * page + 11 * page)).isEqualTo(27 * page);
+            assertThat(view.getAtIndex(ValueLayout.JAVA_INT, 16 * page + 2 * page)).isEqualTo(18 * page);
+            assertThat(view.getAtIndex(ValueLayout.JAVA_INT, 16 * page + 11 * page)).isEqualTo(27 * page);
             assertThat(hmm4j_stats.read_faults(stats)).isEqualTo(2);
             assertThat(hmm4j_stats.spurious_faults(stats)).isEqualTo(1);
-            assertThat(view[0].getAtIndex(ValueLayout.JAVA_INT, 3 * page + 8)).isEqualTo(-8);
-        } finally {
-            wide.unbind(0);
-            wide.destroy();
-        }
+            assertThat(view.getAtIndex(ValueLayout.JAVA_INT, 3 * page + 8)).isEqualTo(-8);
+        });
     }
 
     @Test
     void aPartlyOpenedBlockLosesAllAccessWhenAWriterTakesIt() {
-        MemorySegment[] view = new MemorySegment[1];
-        Region wide = wideBlocksOnTheDevice(1, view);
-        try {
+        withWideBlocksOnTheDevice(1, (wide, view) -> {
             int page = (int) (BLOCK / 4);
-            view[0].setAtIndex(ValueLayout.JAVA_INT, 5 * page, -5);
+            view.setAtIndex(ValueLayout.JAVA_INT, 5 * page, -5);
             assertThat(wide.migrate(0, 1, TO_DEVICE, READ | WRITE, 1, null)).isZero();
             assertThat(wide.snapshot()).containsExactly(BlockState.DEVICE);
             // Every page faults again, the one that was open among them.
             long before = hmm4j_stats.read_faults(stats);
-            assertThat(view[0].getAtIndex(ValueLayout.JAVA_INT, 5 * page)).isEqualTo(-5);
+            assertThat(view.getAtIndex(ValueLayout.JAVA_INT, 5 * page)).isEqualTo(-5);
             assertThat(hmm4j_stats.read_faults(stats)).isEqualTo(before + 1);
-        } finally {
-            wide.unbind(0);
-            wide.destroy();
-        }
+        });
     }
 
     @Test
     void aPartlyOpenedBlockMadeHostIsWritableThroughout() {
-        MemorySegment[] view = new MemorySegment[1];
-        Region wide = wideBlocksOnTheDevice(1, view);
-        try {
+        withWideBlocksOnTheDevice(1, (wide, view) -> {
             int page = (int) (BLOCK / 4);
-            assertThat(view[0].getAtIndex(ValueLayout.JAVA_INT, 2 * page)).isEqualTo(2 * page);
+            assertThat(view.getAtIndex(ValueLayout.JAVA_INT, 2 * page)).isEqualTo(2 * page);
             assertThat(wide.migrate(0, 1, TO_HOST, WRITE, 1, null)).isZero();
             long faults = hmm4j_stats.read_faults(stats) + hmm4j_stats.write_faults(stats)
                     + hmm4j_stats.spurious_faults(stats);
             for (int p = 0; p < 16; p++)
-                view[0].setAtIndex(ValueLayout.JAVA_INT, p * page + 1, -p);
+                view.setAtIndex(ValueLayout.JAVA_INT, p * page + 1, -p);
             assertThat(hmm4j_stats.read_faults(stats) + hmm4j_stats.write_faults(stats)
                     + hmm4j_stats.spurious_faults(stats)).isEqualTo(faults);
             assertThat(wide.snapshot()).containsExactly(BlockState.HOST);
-        } finally {
-            wide.unbind(0);
-            wide.destroy();
-        }
+        });
     }
 
     @Test
