@@ -188,6 +188,15 @@ struct hmm4j_region {
     uint64_t keep_first, keep_end;
     uint64_t last_keep_first, last_keep_end;
     bool readahead;               /* the copy home being charged is a fault's read-ahead: skipped where no room is */
+    /*
+     * region.c (region lock): a fault opens only the page it touched (fault_page, 0 when none is being served), so
+     * that the next launch takes access away from one page and not a whole block. partial: one byte per block,
+     * set while a block is opened only in part (allocated at the first bind; NULL: whole blocks only). A host that
+     * then touches more of such a block (a spurious fault there) makes this region open whole blocks from then on.
+     */
+    uintptr_t fault_page;
+    uint8_t *partial;
+    bool open_whole_blocks;
     /* region_shared.c: this process's attachment to a region shared between processes (NULL: not shared) */
     struct hmm4j_shared *shared;
     /* region_zerocopy.c: the device addresses the engine view; nothing migrates, every block stays HOST */

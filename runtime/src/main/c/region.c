@@ -65,9 +65,23 @@ static bool protect_failure_injected(struct hmm4j_region *r)
 
 /*
  * Over several mappings mprotect is not atomic: at the mapping limit it may fail after changing the first
- * ones. A single block always lies in one mapping (protections only ever change on block boundaries), so
- * for one block it either happens or changes nothing.
+ * ones. A whole block lies in one mapping (protections change on block boundaries), so for one block it
+ * either happens or changes nothing. A block a fault opened in part (protect_committed) lies in up to three;
+ * a change that stops part-way there leaves its pages stricter than the state the caller keeps on failure
+ * (commit_run's fallback, a rollback's current state), which the spurious-fault path repairs.
  */
+static int protect_range(struct hmm4j_region *r, void *start, uint64_t bytes, uint8_t state)
+{
+    int protection = protection_of(state);
+    if (r->read_only)
+        protection &= ~PROT_WRITE;
+    if (mprotect(start, bytes, protection) != 0)
+        return errno == ENOMEM ? -HMM4J_EMAPLIMIT : -errno;
+    return 0;
+}
+
+static uint8_t state_of(struct hmm4j_region *r, uint64_t block);
+
 static int protect_blocks(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state)
 {
     if (protect_failure_injected(r))
@@ -75,18 +89,51 @@ static int protect_blocks(struct hmm4j_region *r, uint64_t first, uint64_t count
     /* Never lazily read-only (lazy_home_allowed): its bits stay clear. */
     if (r->uffd)
         return hmm4j_uffd_protect(r, first, count, state);
-    int protection = protection_of(state);
-    if (r->read_only)
-        protection &= ~PROT_WRITE;
-    int rc = 0;
-    if (mprotect(r->user + (first << r->block_shift), count << r->block_shift, protection) != 0)
-        rc = errno == ENOMEM ? -HMM4J_EMAPLIMIT : -errno;
+    if (r->partial) {
+        /*
+         * A block opened in part that gains access its state does not give (SHARED made HOST) is first opened as
+         * its state says: a change stopping part-way over its mappings must not leave a page writable while the
+         * block stays SHARED. Opening it only as far as its state allows can stop anywhere.
+         */
+        for (uint64_t b = first; b < first + count; b++) {
+            if (!r->partial[b] || !(protection_of(state) & ~protection_of(state_of(r, b))))
+                continue;
+            int rc = protect_range(r, r->user + (b << r->block_shift), r->block_size, state_of(r, b));
+            if (rc != 0)
+                return rc;
+        }
+    }
+    int rc = protect_range(r, r->user + (first << r->block_shift), count << r->block_shift, state);
+    if (rc == 0 && r->partial)
+        memset(r->partial + first, 0, count);
     /*
      * Done, the protection is the state's; failed, part of it may have changed. Either way no block of the run is
      * known to be read-only any more: a HOST block then gets the protection change a read-only one would skip.
      */
     if (r->host_ro)
         memset(r->host_ro + first, 0, count);
+    return rc;
+}
+
+/*
+ * The final protection change of a run. The block of the fault being served opens only the faulting page:
+ * access taken away later costs a TLB shootdown per page that has it (tens of microseconds per 64 KiB block on a
+ * virtualised host), and the host often touches a few words of a block between kernels. The rest of the block
+ * stays stricter than its state, which the spurious-fault path opens on the first touch. Only for opening: a
+ * page that kept more access than its state allows would let a host access through unseen.
+ */
+static int protect_committed(struct hmm4j_region *r, uint64_t first, uint64_t count, uint8_t state)
+{
+    uintptr_t page = r->fault_page;
+    uintptr_t start = (uintptr_t)r->user + (first << r->block_shift);
+    if (page == 0 || !r->partial || count != 1 || state == HMM4J_BLOCK_DEVICE || page < start ||
+        page >= start + r->block_size)
+        return protect_blocks(r, first, count, state);
+    if (protect_failure_injected(r))
+        return -HMM4J_EMAPLIMIT;
+    int rc = protect_range(r, (void *)page, (uint64_t)hmm4j_engine_page_size(), state);
+    if (rc == 0)
+        r->partial[first] = 1;
     return rc;
 }
 
@@ -136,6 +183,9 @@ int hmm4j_region_protect_bytes_locked(struct hmm4j_region *r, uint8_t state)
     int rc = 0;
     if (mprotect(r->user, bytes, protection_of(state)) != 0)
         rc = errno == ENOMEM ? -HMM4J_EMAPLIMIT : -errno;
+    /* As protect_blocks: opened in part no more once it succeeded, read-only no more whatever happened. */
+    if (rc == 0 && r->partial)
+        memset(r->partial, 0, r->nblocks);
     if (r->host_ro)
         memset(r->host_ro, 0, r->nblocks);
     return rc;
@@ -478,6 +528,7 @@ HMM4J_EXPORT void hmm4j_region_destroy(struct hmm4j_region *r)
     if (r->memfd >= 0)
         close(r->memfd);
     free(r->host_ro);
+    free(r->partial);
     free((void *)r->valid);
     free((void *)r->state);
     free(r);
@@ -506,6 +557,8 @@ HMM4J_EXPORT int hmm4j_region_bind(struct hmm4j_region *r, struct hmm4j_device *
     else if (!r->valid && !(r->valid = calloc(r->nblocks, 1)))
         rc = -ENOMEM;
     else if (!r->host_ro && !(r->host_ro = calloc(r->nblocks, 1)))
+        rc = -ENOMEM;
+    else if (!r->partial && !r->uffd && !(r->partial = calloc(r->nblocks, 1)))
         rc = -ENOMEM;
     else {
         int slot = __builtin_ctz(~r->bound);
@@ -671,7 +724,7 @@ static int commit_run(struct hmm4j_region *r, uint64_t first, uint64_t count, ui
                       int protection_now, bool release, uint8_t fallback, uint8_t fallback_mask, uint8_t *outcome,
                       uint8_t committed_bits, uint64_t *committed)
 {
-    int rc = protection_now == protection_of(target) ? 0 : protect_blocks(r, first, count, target);
+    int rc = protection_now == protection_of(target) ? 0 : protect_committed(r, first, count, target);
     if (rc == 0) {
         for (uint64_t b = first; b < first + count; b++) {
             set_state(r, b, target);
@@ -787,10 +840,17 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
         bool peer = copy && direction == HMM4J_TO_DEVICE && from >= 0;
         bool copied = false;
         if (copy) {
-            /* Host writers must not change bytes while they travel to the device. */
-            if (direction == HMM4J_TO_DEVICE && current == HMM4J_BLOCK_HOST && !read_only) {
-                rc = protect_blocks(r, b, count, HMM4J_BLOCK_SHARED);
-                protection_now = protection_of(HMM4J_BLOCK_SHARED);
+            /*
+             * Host writers must not change bytes while they travel to the device. A block the device will write
+             * goes straight to its final protection: taking write access away costs a TLB shootdown per page, and
+             * read-only first would pay it twice. Readers meanwhile fault and wait for the region lock. Pages a
+             * lazy move home left read-only need nothing for a reader.
+             */
+            if (direction == HMM4J_TO_DEVICE && current == HMM4J_BLOCK_HOST &&
+                (!read_only || target == HMM4J_BLOCK_DEVICE)) {
+                uint8_t during = target == HMM4J_BLOCK_DEVICE ? HMM4J_BLOCK_DEVICE : HMM4J_BLOCK_SHARED;
+                rc = protect_blocks(r, b, count, during);
+                protection_now = protection_of(during);
             }
             if (rc == 0 && direction == HMM4J_TO_HOST && from < 0)
                 rc = -EIO; /* a DEVICE block valid nowhere: cannot happen while the masks hold */
@@ -1193,6 +1253,8 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
          * re-faulting forever.
          */
         bool upgrade = write && host_read_only(r, block);
+        if (r->partial && r->partial[block])
+            r->open_whole_blocks = true;
         if (upgrade) {
             /* A copy to the device may still read the pages (one queued before the move home was settled by it). */
             settle_uploads_locked(r);
@@ -1233,11 +1295,16 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
     uint64_t extra = current == HMM4J_BLOCK_DEVICE ? prefetch_extent(r, block, false) : 0;
     r->keep_first = block;
     r->keep_end = block + 1 + extra;
+    uintptr_t page = (uintptr_t)hmm4j_engine_page_size();
+    /* userfaultfd resolves whole blocks; a block of one page has nothing to leave closed. */
+    if (!r->uffd && !r->open_whole_blocks && r->block_size > page)
+        r->fault_page = address & ~(page - 1);
     for (int attempt = 0; attempt < FAULT_COPY_ATTEMPTS; attempt++) {
         rc = migrate_locked(r, block, 1, HMM4J_TO_HOST, intent, 0, HMM4J_CAUSE_FAULT, NULL, &moved);
         if (rc == 0)
             break;
     }
+    r->fault_page = 0;
     if (rc == 0 && extra > 0) {
         uint64_t prefetched = 0;
         /* Failure here is harmless (no room in the host budget, too): the blocks stay DEVICE and fault on their own. */

@@ -204,11 +204,12 @@ final class LaunchPlanner {
         synchronized (lock) {
             try {
                 placeForLaunch(launch, access.keySet(), ds);
-                // Copies in first: a failure here leaves every block valid on the host, where it was.
+                // Copies in first: a failure here leaves every block valid on the host, where it was. Blocks the
+                // launch also writes are copied by their hand-over, so that their host pages lose access once.
                 if (migrates)
                     for (Map.Entry<ManagedArray, ArrayUse> e : uses.entrySet())
                         if (!e.getKey().region.isZeroCopy())
-                            copyIn(e.getKey(), e.getValue().copyIn, ds);
+                            copyIn(e.getKey(), ArrayUse.subtract(e.getValue().copyIn, e.getValue().writes), ds);
                 // A zero-copy array joins the written ones even when only read: its region holds the launch's fence,
                 // so that a host write waits for the kernel reading it.
                 for (Map.Entry<ManagedArray, Access> e : access.entrySet())
@@ -289,14 +290,15 @@ final class LaunchPlanner {
 
     /**
      * Makes the blocks the launch writes DEVICE for the kernel, remembering which changed so a failure can undo it.
-     * Blocks it also needs valid (read, or written only in part) are copied again where a host write made one HOST
-     * since the copy-in (the engine's lock was free in between); that copy is one of the undone changes too.
+     * Blocks it also needs valid (read, or written only in part) are copied here, without waiting for the copy,
+     * their host pages going straight from writable to no access; that copy is one of the undone changes too.
      */
     private void handOver(Launch launch, ManagedArray array, ArrayUse use, ManagedHeap.DeviceState ds) {
         MemorySegment outcome = Arena.ofAuto().allocate(array.region.blockCount());
         launch.handedOver.put(array, outcome);
         int write = hmm4j_h.HMM4J_INTENT_WRITE | hmm4j_h.HMM4J_INTENT_KEEP_HOST;
-        handOver(array, ArrayUse.intersect(use.writes, use.copyIn), write | hmm4j_h.HMM4J_INTENT_READ, ds, outcome);
+        handOver(array, ArrayUse.intersect(use.writes, use.copyIn),
+                write | hmm4j_h.HMM4J_INTENT_READ | hmm4j_h.HMM4J_INTENT_ASYNC, ds, outcome);
         handOver(array, ArrayUse.subtract(use.writes, use.copyIn), write, ds, outcome);
     }
 

@@ -520,7 +520,7 @@ public final class Region {
     }
 
     /** Test hook: the next {@code count} protection changes after {@code skip} fail as at the mapping limit. */
-    void injectProtectFailure(int skip, int count) {
+    public void injectProtectFailure(int skip, int count) {
         hmm4j_h.hmm4j_region_inject_protect_failure(handle, skip, count);
     }
 

@@ -59,7 +59,7 @@ class MappingLimitTest {
             region.injectProtectFailure(0, 0);
             System.out.println("READ AGAIN " + user.get(ValueLayout.JAVA_LONG, 6 * BLOCK));
             region.migrate(0, blocks, hmm4j_h.HMM4J_TO_HOST, hmm4j_h.HMM4J_INTENT_WRITE, hmm4j_h.HMM4J_CAUSE_PREFETCH, null);
-            // A failed copy whose rollback fails too leaves HOST behind read-only pages; the repair fails as well.
+            // A failed copy whose rollback fails too leaves HOST behind protected pages; the repair fails as well.
             engine.inject(NativeCopyEngine.Injection.COPY_TO_DEVICE, 0);
             region.injectProtectFailure(1, 2 + (int) blocks);
             System.out.println("COPY " + region.migrate(0, blocks, hmm4j_h.HMM4J_TO_DEVICE, readWrite,

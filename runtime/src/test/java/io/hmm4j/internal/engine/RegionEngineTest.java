@@ -10,6 +10,7 @@ import io.hmm4j.spi.NativeCopyEngine;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.function.BiConsumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -175,9 +176,10 @@ class RegionEngineTest {
 
     @Test
     void protectionFailureOfTheRunFallsBackToSingleBlocks() {
-        // Read-only for the copy passes; only the run's PROT_NONE fails (as it does part-way at the mapping
-        // limit), block by block succeeds.
-        region.injectProtectFailure(1, 1);
+        // SHARED blocks handed to a writer: the run's PROT_NONE fails (as it does part-way at the mapping limit),
+        // block by block succeeds.
+        assertThat(region.migrate(0, BLOCKS, TO_DEVICE, READ, 1, null)).isZero();
+        region.injectProtectFailure(0, 1);
         assertThat(region.migrate(0, BLOCKS, TO_DEVICE, READ | WRITE, 1, null)).isZero();
         assertThat(picture()).isEqualTo("DDDDDDDD");
         // The run and then blocks 0 and 1 fail alone: exactly those two keep their state.
@@ -192,17 +194,101 @@ class RegionEngineTest {
     }
 
     @Test
-    void protectionFailureAfterCopyToDeviceLeavesBlocksShared() {
-        // HOST -> read-only for the copy passes, then -> PROT_NONE fails for the run and every block.
+    void hostBlocksTheDeviceWritesLoseAccessOnceOnTheirWayThere() {
+        // Each protection change of present pages costs a TLB shootdown per page: writable -> no access directly,
+        // not through read-only for the copy. Every change after the first would fail.
         region.injectProtectFailure(1, 1 + BLOCKS);
         long[] moved = new long[2];
-        assertThat(region.migrate(0, BLOCKS, TO_DEVICE, READ | WRITE, 1, moved)).isEqualTo(MAP_LIMIT);
-        // Read-only pages over a fresh device copy: SHARED is what they are.
-        assertThat(picture()).isEqualTo("SSSSSSSS");
-        assertThat(moved[0]).isZero();
+        assertThat(region.migrate(0, BLOCKS, TO_DEVICE, READ | WRITE, 1, moved)).isZero();
+        region.injectProtectFailure(0, 0);
+        assertThat(picture()).isEqualTo("DDDDDDDD");
+        assertThat(moved[0]).isEqualTo(BLOCKS);
         assertThat(user.getAtIndex(ValueLayout.JAVA_INT, 77)).isEqualTo(77);
-        user.setAtIndex(ValueLayout.JAVA_INT, 77, -77); // a write fault makes it HOST again
-        assertThat(picture()).isEqualTo("HSSSSSSS");
+        assertThat(picture()).isEqualTo("SDDDDDDD");
+    }
+
+    /** Runs {@code test} on a region of {@code blocks} 64 KiB blocks, every int its index, all of it on the device. */
+    private void withWideBlocksOnTheDevice(long blocks, BiConsumer<Region, MemorySegment> test) {
+        long wide = 16 * BLOCK;
+        MemorySegment device = arena.allocate(wide * blocks, 4096);
+        Region r = Region.create(wide * blocks, wide, stats);
+        try {
+            r.bind(engine.handle(), device.address());
+            MemorySegment view = r.userView().reinterpret(wide * blocks, arena, null);
+            for (int i = 0; i < wide * blocks / 4; i++)
+                view.setAtIndex(ValueLayout.JAVA_INT, i, i);
+            assertThat(r.migrate(0, blocks, TO_DEVICE, READ | WRITE, 1, null)).isZero();
+            test.accept(r, view);
+        } finally {
+            r.unbind(0);
+            r.destroy();
+        }
+    }
+
+    @Test
+    void aFaultOpensOnlyThePageItTouched() {
+        withWideBlocksOnTheDevice(2, (wide, view) -> {
+            int page = (int) (BLOCK / 4);
+            assertThat(view.getAtIndex(ValueLayout.JAVA_INT, 3 * page + 7)).isEqualTo(3 * page + 7);
+            assertThat(view.getAtIndex(ValueLayout.JAVA_INT, 3 * page + 1000)).isEqualTo(3 * page + 1000);
+            assertThat(hmm4j_stats.read_faults(stats)).isEqualTo(1);
+            assertThat(hmm4j_stats.spurious_faults(stats)).isZero();
+            view.setAtIndex(ValueLayout.JAVA_INT, 3 * page + 8, -8); // a write fault opens its page alone too
+            assertThat(hmm4j_stats.write_faults(stats)).isEqualTo(1);
+            // The block's other pages stay closed: the first touch of one opens the block (HOST already) whole.
+            assertThat(view.getAtIndex(ValueLayout.JAVA_INT, 9 * page)).isEqualTo(9 * page);
+            assertThat(hmm4j_stats.spurious_faults(stats)).isEqualTo(1);
+            assertThat(view.getAtIndex(ValueLayout.JAVA_INT, 15 * page + 3)).isEqualTo(15 * page + 3);
+            assertThat(hmm4j_stats.spurious_faults(stats)).isEqualTo(1);
+            assertThat(wide.snapshot()).containsExactly(BlockState.HOST, BlockState.DEVICE);
+            // This host touches more than a page: the region opens whole blocks from now on.
+            assertThat(view.getAtIndex(ValueLayout.JAVA_INT, 16 * page + 2 * page)).isEqualTo(18 * page);
+            assertThat(view.getAtIndex(ValueLayout.JAVA_INT, 16 * page + 11 * page)).isEqualTo(27 * page);
+            assertThat(hmm4j_stats.read_faults(stats)).isEqualTo(2);
+            assertThat(hmm4j_stats.spurious_faults(stats)).isEqualTo(1);
+            assertThat(view.getAtIndex(ValueLayout.JAVA_INT, 3 * page + 8)).isEqualTo(-8);
+        });
+    }
+
+    @Test
+    void aPartlyOpenedBlockLosesAllAccessWhenAWriterTakesIt() {
+        withWideBlocksOnTheDevice(1, (wide, view) -> {
+            int page = (int) (BLOCK / 4);
+            view.setAtIndex(ValueLayout.JAVA_INT, 5 * page, -5);
+            assertThat(wide.migrate(0, 1, TO_DEVICE, READ | WRITE, 1, null)).isZero();
+            assertThat(wide.snapshot()).containsExactly(BlockState.DEVICE);
+            // Every page faults again, the one that was open among them.
+            long before = hmm4j_stats.read_faults(stats);
+            assertThat(view.getAtIndex(ValueLayout.JAVA_INT, 5 * page)).isEqualTo(-5);
+            assertThat(hmm4j_stats.read_faults(stats)).isEqualTo(before + 1);
+        });
+    }
+
+    @Test
+    void aPartlyOpenedBlockMadeHostIsWritableThroughout() {
+        withWideBlocksOnTheDevice(1, (wide, view) -> {
+            int page = (int) (BLOCK / 4);
+            assertThat(view.getAtIndex(ValueLayout.JAVA_INT, 2 * page)).isEqualTo(2 * page);
+            assertThat(wide.migrate(0, 1, TO_HOST, WRITE, 1, null)).isZero();
+            long faults = hmm4j_stats.read_faults(stats) + hmm4j_stats.write_faults(stats)
+                    + hmm4j_stats.spurious_faults(stats);
+            for (int p = 0; p < 16; p++)
+                view.setAtIndex(ValueLayout.JAVA_INT, p * page + 1, -p);
+            assertThat(hmm4j_stats.read_faults(stats) + hmm4j_stats.write_faults(stats)
+                    + hmm4j_stats.spurious_faults(stats)).isEqualTo(faults);
+            assertThat(wide.snapshot()).containsExactly(BlockState.HOST);
+        });
+    }
+
+    @Test
+    void protectionFailureBeforeTheCopyToAWriterMovesNothing() {
+        region.injectProtectFailure(0, 1);
+        long[] moved = new long[2];
+        assertThat(region.migrate(0, BLOCKS, TO_DEVICE, READ | WRITE, 1, moved)).isEqualTo(MAP_LIMIT);
+        assertThat(picture()).isEqualTo("HHHHHHHH");
+        assertThat(moved[0]).isZero();
+        user.setAtIndex(ValueLayout.JAVA_INT, 77, -77); // still writable, no fault
+        assertThat(hmm4j_stats.write_faults(stats) + hmm4j_stats.spurious_faults(stats)).isZero();
     }
 
     @Test
@@ -216,7 +302,7 @@ class RegionEngineTest {
 
     @Test
     void failedRollbackIsRepairedByTheNextFault() {
-        // Read-only for the copy passes, the copy fails, restoring read-write fails: HOST behind read-only pages.
+        // No access for the copy passes, the copy fails, restoring read-write fails: HOST behind protected pages.
         engine.inject(NativeCopyEngine.Injection.COPY_TO_DEVICE, 0);
         region.injectProtectFailure(1, 1 + BLOCKS);
         assertThat(region.migrate(0, BLOCKS, TO_DEVICE, READ | WRITE, 1, null)).isEqualTo(-5);
