@@ -275,6 +275,17 @@ static void set_mask(struct hmm4j_region *r, uint64_t block, uint8_t mask)
     atomic_store_explicit(&r->valid[block], mask, memory_order_relaxed);
 }
 
+/* Whether a block of the run has pages a fault left stricter than its state (protect_committed). */
+static bool opened_in_part(struct hmm4j_region *r, uint64_t first, uint64_t count)
+{
+    if (!r->partial)
+        return false;
+    for (uint64_t b = first; b < first + count; b++)
+        if (r->partial[b])
+            return true;
+    return false;
+}
+
 /* A HOST block whose user view a lazy move home left read-only (HMM4J_INTENT_LAZY): its first host write faults. */
 static bool host_read_only(struct hmm4j_region *r, uint64_t block)
 {
@@ -800,9 +811,14 @@ static int migrate_locked(struct hmm4j_region *r, uint64_t first, uint64_t n, in
         uint8_t target, target_mask;
         target_of(current, mask, direction, intent, slot, &target, &target_mask);
         if (target == current && target_mask == mask) {
-            /* A writer home that cannot take a fault (a system call will write the pages) needs them writable now. */
-            if (read_only && (intent & HMM4J_INTENT_WRITE) && !lazy) {
-                int rc = protect_blocks(r, b, count, HMM4J_BLOCK_HOST);
+            /*
+             * A writer home that cannot take a fault (a system call will write the pages) needs them writable now;
+             * any move home needs a block a fault opened in part opened throughout (a system call reads or writes
+             * every page of it, and the kernel does not take the faults that would open the rest).
+             */
+            if ((read_only && (intent & HMM4J_INTENT_WRITE) && !lazy) ||
+                (direction == HMM4J_TO_HOST && !lazy && opened_in_part(r, b, count))) {
+                int rc = protect_blocks(r, b, count, current);
                 if (rc != 0) {
                     /* A run over several mappings may be partly writable: the next write fault repairs the rest. */
                     if (outcome)

@@ -113,4 +113,37 @@ class SyscallsOnManagedMemoryTest {
         assertThat(result.output()).as(result.output()).contains("REFUSED Bad address").contains("HELPED " + content.length + " true");
         assertThat(result.exitCode()).as(result.output()).isZero();
     }
+
+    /**
+     * With blocks of several pages a fault opens only the page it touched, the rest of the block staying stricter
+     * than its state: the helpers must still open every page of their range, or the system call after them fails.
+     */
+    @Test
+    void theHelpersOpenBlocksThatAFaultOpenedInPart(@TempDir Path dir) throws IOException {
+        long block = 64 * 1024;
+        byte[] content = content((int) (4 * block));
+        Path file = dir.resolve("data.bin");
+        Files.write(file, content);
+        try (ManagedHeap heap = ManagedHeap.builder().backend("emulated").blockSize(block).userfaultfd("off")
+                .thrashControl(false).build();
+                FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            FloatArray a = heap.allocateFloats(content.length / 4);
+            heap.launch(BuiltinKernel.FILL, a.length(), Arg.write(a), Arg.of(1f), Arg.of(a.length())).await();
+            a.set(0, 2f); // a write fault in block 0: HOST
+            assertThat(a.get(block / 4)).isEqualTo(1f); // a read fault in block 1: SHARED
+            heap.makeHostWritable(a, 0, a.byteSize());
+            assertThat(channel.read(a.segment().asByteBuffer(), 0)).isEqualTo(content.length);
+            assertThat(a.segment().toArray(ValueLayout.JAVA_BYTE)).isEqualTo(content);
+
+            heap.launch(BuiltinKernel.FILL, a.length(), Arg.write(a), Arg.of(3f), Arg.of(a.length())).await();
+            assertThat(a.get(0)).isEqualTo(3f); // a read fault in block 0: SHARED
+            heap.prefetch(a, 0, a.byteSize(), Location.HOST);
+            Path out = dir.resolve("out.bin");
+            try (FileChannel writer = FileChannel.open(out, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+                assertThat(writer.write(a.segment().asByteBuffer())).isEqualTo(content.length);
+            }
+            ByteBuffer back = ByteBuffer.wrap(Files.readAllBytes(out)).order(ByteOrder.nativeOrder());
+            assertThat(back.getFloat(content.length - 4)).isEqualTo(3f);
+        }
+    }
 }
