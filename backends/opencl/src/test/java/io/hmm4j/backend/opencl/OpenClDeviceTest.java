@@ -441,6 +441,38 @@ class OpenClDeviceTest {
                 .isInstanceOf(DeviceException.class).hasMessageContaining("clSetKernelArg(hmm4j_test_two, 1) failed on opencl:0: CL_INVALID_ARG_SIZE");
     }
 
+    /**
+     * PoCL resolves a sub-buffer argument into its parent and offset when it is set, so a kernel must have a buffer
+     * argument set again once the buffer it named was released, even when a new buffer got the same handle (freed
+     * handles are handed out again): skipped, the kernel wrote where the released one was, or PoCL aborted the JVM.
+     */
+    @Test
+    void aReleasedBufferWhoseHandleComesBackIsSetAgain() {
+        open("migrate");
+        long bytes = 1 << 20;
+        int n = 4096;
+        long[] offsets = {64 * 1024, 256 * 1024};
+        MemorySegment zeros = arena.allocate((long) n * Float.BYTES, 4096);
+        MemorySegment back = arena.allocate((long) n * Float.BYTES, 4096);
+        for (int round = 0; round < 16; round++) {
+            long chunk = device.memory().allocate(bytes);
+            for (long offset : offsets)
+                device.copyEngine().copyToDevice(chunk + offset, zeros);
+            long filled = offsets[round % 2];
+            launch(BuiltinKernel.FILL, n, new KernelArgument.Buffer(chunk + filled, (long) n * Float.BYTES,
+                    Access.WRITE, zeros), scalar((float) round + 1), scalar((long) n));
+            device.synchronize();
+            for (long offset : offsets) {
+                device.copyEngine().copyToHost(back, chunk + offset);
+                float expected = offset == filled ? round + 1 : 0f;
+                assertThat(back.get(ValueLayout.JAVA_FLOAT, 0)).as("round %d, offset %d", round, offset).isEqualTo(expected);
+                assertThat(back.get(ValueLayout.JAVA_FLOAT, (long) (n - 1) * Float.BYTES))
+                        .as("round %d, offset %d", round, offset).isEqualTo(expected);
+            }
+            device.memory().deallocate(chunk, bytes);
+        }
+    }
+
     @Test
     void memoryResourceHonoursTheDeviceLimits() {
         open("migrate");
