@@ -66,8 +66,11 @@ public final class OpenClDevice implements Device {
         }
     }
 
-    /** A buffer argument's key in {@link ArgumentsSet}: its cl_mem handle. */
-    private record MemArgument(long handle) {}
+    /**
+     * A buffer argument's key in {@link ArgumentsSet}: its cl_mem handle, and how many of the device's buffers had
+     * been released before the launch looked the buffer up ({@link OpenClMemory#releases()}).
+     */
+    private record MemArgument(long handle, long releasesBefore) {}
 
     /**
      * The argument values last set on a cl_kernel, guarded by what serialises the kernel's launches (this object,
@@ -75,8 +78,11 @@ public final class OpenClDevice implements Device {
      * indices setArgument never uses). OpenCL keeps an argument until it is set again, so a launch passing the
      * value already set skips clSetKernelArg: through JOCL each call costs microseconds of JNI on the launch's way
      * to its enqueue, and an iterative loop passes the same arguments every step. A buffer is known by its cl_mem's
-     * handle: a handle that was released and handed out again names the new buffer, which is then the one the
-     * kernel uses, as a fresh clSetKernelArg would make it.
+     * handle and the device's release count: a handle alone is not enough, since a released handle is handed out
+     * again and the driver may keep what it resolved at clSetKernelArg (PoCL stores a sub-buffer as its parent and
+     * offset: the kernel would write where the released buffer was, or PoCL abort). Any release since the argument
+     * was set makes the launch set it again; the count is read before the buffer is looked up, so a release of the
+     * buffer found (evicted from a cache while this launch retains it) counts after it and misses the next launch.
      */
     static final class ArgumentsSet {
         private Object[] values = new Object[4];
@@ -126,6 +132,7 @@ public final class OpenClDevice implements Device {
                 return false;
             // A launch that still uses it holds its own reference (retained in memOf, or by the enqueued command).
             CL.clReleaseMemObject(eldest.getValue());
+            memory.countRelease();
             return true;
         }
     };
@@ -493,11 +500,12 @@ public final class OpenClDevice implements Device {
 
     /** Called with the kernel's lock held. */
     private void setArgument(ClKernel kernel, int index, KernelArgument argument, Retained retained) {
+        long releasesBefore = memory.releases();
         cl_mem mem = argument instanceof KernelArgument.Buffer b ? memOf(b, retained) : null;
         // Keys of different kinds never match: a Float and an Integer of the same bits differ (equals compares the
         // type), and a buffer's handle is not a Long scalar of the same value (which must still reach the driver
         // to be refused where the kernel takes a buffer).
-        Object value = mem != null ? new MemArgument(OpenCl.nativePointer(mem)) : ((KernelArgument.Scalar) argument).value();
+        Object value = mem != null ? new MemArgument(OpenCl.nativePointer(mem), releasesBefore) : ((KernelArgument.Scalar) argument).value();
         if (kernel.lock().holds(index, value))
             return;
         int rc = switch (argument) {

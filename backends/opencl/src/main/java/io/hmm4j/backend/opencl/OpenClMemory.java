@@ -7,6 +7,7 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
 import org.jocl.CL;
 import org.jocl.cl_context;
 import org.jocl.cl_mem;
@@ -38,6 +39,13 @@ final class OpenClMemory implements DeviceMemoryResource {
     private final Deque<Integer> freeSlots = new ArrayDeque<>();
     private record Range(long address, long bytes) {}
 
+    /**
+     * Buffers of this device released so far (sub-buffers, chunks, host-pointer buffers): a kernel argument set
+     * before a release may name a buffer that is gone, whose handle a new buffer can get (see OpenClDevice's
+     * ArgumentsSet).
+     */
+    private final AtomicLong releases = new AtomicLong();
+
     /** Sub-buffers by range, least recently used first, at most {@link #SUB_BUFFER_CACHE}. */
     private final Map<Range, cl_mem> subBuffers = new LinkedHashMap<>(64, 0.75f, true) {
         @Override
@@ -46,6 +54,7 @@ final class OpenClMemory implements DeviceMemoryResource {
                 return false;
             // A launch still setting it up holds its own reference (bufferFor retains), an enqueued one too.
             CL.clReleaseMemObject(eldest.getValue());
+            releases.incrementAndGet();
             return true;
         }
     };
@@ -127,6 +136,7 @@ final class OpenClMemory implements DeviceMemoryResource {
         });
         engine.setOpenClBuffer(slot, 0);
         CL.clReleaseMemObject(buffers[slot]);
+        releases.incrementAndGet();
         buffers[slot] = null;
         sizes[slot] = 0;
         freeSlots.push(slot);
@@ -173,6 +183,15 @@ final class OpenClMemory implements DeviceMemoryResource {
     @Override
     public long alignment() {
         return alignment;
+    }
+
+    long releases() {
+        return releases.get();
+    }
+
+    /** A buffer of this device that a kernel may have had as an argument was released. */
+    void countRelease() {
+        releases.incrementAndGet();
     }
 
     synchronized int cachedSubBuffers() {
