@@ -30,7 +30,7 @@ class InfoTest {
                 .contains("(automatic choice)");
         assertThat(out).as(out)
                 .containsPattern("(?m)^  library +/.*libhmm4j.*\\.so$")
-                .containsPattern("(?m)^  ABI +1$")
+                .containsPattern("(?m)^  ABI +" + io.hmm4j.RuntimeInfo.engineAbiVersion() + "$")
                 .containsPattern("(?m)^  page size +\\d+ B$")
                 .containsPattern("(?m)^  block size +64\\.0 KiB")
                 .containsPattern("(?m)^  prefetch +up to 64 blocks")
