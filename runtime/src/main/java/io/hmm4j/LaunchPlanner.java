@@ -77,7 +77,7 @@ final class LaunchPlanner {
     /** Launches {@code kernelFor}'s kernel with arguments the heap checked; see {@link ManagedHeap#launchOn}. */
     Launch launch(ManagedHeap.DeviceState ds, Function<Device, Kernel> kernelFor, long globalOffset, long globalSize,
             Arg[] args, Map<ManagedArray, ArrayUse> uses) {
-        return asLaunchingCall(() -> launchEntered(ds, kernelFor.apply(ds.device), globalOffset, globalSize, args,
+        return asLaunchingCall(ds, () -> launchEntered(ds, kernelFor.apply(ds.device), globalOffset, globalSize, args,
                 uses));
     }
 
@@ -96,7 +96,7 @@ final class LaunchPlanner {
         // A third set of tiles absorbs hiccups of the kernel or the copies, where it leaves half the budget to others.
         int sets = plan.setBytes() <= limit / 2 / TiledLaunch.MAX_SETS ? TiledLaunch.MAX_SETS : 2;
         long stagingBytes = plan.setBytes() * sets;
-        return asLaunchingCall(() -> {
+        return asLaunchingCall(ds, () -> {
             Kernel kernel = kernelFor.apply(ds.device);
             Launch launch = new Launch(heap, ds);
             long staging = reserveTiles(launch, arrays, ds, stagingBytes);
@@ -110,12 +110,13 @@ final class LaunchPlanner {
     }
 
     /** A call of the heap's that uses the backend outside the lock, on a thread known to be launching meanwhile. */
-    private Launch asLaunchingCall(Supplier<Launch> body) {
+    private Launch asLaunchingCall(ManagedHeap.DeviceState ds, Supplier<Launch> body) {
         lock.enterCall();
         Thread self = Thread.currentThread();
         boolean outermost = launchingThreads.add(self);
         try {
-            Engine.ensureHandler();
+            if (ds.device.launchesMayReplaceSignalHandlers())
+                Engine.ensureHandler();
             return body.get();
         } finally {
             if (outermost)

@@ -119,6 +119,16 @@ public interface Device {
         return false;
     }
 
+    /**
+     * Whether a launch on this device may run foreign native code that puts its own signal handler in front of the
+     * engine's (PoCL's LLVM compiles at enqueue and installs a non-chaining SIGSEGV handler once). The runtime then
+     * checks the engine's fault handler before every launch here (two sigaction calls, microseconds on a virtualised
+     * host); a device that runs only hmm4j's code and the user's while launching says false and saves them.
+     */
+    default boolean launchesMayReplaceSignalHandlers() {
+        return true;
+    }
+
     /** Waits until every launch and copy enqueued on this device has finished. */
     void synchronize();
 }

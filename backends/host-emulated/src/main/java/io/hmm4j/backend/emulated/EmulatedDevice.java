@@ -162,6 +162,12 @@ public final class EmulatedDevice implements Device {
         return !overlap;
     }
 
+    /** Its kernels are hmm4j's C built-ins and the user's Java: no driver to install a signal handler. */
+    @Override
+    public boolean launchesMayReplaceSignalHandlers() {
+        return false;
+    }
+
     /** Whether built-in kernels and copies to the device run on the device's own engines (setting {@code overlap}). */
     public boolean overlaps() {
         return overlap;
