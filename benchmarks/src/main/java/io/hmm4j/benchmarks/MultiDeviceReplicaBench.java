@@ -69,7 +69,8 @@ public class MultiDeviceReplicaBench {
     public void setUp() {
         heap = ManagedHeap.builder().backend("emulated").setting("devices", "2")
                 .setting("bandwidth", String.valueOf(bandwidth)).setting("latency.ns", String.valueOf(latencyNs))
-                .blockSize(BLOCK).build();
+                // copiedPerLaunch is meant to copy the input every launch: thrash control would place it zero-copy.
+                .blockSize(BLOCK).thrashControl(false).build();
         n = (long) megabytes * (1 << 20) / Float.BYTES;
         input = filled(n);
         results = new FloatArray[] {heap.allocateFloats(1), heap.allocateFloats(1)};
