@@ -588,15 +588,6 @@ static int emulated_to_device_async(struct hmm4j_device *dev, uint64_t addr, con
     return submit(emu, &emu->copies, op, event);
 }
 
-static int emulated_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned)
-{
-    (void)pinned;
-    uint64_t start = hmm4j_now_ns();
-    memcpy(host, (const void *)(uintptr_t)addr, bytes);
-    wait_for_bus(emu_of(dev), start, bytes);
-    return 0;
-}
-
 static int emulated_to_host_unpaced(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes,
                                     uint64_t *paced_until)
 {
@@ -613,6 +604,15 @@ HMM4J_EXPORT void hmm4j_device_pace(uint64_t paced_until)
     uint64_t now = hmm4j_now_ns();
     if (paced_until > now)
         wait_until(now, paced_until - now);
+}
+
+static int emulated_to_host(struct hmm4j_device *dev, void *host, uint64_t addr, size_t bytes, bool pinned)
+{
+    (void)pinned;
+    uint64_t paced_until;
+    emulated_to_host_unpaced(dev, host, addr, bytes, &paced_until);
+    hmm4j_device_pace(paced_until);
+    return 0;
 }
 
 /*

@@ -180,9 +180,7 @@ int hmm4j_region_protect_bytes_locked(struct hmm4j_region *r, uint8_t state)
     uint64_t bytes = r->bytes ? (r->bytes + page - 1) & ~(page - 1) : r->size;
     if (protect_failure_injected(r))
         return -HMM4J_EMAPLIMIT;
-    int rc = 0;
-    if (mprotect(r->user, bytes, protection_of(state)) != 0)
-        rc = errno == ENOMEM ? -HMM4J_EMAPLIMIT : -errno;
+    int rc = protect_range(r, r->user, bytes, state);
     /* As protect_blocks: opened in part no more once it succeeded, read-only no more whatever happened. */
     if (rc == 0 && r->partial)
         memset(r->partial, 0, r->nblocks);
