@@ -363,7 +363,8 @@ bool hmm4j_region_copies_follow_launches_locked(struct hmm4j_region *r)
 /*
  * Waits for the region's copy to the device still in flight, if any: the device reads the host pages until it
  * completes, so nothing may write, punch or unpin them before. A failed copy leaves the device's bytes unknown:
- * SHARED blocks become HOST (protection first, invariant 8), and the error waits for
+ * SHARED blocks valid nowhere else become HOST (where the region cannot keep HOST pages read-only: protection
+ * first, invariant 8, and a failed change keeps them SHARED), and the error waits for
  * hmm4j_region_settle_uploads, so that a launch that read them reports it.
  */
 static void settle_uploads_locked(struct hmm4j_region *r)
@@ -389,9 +390,17 @@ static void settle_uploads_locked(struct hmm4j_region *r)
             continue;
         uint8_t others = mask_of(r, b) & (uint8_t)~failed;
         /* Another device's copy stays valid beside the host's: the block stays SHARED without the failed one. */
-        if (others)
+        if (others) {
             set_mask(r, b, others);
-        else if (protect_blocks(r, b, 1, HMM4J_BLOCK_HOST) == 0) {
+        } else if (lazy_home_allowed(r)) {
+            /*
+             * HOST behind its read-only pages, as a lazy move home leaves it: no protection change that could fail
+             * (the mapping limit) and leave the failed copy counted as valid. The first host write opens it.
+             */
+            set_state(r, b, HMM4J_BLOCK_HOST);
+            set_mask(r, b, 0);
+            r->host_ro[b] = 1;
+        } else if (protect_blocks(r, b, 1, HMM4J_BLOCK_HOST) == 0) {
             set_state(r, b, HMM4J_BLOCK_HOST);
             set_mask(r, b, 0);
         }

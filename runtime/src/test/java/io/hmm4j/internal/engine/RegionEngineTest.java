@@ -313,6 +313,43 @@ class RegionEngineTest {
         assertThat(picture()).isEqualTo("HHHHHHHH");
     }
 
+    /**
+     * A queued upload fails and the protection change that would make its blocks HOST fails too (the mapping
+     * limit): the device's copy is not known, so the blocks must not stay valid there, or the next kernel on that
+     * device would read whatever the failed copy left without any error.
+     */
+    @Test
+    void aFailedUploadLeavesNoDeviceCopyEvenWhenItsProtectionCannotChange() {
+        NativeCopyEngine queued = NativeCopyEngine.emulated("test:queued", 0, 4_000_000_000L, 0, true);
+        Region other = Region.create(BLOCK * BLOCKS, BLOCK, stats);
+        MemorySegment otherDevice = arena.allocate(BLOCK * BLOCKS, 4096);
+        try {
+            other.bind(queued.handle(), otherDevice.address());
+            MemorySegment view = other.userView().reinterpret(BLOCK * BLOCKS, arena, null);
+            for (int i = 0; i < BLOCK * BLOCKS / 4; i++)
+                view.setAtIndex(ValueLayout.JAVA_INT, i, i);
+            long asyncBefore = queued.asyncCopies();
+            queued.inject(NativeCopyEngine.Injection.COPY_TO_DEVICE, 2 * BLOCK + 5);
+            assertThat(other.migrate(0, BLOCKS, TO_DEVICE, READ | hmm4j_h.HMM4J_INTENT_ASYNC, 1, null)).isZero();
+            assertThat(queued.asyncCopies() - asyncBefore).as("the upload was queued").isPositive();
+            other.injectProtectFailure(0, Integer.MAX_VALUE);
+            assertThat(other.settleUploads(queued.handle())).isEqualTo(-5);
+            other.injectProtectFailure(0, 0);
+            assertThat(other.snapshot()).as("no block valid on the device its copy failed to reach")
+                    .containsOnly(BlockState.HOST);
+            // The next launch's move copies again, and its kernel sees the host's bytes.
+            assertThat(other.migrate(0, BLOCKS, TO_DEVICE, READ, 1, null)).isZero();
+            assertThat(otherDevice.getAtIndex(ValueLayout.JAVA_INT, 2 * BLOCK / 4 + 7)).isEqualTo((int) (2 * BLOCK / 4 + 7));
+            // The host still writes its own bytes.
+            view.setAtIndex(ValueLayout.JAVA_INT, 3, 33);
+            assertThat(view.getAtIndex(ValueLayout.JAVA_INT, 3)).isEqualTo(33);
+        } finally {
+            other.unbind(0);
+            other.destroy();
+            queued.close();
+        }
+    }
+
     @Test
     void mapLimitBecomesAClearErrorNotADeviceOutOfMemory() {
         assertThatThrownBy(() -> NativeErrors.checkDevice("hmm4j_migrate", MAP_LIMIT, "emulated:0", 0))
