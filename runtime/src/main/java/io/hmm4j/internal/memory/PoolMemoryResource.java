@@ -10,8 +10,9 @@ import java.util.TreeMap;
 /**
  * Sub-allocates device memory from large upstream chunks (a device allocation costs hundreds of microseconds,
  * a pool allocation about one). First fit with coalescing; grows by a chunk when nothing fits, backs off to a
- * smaller chunk when the device refuses a full one, and gives wholly free chunks back beyond the first.
- * Requests larger than a chunk get a dedicated upstream allocation.
+ * smaller chunk when the device refuses a full one, and gives wholly free chunks back beyond the first (the
+ * first too when the device cannot serve a request beside it). Requests larger than a chunk get a dedicated
+ * upstream allocation.
  */
 public final class PoolMemoryResource implements DeviceMemoryResource, AutoCloseable {
 
@@ -79,7 +80,14 @@ public final class PoolMemoryResource implements DeviceMemoryResource, AutoClose
         MemoryResources.checkSize(bytes);
         long size = MemoryResources.alignUp(bytes, alignment);
         if (size > chunkSize) {
-            long address = upstream.allocate(size);
+            long address;
+            try {
+                address = upstream.allocate(size);
+            } catch (DeviceOutOfMemoryException full) {
+                if (!releaseIdleChunks())
+                    throw full;
+                address = upstream.allocate(size);
+            }
             dedicated.put(address, size);
             return address;
         }
@@ -88,7 +96,30 @@ public final class PoolMemoryResource implements DeviceMemoryResource, AutoClose
             if (address >= 0)
                 return address;
         }
-        return grow(size).take(size);
+        try {
+            return grow(size).take(size);
+        } catch (DeviceOutOfMemoryException full) {
+            if (!releaseIdleChunks())
+                throw full;
+            return grow(size).take(size);
+        }
+    }
+
+    /**
+     * Gives every wholly free chunk back, the first one too: kept only to make the next allocation cheap, never at
+     * the price of one the device could serve. Returns whether anything was given back.
+     */
+    private boolean releaseIdleChunks() {
+        boolean released = false;
+        for (var it = chunks.values().iterator(); it.hasNext();) {
+            Chunk chunk = it.next();
+            if (chunk.used == 0) {
+                it.remove();
+                upstream.deallocate(chunk.base, chunk.size);
+                released = true;
+            }
+        }
+        return released;
     }
 
     private Chunk grow(long atLeast) {

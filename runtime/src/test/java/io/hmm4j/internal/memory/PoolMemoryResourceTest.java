@@ -80,6 +80,31 @@ class PoolMemoryResourceTest {
         assertThatThrownBy(() -> pool.allocate(700 * 1024)).isInstanceOf(DeviceOutOfMemoryException.class);
     }
 
+    /**
+     * The pool keeps its first chunk when it empties (the next allocation is cheap), but not at the price of an
+     * allocation the device could serve: a request that neither fits the pool's chunks nor the rest of the device
+     * gets the wholly free chunks back first.
+     */
+    @Test
+    void anIdleChunkIsGivenBackBeforeTheDeviceIsCalledFull() {
+        CountingUpstream upstream = new CountingUpstream(1600 * 1024);
+        PoolMemoryResource pool = new PoolMemoryResource(upstream, 1 << 20);
+        long small = pool.allocate(64 * 1024);
+        pool.deallocate(small, 64 * 1024);
+        assertThat(pool.reservedBytes()).as("the first chunk stays, empty").isEqualTo(1 << 20);
+        // Does not fit beside a kept chunk of 1 MiB in 1.6 MiB; fits once it is given back.
+        long dedicated = pool.allocate(1200 * 1024);
+        pool.deallocate(dedicated, 1200 * 1024);
+        long inChunk = pool.allocate(700 * 1024);
+        assertThatThrownBy(() -> pool.allocate(1200 * 1024)).as("700 KiB in use: the device is full")
+                .isInstanceOf(DeviceOutOfMemoryException.class);
+        pool.deallocate(inChunk, 700 * 1024);
+        long whole = pool.allocate(1500 * 1024);
+        pool.deallocate(whole, 1500 * 1024);
+        pool.close();
+        assertThat(upstream.live).isEmpty();
+    }
+
     @Test
     void randomAllocationsNeverOverlapAndAllMemoryReturns() {
         CountingUpstream upstream = new CountingUpstream(1L << 32);
