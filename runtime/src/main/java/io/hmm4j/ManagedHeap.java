@@ -1092,7 +1092,10 @@ public final class ManagedHeap implements AutoCloseable {
             return this;
         }
 
-        /** Size of the device pool's upstream allocations. */
+        /**
+         * Size of the device pool's upstream allocations; on each device at most an eighth of its budget (and at
+         * least 64 KiB), so that a chunk's unused tail never keeps arrays that fit the budget off a small device.
+         */
         public Builder poolChunkBytes(long bytes) {
             if (bytes <= 0)
                 throw new IllegalArgumentException("pool chunk must be > 0: " + bytes);

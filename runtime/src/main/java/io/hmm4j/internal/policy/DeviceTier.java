@@ -37,9 +37,19 @@ public class DeviceTier<A> {
     public DeviceTier(Device device, long budget, long poolChunk) {
         this.device = device;
         this.engine = device.coherent() ? null : device.copyEngine();
-        this.pool = device.coherent() ? null : new PoolMemoryResource(device.memory(), poolChunk);
+        this.pool = device.coherent() ? null : new PoolMemoryResource(device.memory(), chunkFor(budget, poolChunk));
         this.budget = device.coherent() ? null : new BudgetMemoryResource(pool, budget, device.id());
     }
+
+    /**
+     * At most an eighth of the budget: a chunk's unused tail is memory no allocation larger than it can use, so on a
+     * device only a few chunks large, arrays that fit the budget together would not fit the chunks and the rest.
+     */
+    static long chunkFor(long budget, long poolChunk) {
+        return Math.max(MIN_POOL_CHUNK, Math.min(poolChunk, budget / 8));
+    }
+
+    private static final long MIN_POOL_CHUNK = 64 * 1024;
 
     /** Whether the device's budget has {@code bytes} free now (never for a coherent device). */
     public boolean hasRoomFor(long bytes) {
