@@ -1,4 +1,4 @@
-package io.hmm4j.backend.emulated;
+package io.hmm4j.conformance;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -20,6 +20,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -29,10 +31,10 @@ import org.junit.jupiter.api.Test;
  * Each thread owns its arrays and keeps a model of their floats; every read it makes must match the model, and so
  * must every float of every array at the end. Values stay small integers, so every kernel's result is exact.
  *
- * <p>{@code -Dhmm4j.stress.millis} sets how long each heap runs (3 s by default, for CI); {@code
- * -Dhmm4j.soak.seed} replays one seed.
+ * <p>A conformance kit: each backend runs it on at least two devices where it can. {@code -Dhmm4j.stress.millis}
+ * sets how long each heap runs (3 s by default, for CI); {@code -Dhmm4j.soak.seed} replays one seed.
  */
-class RandomOperationsSoakTest {
+public abstract class RandomOperationsSoakTest {
 
     private static final long BLOCK = 16 * 1024;
     private static final int FLOATS_PER_BLOCK = (int) (BLOCK / Float.BYTES);
@@ -41,12 +43,24 @@ class RandomOperationsSoakTest {
     private static final int MAX_BLOCKS = 48;
     private static final int MAX_PENDING = 2;
     private static final float BOUND = 1 << 21;
+    /** Two of the largest arrays and a little: a launch always fits, the arrays of three threads do not. */
+    private static final long DEVICE_BUDGET = 2 * MAX_BLOCKS * BLOCK + 4 * BLOCK;
     private static final Duration RUN = Duration.ofMillis(Long.getLong("hmm4j.stress.millis", 3000));
 
-    private static ManagedHeap.Builder smallDevices() {
-        return ManagedHeap.builder().backend("emulated").setting("devices", "2")
-                .setting("capacity", Long.toString(2 * MAX_BLOCKS * BLOCK + 4 * BLOCK)).setting("bandwidth", "8000000000")
-                .setting("latency.ns", "2000").blockSize(BLOCK).prefetchBlocks(4);
+    /** The backend with its settings (two devices or more where it has them). */
+    protected abstract ManagedHeap.Builder backend();
+
+    /** {@code null} when the backend can run here, else why not (the skip reason). */
+    protected abstract String unavailabilityCause();
+
+    @BeforeEach
+    void assumeAvailable() {
+        String cause = unavailabilityCause();
+        Assumptions.assumeTrue(cause == null, () -> "backend not available: " + cause);
+    }
+
+    private ManagedHeap.Builder smallDevices() {
+        return backend().deviceBudget(DEVICE_BUDGET).blockSize(BLOCK).prefetchBlocks(4);
     }
 
     @Test
@@ -96,6 +110,7 @@ class RandomOperationsSoakTest {
     /** One thread's arrays, their model, and the launches it has not awaited yet. */
     private static final class Worker {
         private final ManagedHeap heap;
+        private final int devices;
         private final Random random;
         private final long seed;
         private final FloatArray[] arrays = new FloatArray[ARRAYS];
@@ -108,6 +123,7 @@ class RandomOperationsSoakTest {
 
         Worker(ManagedHeap heap, long seed) {
             this.heap = heap;
+            this.devices = heap.devices().size();
             this.seed = seed;
             this.random = new Random(seed);
         }
@@ -160,7 +176,7 @@ class RandomOperationsSoakTest {
                 case 12 -> tiled(a, other(a));
                 default -> {
                     if (random.nextInt(4) == 0) {
-                        int device = random.nextInt(2);
+                        int device = random.nextInt(devices);
                         note("evacuate " + device);
                         heap.evacuate(device);
                     } else {
@@ -263,7 +279,7 @@ class RandomOperationsSoakTest {
 
         private void rangeLaunch(int a) {
             int[] r = range(a);
-            int device = random.nextInt(2);
+            int device = random.nextInt(devices);
             if (random.nextBoolean()) {
                 float value = random.nextInt(200) - 100;
                 note("range FILL " + a + " " + r[0] + "+" + r[1] + " on " + device);
@@ -287,7 +303,7 @@ class RandomOperationsSoakTest {
                 wholeLaunch(y);
                 return;
             }
-            int device = random.nextInt(2);
+            int device = random.nextInt(devices);
             note("AXPY " + y + " += " + a + " * " + x + " (" + n + ") on " + device);
             submit(heap.launchOn(device, BuiltinKernel.AXPY, n, Arg.read(arrays[x]), Arg.readWrite(arrays[y]), Arg.of(a),
                     Arg.of((long) n)), x, y);
@@ -311,11 +327,7 @@ class RandomOperationsSoakTest {
         }
 
         private void move(int a) {
-            Location where = switch (random.nextInt(3)) {
-                case 0 -> Location.HOST;
-                case 1 -> Location.device(0);
-                default -> Location.device(1);
-            };
+            Location where = random.nextInt(3) == 0 ? Location.HOST : Location.device(random.nextInt(devices));
             boolean prefetch = random.nextBoolean();
             awaitUsing(a);
             if (random.nextBoolean()) {
@@ -338,8 +350,8 @@ class RandomOperationsSoakTest {
             long[] bytes = byteRange(a);
             Advice advice = switch (random.nextInt(4)) {
                 case 0 -> Advice.readMostly();
-                case 1 -> Advice.preferredLocation(random.nextBoolean() ? Location.HOST : Location.device(random.nextInt(2)));
-                case 2 -> Advice.accessedBy(random.nextInt(2));
+                case 1 -> Advice.preferredLocation(random.nextBoolean() ? Location.HOST : Location.device(random.nextInt(devices)));
+                case 2 -> Advice.accessedBy(random.nextInt(devices));
                 default -> null;
             };
             if (advice == null) {
