@@ -53,6 +53,11 @@ public abstract class RandomOperationsSoakTest {
     /** {@code null} when the backend can run here, else why not (the skip reason). */
     protected abstract String unavailabilityCause();
 
+    /** Whether arrays may be placed zero-copy ({@link ManagedHeap#placeZeroCopy}): not where userfaultfd serves them. */
+    protected boolean zeroCopyPlacement() {
+        return true;
+    }
+
     @BeforeEach
     void assumeAvailable() {
         String cause = unavailabilityCause();
@@ -82,14 +87,14 @@ public abstract class RandomOperationsSoakTest {
         return Long.getLong("hmm4j.soak.seed", System.nanoTime());
     }
 
-    private static void soak(ManagedHeap.Builder builder, long seed) throws Exception {
+    private void soak(ManagedHeap.Builder builder, long seed) throws Exception {
         long deadline = System.nanoTime() + RUN.toNanos();
         try (ManagedHeap heap = builder.build()) {
             ExecutorService pool = Executors.newFixedThreadPool(THREADS);
             try {
                 List<Future<Long>> workers = new ArrayList<>();
                 for (int t = 0; t < THREADS; t++) {
-                    Worker worker = new Worker(heap, seed * 31 + t);
+                    Worker worker = new Worker(heap, seed * 31 + t, zeroCopyPlacement());
                     workers.add(pool.submit(() -> worker.run(deadline)));
                 }
                 for (Future<Long> worker : workers) {
@@ -111,6 +116,7 @@ public abstract class RandomOperationsSoakTest {
     private static final class Worker {
         private final ManagedHeap heap;
         private final int devices;
+        private final boolean zeroCopy;
         private final Random random;
         private final long seed;
         private final FloatArray[] arrays = new FloatArray[ARRAYS];
@@ -121,8 +127,9 @@ public abstract class RandomOperationsSoakTest {
 
         private record Pending(Launch launch, int read, int written) {}
 
-        Worker(ManagedHeap heap, long seed) {
+        Worker(ManagedHeap heap, long seed, boolean zeroCopy) {
             this.heap = heap;
+            this.zeroCopy = zeroCopy;
             this.devices = heap.devices().size();
             this.seed = seed;
             this.random = new Random(seed);
@@ -175,7 +182,16 @@ public abstract class RandomOperationsSoakTest {
                 case 11 -> advise(a);
                 case 12 -> tiled(a, other(a));
                 default -> {
-                    if (random.nextInt(4) == 0) {
+                    int choice = random.nextInt(6);
+                    if (choice == 0 && zeroCopy) {
+                        awaitUsing(a);
+                        boolean place = !heap.isZeroCopy(arrays[a]);
+                        note((place ? "placeZeroCopy " : "placeMigrating ") + a);
+                        if (place)
+                            heap.placeZeroCopy(arrays[a]);
+                        else
+                            heap.placeMigrating(arrays[a]);
+                    } else if (choice == 1) {
                         int device = random.nextInt(devices);
                         note("evacuate " + device);
                         heap.evacuate(device);

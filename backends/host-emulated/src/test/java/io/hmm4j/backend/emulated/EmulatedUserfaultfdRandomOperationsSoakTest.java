@@ -12,6 +12,11 @@ class EmulatedUserfaultfdRandomOperationsSoakTest extends EmulatedRandomOperatio
     }
 
     @Override
+    protected boolean zeroCopyPlacement() {
+        return false;
+    }
+
+    @Override
     protected String unavailabilityCause() {
         String cause = RuntimeInfo.userfaultfdUnavailabilityCause();
         return cause == null ? null : "userfaultfd: " + cause;
