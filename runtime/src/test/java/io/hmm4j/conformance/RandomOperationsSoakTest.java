@@ -83,6 +83,11 @@ public abstract class RandomOperationsSoakTest {
         soak(smallDevices().thrashControl(false).hostBudget(64 * BLOCK), seed() + 2);
     }
 
+    @Test
+    void releasingHostMemoryWithEagerThrashControl() throws Exception {
+        soak(smallDevices().thrashControl(2, 4).releaseHostMemory(true), seed() + 3);
+    }
+
     private static long seed() {
         return Long.getLong("hmm4j.soak.seed", System.nanoTime());
     }
@@ -182,7 +187,7 @@ public abstract class RandomOperationsSoakTest {
                 case 11 -> advise(a);
                 case 12 -> tiled(a, other(a));
                 default -> {
-                    int choice = random.nextInt(6);
+                    int choice = random.nextInt(9);
                     if (choice == 0 && zeroCopy) {
                         awaitUsing(a);
                         boolean place = !heap.isZeroCopy(arrays[a]);
@@ -191,6 +196,25 @@ public abstract class RandomOperationsSoakTest {
                             heap.placeZeroCopy(arrays[a]);
                         else
                             heap.placeMigrating(arrays[a]);
+                    } else if (choice == 2) {
+                        note("reclaimHostMemory");
+                        heap.reclaimHostMemory(random.nextInt(64) * BLOCK);
+                    } else if (choice == 3) {
+                        note("synchronize");
+                        heap.synchronize();
+                    } else if (choice == 4) {
+                        awaitUsing(a);
+                        note("copyFrom " + a);
+                        for (int i = 0; i < model[a].length; i++)
+                            model[a][i] = random.nextInt(100) - 50;
+                        arrays[a].copyFrom(model[a]);
+                    } else if (choice == 5) {
+                        note("toArray " + a);
+                        float[] all = arrays[a].toArray();
+                        for (int i = 0; i < all.length; i++)
+                            if (Float.compare(all[i], model[a][i]) != 0)
+                                throw new AssertionError("array " + a + " toArray()[" + i + "]: expected " + model[a][i]
+                                        + " but was " + all[i]);
                     } else if (choice == 1) {
                         int device = random.nextInt(devices);
                         note("evacuate " + device);
