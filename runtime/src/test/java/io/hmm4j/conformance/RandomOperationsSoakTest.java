@@ -70,36 +70,37 @@ public abstract class RandomOperationsSoakTest {
 
     @Test
     void withThrashControl() throws Exception {
-        soak(smallDevices(), seed());
+        soak(smallDevices(), seed(), 0);
     }
 
     @Test
     void withoutThrashControl() throws Exception {
-        soak(smallDevices().thrashControl(false), seed() + 1);
+        soak(smallDevices().thrashControl(false), seed(), 1);
     }
 
     @Test
     void underAHostBudget() throws Exception {
-        soak(smallDevices().thrashControl(false).hostBudget(64 * BLOCK), seed() + 2);
+        soak(smallDevices().thrashControl(false).hostBudget(64 * BLOCK), seed(), 2);
     }
 
     @Test
     void releasingHostMemoryWithEagerThrashControl() throws Exception {
-        soak(smallDevices().thrashControl(2, 4).releaseHostMemory(true), seed() + 3);
+        soak(smallDevices().thrashControl(2, 4).releaseHostMemory(true), seed(), 3);
     }
 
     private static long seed() {
         return Long.getLong("hmm4j.soak.seed", System.nanoTime());
     }
 
-    private void soak(ManagedHeap.Builder builder, long seed) throws Exception {
+    /** {@code seed} replays a run (with {@code -Dhmm4j.soak.seed}); each heap's workers mix in {@code heapSalt}. */
+    private void soak(ManagedHeap.Builder builder, long seed, int heapSalt) throws Exception {
         long deadline = System.nanoTime() + RUN.toNanos();
         try (ManagedHeap heap = builder.build()) {
             ExecutorService pool = Executors.newFixedThreadPool(THREADS);
             try {
                 List<Future<Long>> workers = new ArrayList<>();
                 for (int t = 0; t < THREADS; t++) {
-                    Worker worker = new Worker(heap, seed * 31 + t, zeroCopyPlacement());
+                    Worker worker = new Worker(heap, (seed * 31 + heapSalt) * 31 + t, zeroCopyPlacement());
                     workers.add(pool.submit(() -> worker.run(deadline)));
                 }
                 for (Future<Long> worker : workers) {
