@@ -36,7 +36,7 @@ import org.junit.jupiter.api.Test;
  */
 public abstract class RandomOperationsSoakTest {
 
-    private static final long BLOCK = 16 * 1024;
+    private static final long BLOCK = Long.getLong("hmm4j.soak.block", 16 * 1024);
     private static final int FLOATS_PER_BLOCK = (int) (BLOCK / Float.BYTES);
     private static final int THREADS = 3;
     private static final int ARRAYS = 3;

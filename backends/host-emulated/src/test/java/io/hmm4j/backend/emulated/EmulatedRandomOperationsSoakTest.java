@@ -3,12 +3,12 @@ package io.hmm4j.backend.emulated;
 import io.hmm4j.ManagedHeap;
 import io.hmm4j.conformance.RandomOperationsSoakTest;
 
-/** The random-operations soak on two emulated devices of 1.6 MiB each, copies and kernels asynchronous. */
+/** The random-operations soak on two emulated devices, copies and kernels asynchronous. */
 class EmulatedRandomOperationsSoakTest extends RandomOperationsSoakTest {
 
     @Override
     protected ManagedHeap.Builder backend() {
-        return ManagedHeap.builder().backend("emulated").setting("devices", "2").setting("capacity", "1638400")
+        return ManagedHeap.builder().backend("emulated").setting("devices", "2")
                 .setting("bandwidth", "8000000000").setting("latency.ns", "2000");
     }
 
