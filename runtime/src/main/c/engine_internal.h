@@ -197,13 +197,6 @@ struct hmm4j_region {
     uintptr_t fault_page;
     uint8_t *partial;
     bool open_whole_blocks;
-    /*
-     * region.c (region lock): per block, how many more read faults open it for writing (HOST), set by a write fault:
-     * a host that writes a block after a launch tends to read and then write it after the next one, and the write
-     * fault after the read costs as much as the read's. Counts down so that a host that stopped writing gets the block
-     * read-only again (each round it stays HOST costs the next launch a copy). NULL until the first bind.
-     */
-    uint8_t *writer;
     /* region_shared.c: this process's attachment to a region shared between processes (NULL: not shared) */
     struct hmm4j_shared *shared;
     /* region_zerocopy.c: the device addresses the engine view; nothing migrates, every block stays HOST */

@@ -538,7 +538,6 @@ HMM4J_EXPORT void hmm4j_region_destroy(struct hmm4j_region *r)
         close(r->memfd);
     free(r->host_ro);
     free(r->partial);
-    free(r->writer);
     free((void *)r->valid);
     free((void *)r->state);
     free(r);
@@ -569,8 +568,6 @@ HMM4J_EXPORT int hmm4j_region_bind(struct hmm4j_region *r, struct hmm4j_device *
     else if (!r->host_ro && !(r->host_ro = calloc(r->nblocks, 1)))
         rc = -ENOMEM;
     else if (!r->partial && !r->uffd && !(r->partial = calloc(r->nblocks, 1)))
-        rc = -ENOMEM;
-    else if (!r->writer && !(r->writer = calloc(r->nblocks, 1)))
         rc = -ENOMEM;
     else {
         int slot = __builtin_ctz(~r->bound);
@@ -1238,24 +1235,6 @@ static void serve_pending_locked(struct hmm4j_region *r)
     }
 }
 
-/* Read faults that open a block for writing after the host's last write fault there (struct hmm4j_region.writer). */
-#define WRITER_ROUNDS 3
-
-/*
- * Not where a write takes more than this process's pages (a shared region's peers lose their copies) or another
- * mechanism resolves the fault (userfaultfd), nor where the pages can never be written.
- */
-static bool writer_tracked(struct hmm4j_region *r) { return !r->uffd && !r->shared && !r->read_only; }
-
-/* Whether a read fault of a DEVICE block serves it as a write (counting one of the block's rounds down). */
-static bool opens_for_writer(struct hmm4j_region *r, uint64_t block, uint8_t current)
-{
-    if (current != HMM4J_BLOCK_DEVICE || !r->writer || r->writer[block] == 0 || !writer_tracked(r))
-        return false;
-    r->writer[block]--;
-    return true;
-}
-
 int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool write)
 {
     uint64_t start = hmm4j_now_ns();
@@ -1326,9 +1305,7 @@ int hmm4j_region_serve_fault(struct hmm4j_region *r, uintptr_t address, bool wri
     /* A kernel that writes this region may still run: the device copy is final only after it. */
     hmm4j_region_wait_for_writers(r);
     uint64_t moved = 0;
-    int intent = write || opens_for_writer(r, block, current) ? HMM4J_INTENT_WRITE : HMM4J_INTENT_READ;
-    if (write && r->writer && writer_tracked(r))
-        r->writer[block] = WRITER_ROUNDS;
+    int intent = write ? HMM4J_INTENT_WRITE : HMM4J_INTENT_READ;
     uint64_t extra = current == HMM4J_BLOCK_DEVICE ? prefetch_extent(r, block, false) : 0;
     r->keep_first = block;
     r->keep_end = block + 1 + extra;

@@ -95,56 +95,6 @@ class RegionEngineTest {
         assertThat(hmm4j_stats.write_faults(stats)).isEqualTo(1);
     }
 
-    /**
-     * A block the host wrote after a launch is opened for writing by the read fault after the next launch, so that
-     * the write that follows the read takes no second fault; it is HOST then, as a write fault leaves it, holding the
-     * device's bytes.
-     */
-    @Test
-    void aReadFaultOpensForWritingABlockTheHostWroteAfterTheLastLaunch() {
-        assertThat(region.migrate(0, BLOCKS, TO_DEVICE, READ | WRITE, 1, null)).isZero();
-        user.setAtIndex(ValueLayout.JAVA_INT, 1024 * 3, 11);
-        assertThat(picture()).isEqualTo("DDDHDDDD");
-        assertThat(region.migrate(0, BLOCKS, TO_DEVICE, READ | WRITE, 1, null)).isZero();
-        deviceMemory.setAtIndex(ValueLayout.JAVA_INT, 1024 * 3 + 1, -9);
-        long writes = hmm4j_stats.write_faults(stats);
-        long reads = hmm4j_stats.read_faults(stats);
-
-        assertThat(user.getAtIndex(ValueLayout.JAVA_INT, 1024 * 3 + 1)).isEqualTo(-9);
-        assertThat(user.getAtIndex(ValueLayout.JAVA_INT, 1024 * 3)).isEqualTo(11);
-        assertThat(picture()).isEqualTo("DDDHDDDD");
-        user.setAtIndex(ValueLayout.JAVA_INT, 1024 * 3, 12);
-
-        assertThat(hmm4j_stats.read_faults(stats)).isEqualTo(reads + 1);
-        assertThat(hmm4j_stats.write_faults(stats) + hmm4j_stats.spurious_faults(stats)).isEqualTo(writes);
-        assertThat(region.migrate(3, 1, TO_DEVICE, READ, 1, null)).isZero();
-        assertThat(deviceMemory.getAtIndex(ValueLayout.JAVA_INT, 1024 * 3)).isEqualTo(12);
-        assertThat(deviceMemory.getAtIndex(ValueLayout.JAVA_INT, 1024 * 3 + 1)).isEqualTo(-9);
-    }
-
-    /**
-     * A host that stopped writing a block gets it read-only again after a few rounds of launch and read (each round
-     * it was HOST costs the next launch a copy), and read-only means a write faults: the pages never allow more than
-     * the state.
-     */
-    @Test
-    void aBlockTheHostStoppedWritingIsReadOnlyAgainAfterAFewRounds() {
-        assertThat(region.migrate(0, BLOCKS, TO_DEVICE, READ | WRITE, 1, null)).isZero();
-        user.setAtIndex(ValueLayout.JAVA_INT, 1024 * 3, 11);
-        int rounds = 0;
-        do {
-            assertThat(rounds++).as("rounds until the block is read-only again").isLessThan(8);
-            assertThat(region.migrate(0, BLOCKS, TO_DEVICE, READ | WRITE, 1, null)).isZero();
-            assertThat(user.getAtIndex(ValueLayout.JAVA_INT, 1024 * 3)).isEqualTo(11);
-        } while (picture().charAt(3) == 'H');
-        assertThat(rounds).isGreaterThan(1);
-        assertThat(picture()).isEqualTo("DDDSDDDD");
-        long writes = hmm4j_stats.write_faults(stats);
-        user.setAtIndex(ValueLayout.JAVA_INT, 1024 * 3, 13);
-        assertThat(hmm4j_stats.write_faults(stats)).isEqualTo(writes + 1);
-        assertThat(picture()).isEqualTo("DDDHDDDD");
-    }
-
     @Test
     void readIntentLeavesHostCopyReadable() {
         assertThat(region.migrate(2, 2, TO_DEVICE, READ, 2, null)).isZero();
