@@ -1,17 +1,9 @@
 package io.hmm4j.backend.opencl;
 
 import io.hmm4j.ManagedHeap;
-import io.hmm4j.conformance.AsyncUploadTest;
 
 /** Launch-time uploads on a second queue (asked for: PoCL, a CPU device, has none by default). */
-class OpenClCopyQueueAsyncUploadTest extends AsyncUploadTest {
-
-    private static final OpenClBackendProvider provider = new OpenClBackendProvider();
-
-    @Override
-    protected String unavailabilityCause() {
-        return provider.isAvailable() ? null : "OpenCL: " + provider.unavailabilityCause();
-    }
+class OpenClCopyQueueAsyncUploadTest extends OpenClAsyncUploadTest {
 
     @Override
     protected ManagedHeap heap() {
