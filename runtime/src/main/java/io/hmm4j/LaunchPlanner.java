@@ -196,6 +196,15 @@ final class LaunchPlanner {
 
     private Launch launchEntered(ManagedHeap.DeviceState ds, Kernel kernel, long globalOffset, long globalSize,
             Arg[] args, Map<ManagedArray, ArrayUse> uses) {
+        // The hand-overs' outcomes, kept until the kernel is enqueued or the launch failed before it: freed with the
+        // launch, not by the GC (an automatic arena per array and launch was a Cleaner registration each).
+        try (Arena outcomes = Arena.ofConfined()) {
+            return launchEntered(ds, kernel, globalOffset, globalSize, args, uses, outcomes);
+        }
+    }
+
+    private Launch launchEntered(ManagedHeap.DeviceState ds, Kernel kernel, long globalOffset, long globalSize,
+            Arg[] args, Map<ManagedArray, ArrayUse> uses, Arena outcomes) {
         Launch launch = new Launch(heap, ds);
         launch.uses.putAll(uses);
         Map<ManagedArray, Access> access = new LinkedHashMap<>();
@@ -222,7 +231,7 @@ final class LaunchPlanner {
                 if (migrates)
                     for (ManagedArray array : launch.written)
                         if (!array.region.isZeroCopy())
-                            handOver(launch, array, uses.get(array), ds);
+                            handOver(launch, array, uses.get(array), ds, outcomes);
                 for (Map.Entry<ManagedArray, Access> e : access.entrySet()) {
                     ManagedArray array = e.getKey();
                     long address = array.region.isZeroCopy() ? ds.zeroCopyAddress(array)
@@ -294,8 +303,9 @@ final class LaunchPlanner {
      * Blocks it also needs valid (read, or written only in part) are copied here, without waiting for the copy,
      * their host pages going straight from writable to no access; that copy is one of the undone changes too.
      */
-    private void handOver(Launch launch, ManagedArray array, ArrayUse use, ManagedHeap.DeviceState ds) {
-        MemorySegment outcome = Arena.ofAuto().allocate(array.region.blockCount());
+    private void handOver(Launch launch, ManagedArray array, ArrayUse use, ManagedHeap.DeviceState ds,
+            Arena outcomes) {
+        MemorySegment outcome = outcomes.allocate(array.region.blockCount());
         launch.handedOver.put(array, outcome);
         int write = hmm4j_h.HMM4J_INTENT_WRITE | hmm4j_h.HMM4J_INTENT_KEEP_HOST;
         handOver(array, ArrayUse.intersect(use.writes, use.copyIn),

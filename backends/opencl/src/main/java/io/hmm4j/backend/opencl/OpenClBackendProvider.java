@@ -9,9 +9,10 @@ import org.jocl.CL;
 /**
  * OpenCL through JOCL. Available when the engine loads, JOCL's natives load, and some platform has a device.
  * Setting {@code placement} ({@code -Dhmm4j.opencl.placement}): {@code auto} (default: coherent where the device
- * shares host memory), {@code migrate}, or {@code coherent}. Setting {@code copy.queue} (default true): a migrating
- * device gets a second command queue for the copies a launch enqueues without waiting, so they overlap the kernels
- * before it; false puts them on the launch queue.
+ * shares host memory), {@code migrate}, or {@code coherent}. Setting {@code copy.queue} (default true, but false on a
+ * CPU device, whose copies run on the threads that run its kernels): a migrating device gets a second command queue
+ * for the copies a launch enqueues without waiting, so they overlap the kernels before it; false puts them on the
+ * launch queue.
  */
 public final class OpenClBackendProvider implements BackendProvider {
 

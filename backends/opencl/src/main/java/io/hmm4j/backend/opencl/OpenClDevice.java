@@ -232,6 +232,11 @@ public final class OpenClDevice implements Device {
         return new ClKernel(kernelName, kernel, builtin, new ArgumentsSet(), this);
     }
 
+    /** Whether launch uploads go to a second queue (setting {@code copy.queue}). */
+    boolean hasCopyQueue() {
+        return copyQueue != null;
+    }
+
     /** The JOCL device handle, for tests that compare with clGetDeviceInfo. */
     cl_device_id clDevice() {
         return device;
