@@ -23,6 +23,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
 
 /**
  * A launch of an element-wise kernel streamed through device memory in tiles (TornadoVM's batch processing), for
@@ -225,6 +227,7 @@ public final class TiledLaunch {
         long tiles = pipeline.tiles;
         long up = 0;
         long down = 0;
+        pipeline.copierStarted();
         try {
             while (down < tiles) {
                 if (pipeline.failed()) {
@@ -449,6 +452,14 @@ public final class TiledLaunch {
      * the two busy ones (the copier and whatever runs the kernels), a wait spins briefly before it blocks: the
      * other thread's next step is usually a copy or a kernel away, and a blocked thread's wake-up costs as much.
      * Without one the spin only takes the core of the thread it waits for.
+     *
+     * <p>A thread that blocks parks, after saying so in a flag; the other wakes it only if the flag is up. Most
+     * progress (a tile uploaded while the kernels run, a tile computed while the copier copies) then costs a volatile
+     * write and no system call, and the ones that do wake a thread wake just it: a monitor's notify would also make
+     * the woken thread take the monitor, often while the notifier still holds it. The copier's wake-ups of the
+     * launching thread fall inside the modelled time of a copy on an emulated bus, and there they take from the
+     * copy's slack. No wake-up is lost: the waiter raises its flag and then looks at the progress, the other thread
+     * writes the progress and then looks at the flag (both volatile), so one of them sees the other.
      */
     private static final class Pipeline {
         private static final long SPIN_NANOS = Runtime.getRuntime().availableProcessors() > 2 ? 20_000 : 0;
@@ -460,31 +471,42 @@ public final class TiledLaunch {
         double sum;
         /** The copy thread's: the last tile it uploaded that the kernels have not heard of yet, or -1. */
         long unannounced = -1;
+        /** The thread that runs the kernels (it created the pipeline) and the copy thread, once it started. */
+        private final Thread launcher = Thread.currentThread();
+        private volatile Thread copier;
         private volatile long uploaded = -1;
         private volatile long computed = -1;
-        private volatile Throwable failure;
-        private boolean copierDone; // guarded by this
-        private boolean interrupted; // guarded by this
+        private volatile Throwable failure; // written under this, which also guards the suppressed ones it collects
+        private volatile boolean copierDone;
+        private volatile boolean launcherParked;
+        private volatile boolean copierParked;
+        /** The launcher's: an interrupt it took while waiting, given back when the launch ends. */
+        private boolean interrupted;
 
         Pipeline(long tiles, int sets) {
             this.tiles = tiles;
             this.sets = sets;
         }
 
+        /** The copy thread's first step: from here on the kernels can wake it. */
+        void copierStarted() {
+            copier = Thread.currentThread();
+        }
+
         /** The copy thread's: tells the kernels of the tile it uploaded last, if they have not heard of it. */
         void announceUploaded() {
             if (unannounced < 0)
                 return;
-            synchronized (this) {
-                uploaded = unannounced;
-                notifyAll();
-            }
+            uploaded = unannounced;
             unannounced = -1;
+            if (launcherParked)
+                LockSupport.unpark(launcher);
         }
 
-        synchronized void computed(long tile) {
+        void computed(long tile) {
             computed = tile;
-            notifyAll();
+            if (copierParked)
+                LockSupport.unpark(copier);
         }
 
         long computedNow() {
@@ -495,63 +517,72 @@ public final class TiledLaunch {
             return failure != null;
         }
 
-        synchronized void fail(Throwable e) {
-            if (failure == null)
-                failure = e;
-            else if (failure != e)
-                failure.addSuppressed(e);
-            notifyAll();
+        void fail(Throwable e) {
+            synchronized (this) {
+                if (failure == null)
+                    failure = e;
+                else if (failure != e)
+                    failure.addSuppressed(e);
+            }
+            LockSupport.unpark(launcher);
+            LockSupport.unpark(copier);
         }
 
-        /** Whether tile {@code k} is on the device; false once either thread failed. */
+        /** The launcher's: whether tile {@code k} is on the device; false once either thread failed. */
         boolean awaitUploaded(long k) {
             spinWhile(() -> uploaded < k && failure == null);
-            synchronized (this) {
-                while (uploaded < k && failure == null)
-                    waitUninterruptibly();
-                return failure == null;
-            }
+            parkLauncherWhile(() -> uploaded < k && failure == null);
+            return failure == null;
         }
 
-        /** Whether tile {@code k} was computed: a kernel that failed after it does not keep it from going home. */
+        /**
+         * The copier's: whether tile {@code k} was computed: a kernel that failed after it does not keep it from going
+         * home.
+         */
         boolean awaitComputed(long k) {
             spinWhile(() -> computed < k && failure == null);
-            synchronized (this) {
-                while (computed < k && failure == null)
-                    waitUninterruptibly();
-                return computed >= k;
+            while (computed < k && failure == null) {
+                copierParked = true;
+                if (computed < k && failure == null)
+                    LockSupport.park(this);
+                copierParked = false;
+                // Nothing interrupts a copier on purpose; it waits on (park would not, with the flag set).
+                Thread.interrupted();
             }
+            return computed >= k;
         }
 
-        private static void spinWhile(java.util.function.BooleanSupplier condition) {
+        private static void spinWhile(BooleanSupplier condition) {
             long start = System.nanoTime();
             while (condition.getAsBoolean() && System.nanoTime() - start < SPIN_NANOS)
                 Thread.onSpinWait();
         }
 
-        private void waitUninterruptibly() {
-            try {
-                wait();
-            } catch (InterruptedException e) {
+        private void parkLauncherWhile(BooleanSupplier waiting) {
+            while (waiting.getAsBoolean()) {
+                launcherParked = true;
+                if (waiting.getAsBoolean())
+                    LockSupport.park(this);
+                launcherParked = false;
                 // The launch finishes or fails cleanly; the interrupt is given back when it returns.
-                interrupted = true;
+                if (Thread.interrupted())
+                    interrupted = true;
             }
         }
 
-        synchronized void copierDone() {
+        void copierDone() {
             copierDone = true;
-            notifyAll();
+            LockSupport.unpark(launcher);
         }
 
-        /** Returns once the copy thread is done with the launch; an interrupt meanwhile is given back. */
-        synchronized void awaitCopierUninterruptibly() {
-            while (!copierDone)
-                waitUninterruptibly();
+        /** The launcher's: returns once the copy thread is done with the launch; an interrupt meanwhile is given back. */
+        void awaitCopierUninterruptibly() {
+            parkLauncherWhile(() -> !copierDone);
             if (interrupted)
                 Thread.currentThread().interrupt();
         }
 
-        synchronized void rethrow() {
+        void rethrow() {
             switch (failure) {
                 case null -> { }
                 case RuntimeException e -> throw e;

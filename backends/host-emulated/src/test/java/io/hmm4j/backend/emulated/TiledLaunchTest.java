@@ -131,6 +131,32 @@ class TiledLaunchTest {
     }
 
     /**
+     * The launching thread's waits for the copy thread (each tile's upload, the end) take an interrupt without
+     * giving up, on a modelled bus where the thread does wait for every tile: the launch completes, and the
+     * interrupt is there when it returns.
+     */
+    @Test
+    void anInterruptedLaunchingThreadCompletesTheTilesAndKeepsItsInterrupt() {
+        try (ManagedHeap heap = ManagedHeap.builder().backend("emulated").blockSize(BLOCK).deviceBudget(BUDGET)
+                .setting("latency.ns", "20000").setting("bandwidth", "4000000000").build()) {
+            int n = 50_001;
+            FloatArray x = filled(heap, n, 1f, 0f);
+            FloatArray y = filled(heap, n, 0f, 1f);
+            Thread.currentThread().interrupt();
+            try {
+                heap.launchTiled(BuiltinKernel.AXPY, n, 8192, Arg.read(x), Arg.readWrite(y), Arg.of(2f),
+                        Arg.of((long) n));
+                assertThat(Thread.currentThread().isInterrupted()).as("interrupt given back").isTrue();
+            } finally {
+                Thread.interrupted();
+            }
+            for (int i = 0; i < n; i++)
+                if (y.get(i) != 2f * i + 1f)
+                    assertThat(y.get(i)).as("y[%d]", i).isEqualTo(2f * i + 1f);
+        }
+    }
+
+    /**
      * On a modelled bus the copy thread waits out each copy's bus time itself (after the next copy's bytes moved it
      * hands the tile before on to the kernels, so that a woken launching thread takes the core from a wait, not
      * from a copy): every copy of the launch goes through the unpaced path.
