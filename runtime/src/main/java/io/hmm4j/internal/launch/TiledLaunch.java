@@ -43,7 +43,8 @@ import java.util.function.LongConsumer;
  * and writes them, the copier reads them back): with the two threads pinned to different cores of a two-core VM, a
  * 1 MiB copy took about 150 µs instead of 60 and SAXPY at 12 GB/s 51 ms instead of 21 (pinned to one core), and an
  * idle second core is where the scheduler puts the launching thread on a quiet machine. Where a kernel outlasts the
- * copy's modelled time, the bus waits for it.
+ * copy's modelled time, the bus waits for it: a device whose kernels a compute model ({@code kernel.bandwidth})
+ * makes slower than what the copies leave over gets its kernels and copies one after the other.
  *
  * <p>This class is the mechanism only: the heap pins the arrays, brings their bytes home, reserves the tile
  * buffers ({@link #stagingBytes()}) and gives them back; the arrays' host memory is their only valid copy while
