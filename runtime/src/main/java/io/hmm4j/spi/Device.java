@@ -129,6 +129,17 @@ public interface Device {
         return true;
     }
 
+    /**
+     * Whether a kernel on this device is only the CPU work of the thread that launches it: no driver, no queue and no
+     * modelled duration (an emulated device without a kernel compute model). A tiled launch then runs each tile's
+     * kernel in the thread that does the copies, inside a copy's bus time, instead of handing every tile's bytes
+     * between two threads (and cores); a kernel with a duration of its own keeps a copy thread, so that the copies
+     * overlap it as they would a GPU's.
+     */
+    default boolean kernelsAreHostWork() {
+        return false;
+    }
+
     /** Waits until every launch and copy enqueued on this device has finished. */
     void synchronize();
 }

@@ -36,15 +36,16 @@ import java.util.function.LongConsumer;
  * first. All copies go through that one thread, as over one bus, so the bus carries exactly the bytes a copy-in /
  * copy-out loop would; only the kernels overlap with it.
  *
- * <p>An emulated device's kernels are CPU work, and there one thread, the launching one, does the copies and runs
+ * <p>Where a device's kernels are only CPU work ({@link Device#kernelsAreHostWork()}: an emulated device without a
+ * kernel compute model), one thread, the launching one, does the copies and runs
  * each tile's kernel inside the modelled bus time of the copy after its upload (before that copy's wait): the bus
  * carries the same copies at the same times, and the kernel takes the time the copy would have spun. Handed to a
  * second thread, every tile's bytes crossed between two cores three times (the copier writes them, the kernel reads
  * and writes them, the copier reads them back): with the two threads pinned to different cores of a two-core VM, a
  * 1 MiB copy took about 150 µs instead of 60 and SAXPY at 12 GB/s 51 ms instead of 21 (pinned to one core), and an
- * idle second core is where the scheduler puts the launching thread on a quiet machine. Where a kernel outlasts the
- * copy's modelled time, the bus waits for it: a device whose kernels a compute model ({@code kernel.bandwidth})
- * makes slower than what the copies leave over gets its kernels and copies one after the other.
+ * idle second core is where the scheduler puts the launching thread on a quiet machine. A kernel that outlasts a
+ * copy's modelled time holds the next copy up; a device whose kernels have a duration of their own (a compute model,
+ * {@code kernel.bandwidth}) keeps the copy thread, so that its copies overlap its kernels.
  *
  * <p>This class is the mechanism only: the heap pins the arrays, brings their bytes home, reserves the tile
  * buffers ({@link #stagingBytes()}) and gives them back; the arrays' host memory is their only valid copy while
@@ -194,9 +195,9 @@ public final class TiledLaunch {
     /**
      * Streams every tile through {@code staging} ({@code sets} x {@link #setBytes()} of device memory of
      * {@code device}) and returns when the last written tile is home. The calling thread launches the kernels; one
-     * copy thread (an idle one of an earlier launch, else a new one) does every copy, except on an emulated device,
-     * where the calling thread does both (see the class comment). On failure the tiles before the
-     * failed one have been computed and brought home, later ones are untouched; nothing runs any more when this
+     * copy thread (an idle one of an earlier launch, else a new one) does every copy, except where the device's
+     * kernels are host work: there the calling thread does both (see the class comment). On failure the tiles before
+     * the failed one have been computed and brought home, later ones are untouched; nothing runs any more when this
      * returns or throws.
      *
      * @throws io.hmm4j.DeviceException if a copy or a kernel failed (the first failure; later ones suppressed)
@@ -206,7 +207,7 @@ public final class TiledLaunch {
             throw new IllegalArgumentException("a tiled launch needs at least two sets of tile buffers: " + sets);
         Pipeline pipeline = new Pipeline(tiles(), sets);
         pipeline.partial = Arena.ofAuto().allocate(Double.BYTES);
-        if (device.kind() == DeviceKind.EMULATED) {
+        if (device.kernelsAreHostWork()) {
             pipeline.inlineKernels = tile -> compute(device, kernel, engine, staging, tile, sets);
             copyAll(pipeline, engine, staging, stats);
             pipeline.rethrow();

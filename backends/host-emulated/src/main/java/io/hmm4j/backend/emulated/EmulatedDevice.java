@@ -34,6 +34,7 @@ public final class EmulatedDevice implements Device {
     private final EmulatedDeviceMemory memory;
     private final NativeCopyEngine copyEngine;
     private final boolean overlap;
+    private final boolean kernelModel;
     private volatile boolean lost;
 
     EmulatedDevice(int index, long capacity, long latencyNanos, long bytesPerSecond, long kernelBytesPerSecond,
@@ -41,6 +42,7 @@ public final class EmulatedDevice implements Device {
         this.index = index;
         this.capacity = capacity;
         this.overlap = overlap;
+        this.kernelModel = kernelBytesPerSecond > 0;
         this.memory = new EmulatedDeviceMemory(id(), capacity);
         this.copyEngine = NativeCopyEngine.emulated(id(), latencyNanos, bytesPerSecond, kernelBytesPerSecond, overlap);
     }
@@ -166,6 +168,12 @@ public final class EmulatedDevice implements Device {
     @Override
     public boolean launchesMayReplaceSignalHandlers() {
         return false;
+    }
+
+    /** Built-ins and Java kernels run in the launching thread; only a compute model gives them a duration. */
+    @Override
+    public boolean kernelsAreHostWork() {
+        return !kernelModel;
     }
 
     /** Whether built-in kernels and copies to the device run on the device's own engines (setting {@code overlap}). */
