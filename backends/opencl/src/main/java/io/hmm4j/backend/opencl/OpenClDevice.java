@@ -68,9 +68,9 @@ public final class OpenClDevice implements Device {
 
     /**
      * A buffer argument's key in {@link ArgumentsSet}: its cl_mem handle, and how many of the device's buffers had
-     * been released before the launch looked the buffer up ({@link OpenClMemory#releases()}).
+     * been released when the launch looked the buffer up ({@link OpenClMemory.Lookup}).
      */
-    private record MemArgument(long handle, long releasesBefore) {}
+    private record MemArgument(long handle, long releases) {}
 
     /**
      * The argument values last set on a cl_kernel, guarded by what serialises the kernel's launches (this object,
@@ -504,13 +504,27 @@ public final class OpenClDevice implements Device {
     }
 
     /** Called with the kernel's lock held. */
+    /** Test hook, null but in tests: runs as a launch starts to set each argument, to race a release against it. */
+    volatile Runnable beforeSettingArgument;
+
     private void setArgument(ClKernel kernel, int index, KernelArgument argument, Retained retained) {
-        long releasesBefore = memory.releases();
-        cl_mem mem = argument instanceof KernelArgument.Buffer b ? memOf(b, retained) : null;
-        // Keys of different kinds never match: a Float and an Integer of the same bits differ (equals compares the
-        // type), and a buffer's handle is not a Long scalar of the same value (which must still reach the driver
-        // to be refused where the kernel takes a buffer).
-        Object value = mem != null ? new MemArgument(OpenCl.nativePointer(mem), releasesBefore) : ((KernelArgument.Scalar) argument).value();
+        Runnable hook = beforeSettingArgument;
+        if (hook != null)
+            hook.run();
+        OpenClMemory.Lookup lookup = argument instanceof KernelArgument.Buffer b ? memOf(b, retained) : null;
+        cl_mem mem = lookup != null ? lookup.mem() : null;
+        /*
+         * The release count comes with the lookup, under the lock releases count under: a buffer the argument was
+         * set to with the same handle and count is this very one (a released one's handle comes back only after its
+         * release counted). Read before the lookup, a release racing this launch (another thread's eviction) let a
+         * new buffer with the freed handle pass for the old; read after it, a release between the two let the next
+         * buffer with that handle pass for this one.
+         * Keys of different kinds never match: a Float and an Integer of the same bits differ (equals compares the
+         * type), and a buffer's handle is not a Long scalar of the same value (which must still reach the driver
+         * to be refused where the kernel takes a buffer).
+         */
+        Object value = mem != null ? new MemArgument(OpenCl.nativePointer(mem), lookup.releases())
+                : ((KernelArgument.Scalar) argument).value();
         if (kernel.lock().holds(index, value))
             return;
         int rc = switch (argument) {
@@ -528,11 +542,14 @@ public final class OpenClDevice implements Device {
         check("clSetKernelArg(" + kernel.name() + ", " + index + ")", rc);
     }
 
-    /** The cl_mem for an array argument, retained for the launch. */
-    private cl_mem memOf(KernelArgument.Buffer buffer, Retained retained) {
+    /** The cl_mem for an array argument, retained for the launch, with the release count of its lookup. */
+    private OpenClMemory.Lookup memOf(KernelArgument.Buffer buffer, Retained retained) {
         // A zero-copy array is named by its buffer's slot even on a coherent device (its user view may be protected).
-        if (!coherent || OpenClMemory.isSlotAddress(buffer.deviceAddress()))
-            return retained.add(memory.bufferFor(buffer.deviceAddress(), buffer.byteSize()));
+        if (!coherent || OpenClMemory.isSlotAddress(buffer.deviceAddress())) {
+            OpenClMemory.Lookup lookup = memory.lookUp(buffer.deviceAddress(), buffer.byteSize());
+            retained.add(lookup.mem());
+            return lookup;
+        }
         MemorySegment host = buffer.host();
         if (host.byteSize() > Integer.MAX_VALUE)
             throw new IllegalArgumentException("placement=coherent on " + id() + ": an array of " + host.byteSize()
@@ -548,7 +565,9 @@ public final class OpenClDevice implements Device {
                 hostBuffers.put(key, mem);
             }
             CL.clRetainMemObject(mem);
-            return retained.add(mem);
+            retained.add(mem);
+            // Under the lock this cache's releases count under (removeEldestEntry).
+            return new OpenClMemory.Lookup(mem, memory.releases());
         }
     }
 

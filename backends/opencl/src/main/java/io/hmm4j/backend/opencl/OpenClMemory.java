@@ -147,10 +147,22 @@ final class OpenClMemory implements DeviceMemoryResource {
     }
 
     /**
+     * A buffer looked up for a kernel argument, and {@link #releases()} at that moment, read under the lock every
+     * release of this memory counts under: a buffer released later counts after this, and its handle can come back
+     * only then.
+     */
+    record Lookup(cl_mem mem, long releases) {}
+
+    /**
      * The cl_mem a kernel uses for {@code [address, address + bytes)}: the buffer itself or a cached sub-buffer,
      * retained once for the caller, who releases it after the enqueue.
      */
-    synchronized cl_mem bufferFor(long address, long bytes) {
+    synchronized Lookup lookUp(long address, long bytes) {
+        cl_mem mem = bufferFor(address, bytes);
+        return new Lookup(mem, releases.get());
+    }
+
+    private cl_mem bufferFor(long address, long bytes) {
         int slot = (int) (address >>> OFFSET_BITS);
         long offset = address & offsetMask();
         // bytes > size - offset, not offset + bytes > size: the sum wraps for a huge size and would pass.

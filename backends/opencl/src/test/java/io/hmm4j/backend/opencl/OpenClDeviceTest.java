@@ -473,6 +473,52 @@ class OpenClDeviceTest {
         }
     }
 
+    /**
+     * The same with the release racing the launch, as when one thread evicts an array while another launches on
+     * another: the buffer a kernel's argument was last set to is released, and another made (it gets the freed handle),
+     * after a launch began but before it looked its arguments up. Found by OpenClLifecycleStressTest once small pool
+     * chunks made releases frequent ("array read 6.59E-42, never written into it"): the release count in the key was
+     * read before the lookup, so the new buffer's key matched the released one's and its argument was not set.
+     */
+    @Test
+    void aBufferReleasedWhileALaunchSetsItsArgumentsDoesNotStandInForANewOne() {
+        open("migrate");
+        OpenClDevice cl = (OpenClDevice) device;
+        long bytes = 1 << 20;
+        long offset = 64 * 1024;
+        int n = 4096;
+        MemorySegment host = arena.allocate((long) n * Float.BYTES, 4096);
+        MemorySegment back = arena.allocate((long) n * Float.BYTES, 4096);
+        try {
+            for (int round = 0; round < 64; round++) {
+                long released = device.memory().allocate(bytes);
+                launch(BuiltinKernel.FILL, n, new KernelArgument.Buffer(released + offset, (long) n * Float.BYTES,
+                        Access.WRITE, host), scalar(-1f), scalar((long) n));
+                device.synchronize();
+                long target = device.memory().allocate(bytes);
+                long[] other = new long[1];
+                cl.beforeSettingArgument = () -> {
+                    cl.beforeSettingArgument = null;
+                    // The chunk goes after its sub-buffer: a new chunk takes the chunk's handle, the next sub-buffer
+                    // (target's, made by the lookup) the released sub-buffer's.
+                    device.memory().deallocate(released, bytes);
+                    other[0] = device.memory().allocate(bytes);
+                };
+                launch(BuiltinKernel.FILL, n, new KernelArgument.Buffer(target + offset, (long) n * Float.BYTES,
+                        Access.WRITE, host), scalar((float) round + 1), scalar((long) n));
+                device.synchronize();
+                device.copyEngine().copyToHost(back, target + offset);
+                assertThat(back.get(ValueLayout.JAVA_FLOAT, 0)).as("round %d", round).isEqualTo(round + 1f);
+                assertThat(back.get(ValueLayout.JAVA_FLOAT, (long) (n - 1) * Float.BYTES)).as("round %d", round)
+                        .isEqualTo(round + 1f);
+                device.memory().deallocate(target, bytes);
+                device.memory().deallocate(other[0], bytes);
+            }
+        } finally {
+            cl.beforeSettingArgument = null;
+        }
+    }
+
     @Test
     void memoryResourceHonoursTheDeviceLimits() {
         open("migrate");
