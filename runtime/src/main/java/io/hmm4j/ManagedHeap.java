@@ -1093,8 +1093,8 @@ public final class ManagedHeap implements AutoCloseable {
         }
 
         /**
-         * Size of the device pool's upstream allocations; on each device at most an eighth of its budget (and at
-         * least 64 KiB), so that a chunk's unused tail never keeps arrays that fit the budget off a small device.
+         * Size of the device pool's upstream allocations; on each device at most an eighth of its memory (and at
+         * least 64 KiB), so that a chunk's unused tail never keeps arrays that fit off a small device.
          */
         public Builder poolChunkBytes(long bytes) {
             if (bytes <= 0)

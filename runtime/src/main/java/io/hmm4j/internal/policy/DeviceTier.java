@@ -37,16 +37,19 @@ public class DeviceTier<A> {
     public DeviceTier(Device device, long budget, long poolChunk) {
         this.device = device;
         this.engine = device.coherent() ? null : device.copyEngine();
-        this.pool = device.coherent() ? null : new PoolMemoryResource(device.memory(), chunkFor(budget, poolChunk));
+        this.pool = device.coherent() ? null
+                : new PoolMemoryResource(device.memory(), chunkFor(device.capacityBytes(), poolChunk));
         this.budget = device.coherent() ? null : new BudgetMemoryResource(pool, budget, device.id());
     }
 
     /**
-     * At most an eighth of the budget: a chunk's unused tail is memory no allocation larger than it can use, so on a
-     * device only a few chunks large, arrays that fit the budget together would not fit the chunks and the rest.
+     * At most an eighth of the device's memory: a chunk's unused tail is memory no allocation larger than it can use,
+     * so on a device only a few chunks large, arrays that fit it together would not fit the chunks and the rest. Of
+     * the device, not of the budget: the budget counts the arrays' bytes, not the chunks', and a small budget on a
+     * large device keeps its arrays in one chunk.
      */
-    static long chunkFor(long budget, long poolChunk) {
-        return Math.max(MIN_POOL_CHUNK, Math.min(poolChunk, budget / 8));
+    static long chunkFor(long capacity, long poolChunk) {
+        return Math.max(MIN_POOL_CHUNK, Math.min(poolChunk, capacity / 8));
     }
 
     private static final long MIN_POOL_CHUNK = 64 * 1024;
