@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.LongSupplier;
 
 /**
  * Sub-allocates device memory from large upstream chunks (a device allocation costs hundreds of microseconds,
@@ -80,14 +81,7 @@ public final class PoolMemoryResource implements DeviceMemoryResource, AutoClose
         MemoryResources.checkSize(bytes);
         long size = MemoryResources.alignUp(bytes, alignment);
         if (size > chunkSize) {
-            long address;
-            try {
-                address = upstream.allocate(size);
-            } catch (DeviceOutOfMemoryException full) {
-                if (!releaseIdleChunks())
-                    throw full;
-                address = upstream.allocate(size);
-            }
+            long address = beyondIdleChunks(() -> upstream.allocate(size));
             dedicated.put(address, size);
             return address;
         }
@@ -96,12 +90,17 @@ public final class PoolMemoryResource implements DeviceMemoryResource, AutoClose
             if (address >= 0)
                 return address;
         }
+        return beyondIdleChunks(() -> grow(size).take(size));
+    }
+
+    /** {@code upstreamAllocation}, once more after giving idle chunks back where the device refused it. */
+    private long beyondIdleChunks(LongSupplier upstreamAllocation) {
         try {
-            return grow(size).take(size);
+            return upstreamAllocation.getAsLong();
         } catch (DeviceOutOfMemoryException full) {
             if (!releaseIdleChunks())
                 throw full;
-            return grow(size).take(size);
+            return upstreamAllocation.getAsLong();
         }
     }
 

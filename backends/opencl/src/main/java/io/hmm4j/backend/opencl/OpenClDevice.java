@@ -81,8 +81,7 @@ public final class OpenClDevice implements Device {
      * handle and the device's release count: a handle alone is not enough, since a released handle is handed out
      * again and the driver may keep what it resolved at clSetKernelArg (PoCL stores a sub-buffer as its parent and
      * offset: the kernel would write where the released buffer was, or PoCL abort). Any release since the argument
-     * was set makes the launch set it again; the count is read before the buffer is looked up, so a release of the
-     * buffer found (evicted from a cache while this launch retains it) counts after it and misses the next launch.
+     * was set makes the launch set it again; the count comes with the buffer's lookup ({@link OpenClMemory.Lookup}).
      */
     static final class ArgumentsSet {
         private Object[] values = new Object[4];
@@ -503,10 +502,10 @@ public final class OpenClDevice implements Device {
         }
     }
 
-    /** Called with the kernel's lock held. */
     /** Test hook, null but in tests: runs as a launch starts to set each argument, to race a release against it. */
     volatile Runnable beforeSettingArgument;
 
+    /** Called with the kernel's lock held. */
     private void setArgument(ClKernel kernel, int index, KernelArgument argument, Retained retained) {
         Runnable hook = beforeSettingArgument;
         if (hook != null)
